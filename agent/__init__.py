@@ -1,0 +1,8 @@
+"""Hellotext store agent."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("hellotext-agent")
+except PackageNotFoundError:  # running from a source tree without install
+    __version__ = "0.0.0"

@@ -1,0 +1,42 @@
+"""What every command shares: exit codes and the lazily loaded configuration."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.config import AgentConfig, config_path, load_config
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_PENDING = 3  # `sync`: events are still waiting
+EXIT_CONFIG = 78  # EX_CONFIG from sysexits.h: systemd will not restart-loop on it
+
+Handler = Callable[[argparse.Namespace, "Context"], int]
+Commands = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+@dataclass
+class Context:
+    config_arg: str | None = None
+    verbose: bool = False
+    _config: AgentConfig | None = field(default=None, repr=False)
+
+    def config(self) -> AgentConfig:
+        """Load once; raises ConfigError (exit 78) when the file is missing or invalid."""
+        if self._config is None:
+            self._config = load_config(config_path(self.config_arg, os.environ))
+        return self._config
+
+
+def add_command(
+    commands: Any, name: str, handler: Handler, help_text: str, description: str = ""
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name, help=help_text, description=description or help_text
+    )
+    parser.set_defaults(handler=handler)
+    return parser

@@ -1,0 +1,50 @@
+"""The agent's branches of the exception tree (root in drivers/errors.py).
+
+AgentError
+├── DriverError / DeviceError / DecodeError     (drivers/errors.py)
+├── ConfigError        invalid configuration: names the key; the CLI exits 78
+├── OutboxError        the SQLite outbox failed
+│   └── StorageFullError   the disk is full: nothing new can be committed
+├── DeliveryError      talking to Hellotext failed (translated from httpx)
+└── ReceiptError       a receipt template is invalid or a receipt cannot be read
+"""
+
+from __future__ import annotations
+
+from drivers.errors import AgentError, DecodeError, DeviceError, DriverError
+
+__all__ = [
+    "AgentError",
+    "ConfigError",
+    "DecodeError",
+    "DeliveryError",
+    "DeviceError",
+    "DriverError",
+    "OutboxError",
+    "ReceiptError",
+    "StorageFullError",
+]
+
+
+class ConfigError(AgentError):
+    """The configuration is invalid; `problems` is a list of (key, reason)."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{key}: {reason}" for key, reason in problems))
+
+
+class OutboxError(AgentError):
+    """The outbox database could not be read or written."""
+
+
+class StorageFullError(OutboxError):
+    """The disk (or the database's size limit) is full; committed rows are intact."""
+
+
+class DeliveryError(AgentError):
+    """A request to Hellotext could not be completed."""
+
+
+class ReceiptError(AgentError):
+    """A receipt template is invalid, or a receipt could not be read."""

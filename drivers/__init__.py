@@ -1,0 +1,1 @@
+"""Device drivers: printer taps, scanners and pure decoders. Imports nothing from agent/."""
