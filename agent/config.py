@@ -15,6 +15,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 import pycountry
@@ -86,9 +87,20 @@ class StoreSection(Section):
     source: str = Field("tienda_fisica", min_length=1)
     payment_action: str = "tienda_fisica.pago"
     unidentified: Literal["session", "local"] = "session"
+    timezone: str = ""  # IANA name for printed receipt times; empty = the system's zone
 
     _currency = field_validator("currency")(_check_currency)
     _action = field_validator("payment_action")(_check_action)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        if value:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"{value!r} is not an IANA zone (America/Montevideo)") from exc
+        return value
 
     @field_validator("country")
     @classmethod
