@@ -1,0 +1,34 @@
+"""When to try a failed delivery again: exponential backoff with full jitter.
+
+Full jitter (a uniform draw between 0 and the exponential ceiling) spreads the retries of
+many terminals that lost the internet at the same moment, so they do not all come back in
+step. `Retry-After` from the server is a floor, never shortened by the jitter.
+"""
+
+from __future__ import annotations
+
+import random
+
+# A Retry-After further away than this is treated as a server mistake, not an instruction.
+MAX_RETRY_AFTER_SECONDS = 24 * 3600.0
+_MAX_EXPONENT = 60  # 2**60 seconds is far past any cap; avoids float overflow
+
+
+def ceiling(attempts: int, *, base: float, cap: float) -> float:
+    """The upper bound of the jitter window after `attempts` failed tries (0 = first failure)."""
+    return min(cap, base * 2.0 ** min(max(attempts, 0), _MAX_EXPONENT))
+
+
+def retry_delay(
+    attempts: int,
+    *,
+    base: float,
+    cap: float,
+    rng: random.Random,
+    retry_after: float | None = None,
+) -> float:
+    """Seconds to wait: uniform(0, min(cap, base * 2**attempts)), at least `retry_after`."""
+    delay = rng.uniform(0.0, ceiling(attempts, base=base, cap=cap))
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
+    return delay

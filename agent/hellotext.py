@@ -1,0 +1,271 @@
+"""The Hellotext HTTP client: one shared httpx.Client, every answer turned into an Outcome.
+
+The answer table of hellotext-api.md lives in `classify` (pure: status, headers, body, now).
+httpx errors are translated here and never leak: a transport failure becomes a `Retry`,
+flagged `maybe_delivered` when the request may have reached the server (a read timeout, a
+connection dropped after sending) so the caller can count possible duplicates.
+
+Logged per request: method, path, status, error type/parameter, event id, attempt, duration.
+Never the token (it lives only in the Authorization header) and never a body (phones).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from agent import __version__
+from agent.config import AgentConfig
+from agent.errors import DeliveryError
+
+log = logging.getLogger("agent.hellotext")
+
+USER_AGENT = f"hellotext-agent/{__version__}"
+EVENTS_PATH = "attribution/events"
+PROFILES_PATH = "profiles"
+MAX_BODY_KEPT = 4000  # an error body is kept for review, but not without bound
+
+
+@dataclass(frozen=True)
+class Sent:
+    """2xx: delivered. `data` is the parsed JSON answer ({} when there is none)."""
+
+    status: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Park:
+    """Permanent for this request (400/404/422...): keep it for review, go on with the rest."""
+
+    status: int
+    body: str
+
+
+@dataclass(frozen=True)
+class Pause:
+    """The token or account is refused (401/403): stop all sending, keep everything."""
+
+    status: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Temporary: try again later, not before `retry_after` seconds when the server said so."""
+
+    status: int | None  # None: no answer at all (network error, timeout)
+    error: str
+    retry_after: float | None = None
+    maybe_delivered: bool = False  # the server may have stored it: a possible duplicate
+    network: bool = False  # no HTTP answer: the internet or the server is unreachable
+
+
+Outcome = Sent | Park | Pause | Retry
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """`Retry-After` as seconds ("120") or an HTTP date, turned into seconds from `now`."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - now
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def error_summary(text: str) -> str:
+    """'parameter_missing:name' from an error body, for logs; '' when it is not one."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    errors = data.get("errors")
+    items = errors if isinstance(errors, list) else [data.get("error")]
+    parts = []
+    for item in items:
+        if isinstance(item, dict):
+            kind, param = item.get("type", ""), item.get("parameter", "")
+            parts.append(f"{kind}:{param}" if param else str(kind))
+    return ",".join(p for p in parts if p)
+
+
+def classify(status: int, headers: Mapping[str, str], text: str, *, now: float) -> Outcome:
+    """The answer table: what an HTTP answer means for the request that got it."""
+    if 200 <= status < 300:
+        try:
+            data = json.loads(text) if text.strip() else {}
+        except ValueError:
+            data = {}
+        return Sent(status, data if isinstance(data, dict) else {})
+    if status in (401, 403):
+        reason = "token refused" if status == 401 else "operation not allowed"
+        return Pause(status, f"{reason} ({status})")
+    if status in (408, 429) or status >= 500:
+        after = parse_retry_after(headers.get("retry-after"), now)
+        return Retry(status, f"http {status}", retry_after=after)
+    if 300 <= status < 400 or status < 200:
+        # A redirect means api_url is wrong: parking every event would empty the queue.
+        return Pause(status, f"unexpected answer ({status}); check hellotext.api_url")
+    return Park(status, text[:MAX_BODY_KEPT])
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return float(value)  # money: exact to 15 significant digits, written as a number
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def encode(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, default=_json_default, separators=(",", ":")).encode()
+
+
+class HellotextClient:
+    """Thread-safe (httpx.Client is): workers of the sync engine share one connection pool."""
+
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        token: str,
+        timeout: float = 15.0,
+        max_connections: int = 4,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._clock = clock
+        self._http = httpx.Client(
+            base_url=api_url.rstrip("/") + "/",
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            transport=transport,
+        )
+        self.set_token(token)
+
+    @classmethod
+    def from_config(cls, config: AgentConfig) -> HellotextClient:
+        token = config.hellotext.token
+        if token is None:
+            raise DeliveryError(
+                "no Hellotext API token: set HELLOTEXT_API_TOKEN, a systemd credential "
+                "or hellotext.token_file"
+            )
+        return cls(
+            api_url=config.hellotext.api_url,
+            token=token.get_secret_value(),
+            timeout=config.hellotext.timeout_seconds,
+            max_connections=config.sync.concurrency,
+        )
+
+    def set_token(self, token: str) -> None:
+        self._http.headers["Authorization"] = f"Bearer {token}"
+
+    def track(self, body: Mapping[str, Any], *, event_id: str = "", attempt: int = 0) -> Outcome:
+        """POST /v1/attribution/events."""
+        return self._request("POST", EVENTS_PATH, body=body, event_id=event_id, attempt=attempt)
+
+    def create_profile(self, e164: str, *, event_id: str = "", attempt: int = 0) -> Outcome:
+        """POST /v1/profiles: create or match by phone; Sent.data carries the profile `id`."""
+        body = {"phone[mobile]": e164}
+        return self._request("POST", PROFILES_PATH, body=body, event_id=event_id, attempt=attempt)
+
+    def probe(self) -> Outcome:
+        """GET /v1/profiles?limit=1: 200 when the token is accepted."""
+        return self._request("GET", PROFILES_PATH, params={"limit": "1"})
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> HellotextClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        event_id: str = "",
+        attempt: int = 0,
+    ) -> Outcome:
+        started = time.monotonic()
+        content = encode(body) if body is not None else None
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        try:
+            response = self._http.request(
+                method, path, content=content, params=params, headers=headers
+            )
+        except httpx.TransportError as exc:
+            outcome: Outcome = _transport_failure(exc)
+        except httpx.HTTPError as exc:  # a bad URL: nothing to retry
+            raise DeliveryError(f"{method} /{path}: {type(exc).__name__}") from exc
+        else:
+            outcome = classify(
+                response.status_code, response.headers, response.text, now=self._clock()
+            )
+        _log(method, path, outcome, event_id, attempt, time.monotonic() - started)
+        return outcome
+
+
+def _transport_failure(exc: httpx.TransportError) -> Retry:
+    # Connect errors and pool waits never sent a byte; anything later may have been stored.
+    if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError | httpx.PoolTimeout):
+        return Retry(None, f"unreachable ({type(exc).__name__})", network=True)
+    if isinstance(exc, httpx.TimeoutException):
+        return Retry(None, f"timeout ({type(exc).__name__})", maybe_delivered=True, network=True)
+    if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError):
+        return Retry(
+            None, f"connection dropped ({type(exc).__name__})", maybe_delivered=True, network=True
+        )
+    return Retry(None, type(exc).__name__, network=True)
+
+
+def _log(
+    method: str, path: str, outcome: Outcome, event_id: str, attempt: int, seconds: float
+) -> None:
+    where = f"{method} /{path}"
+    ms = seconds * 1000
+    ref = f"event={event_id} attempt={attempt}" if event_id else "probe"
+    match outcome:
+        case Sent(status=status):
+            log.debug("%s %d %s %.0fms", where, status, ref, ms)
+        case Park(status=status, body=body):
+            log.warning(
+                "%s %d %s %s %.0fms: parked", where, status, error_summary(body), ref, ms
+            )
+        case Pause(status=status, reason=reason):
+            log.error("%s %d %s %.0fms: %s", where, status, ref, ms, reason)
+        case Retry(status=status, error=error, retry_after=after):
+            hint = f" retry-after={after:.0f}s" if after is not None else ""
+            log.info("%s %s %s %.0fms: %s%s", where, status or "-", ref, ms, error, hint)
