@@ -1,0 +1,285 @@
+"""HTTP plumbing of the fake Hellotext server: a threaded HTTP/1.1 server with keep-alive.
+
+Kept apart from `agent.fake_hellotext` (state, faults) and `agent.fake_rules` (validation).
+Speed matters: this is the peer of the sync benchmark. So every answer is one `sendall`
+(status line, headers and body together, Nagle off), nothing is logged per request, and
+bodies are read exactly by Content-Length (or chunked).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import logging
+import socket
+import socketserver
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, parse_qsl
+
+from agent.fake_rules import error_body
+
+if TYPE_CHECKING:
+    from agent.fake_hellotext import FakeHellotext
+
+log = logging.getLogger("agent.fake_hellotext")
+
+MAX_BODY = 1 << 20  # 1 MiB: far above any event, small enough to refuse junk
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict[str, Any] | bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def reset_socket(sock: socket.socket) -> None:
+    """Close with an RST instead of a FIN: what a client sees when the network is gone."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True  # a client holding a keep-alive connection never blocks stop()
+    block_on_close = False
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], fake: FakeHellotext) -> None:
+        self.fake = fake
+        self._conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host name (getfqdn): slow, and no DNS offline.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        if self.fake.is_offline() and isinstance(request, socket.socket):
+            reset_socket(request)
+            return False
+        return True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients hanging up (a timeout, a killed agent) are routine here, not errors.
+        log.debug("fake hellotext: error while serving %s", client_address, exc_info=True)
+
+    def track(self, sock: socket.socket, open_: bool) -> None:
+        with self._conns_lock:
+            if open_:
+                self._conns.add(sock)
+            else:
+                self._conns.discard(sock)
+
+    def close_connections(self) -> None:
+        """After stop(): end kept-alive connections, so nothing is served any more."""
+        with self._conns_lock:
+            conns = list(self._conns)
+        for sock in conns:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, True)
+
+    def finish(self) -> None:
+        self.server.track(self.connection, False)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """No per-request logging: it would cost more than the request itself."""
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    # -- one request -----------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        fake = self.server.fake
+        path, _, query = self.path.partition("?")
+        path = path.rstrip("/") or "/"
+        raw = self._read_body()
+        if raw is None:
+            return
+        if path.startswith("/_control/"):
+            self._send(self._control(path, query, raw), counted=False)
+            return
+        if fake.is_offline():
+            self.close_connection = True
+            reset_socket(self.connection)
+            return
+        delay, forced, drop = fake.admit()
+        if delay:
+            time.sleep(delay)
+        if drop:
+            self.close_connection = True
+            return
+        if forced is None and not fake.authorized(self.headers.get("Authorization")):
+            forced = Reply(
+                401,
+                error_body("unauthorized", "the token is missing, invalid or revoked"),
+                {"WWW-Authenticate": "Bearer"},
+            )
+        self._send(forced or self._route(path, query, raw), counted=True)
+
+    def _route(self, path: str, query: str, raw: bytes) -> Reply:
+        fake, method = self.server.fake, self.command
+        if method == "GET" and path == "/v1/profiles":
+            limit = parse_qs(query).get("limit", ["20"])[-1]
+            if not limit.isdigit():
+                return Reply(400, error_body("invalid", "limit must be a number", "limit"))
+            return fake.list_profiles(int(limit))
+        if method == "GET" and path.startswith("/v1/profiles/"):
+            return fake.get_profile(path.rsplit("/", 1)[1])
+        known = {"/v1/attribution/events": "POST", "/v1/profiles": "POST"}
+        if known.get(path) != method and not (
+            method == "PATCH" and path.startswith("/v1/sessions/") and path.count("/") == 3
+        ):
+            return Reply(404, error_body("not_found", f"no endpoint {method} {path}"))
+        ok, body = self._json(raw)
+        if not ok:
+            return Reply(400, error_body("invalid", "the body must be JSON", None))
+        if path == "/v1/attribution/events":
+            return fake.track(raw, body)
+        if path == "/v1/profiles":
+            return fake.upsert_profile(body)
+        return fake.attach_session(path.rsplit("/", 1)[1], body)
+
+    def _json(self, raw: bytes) -> tuple[bool, Any]:
+        ctype = self.headers.get("Content-Type", "")
+        try:
+            if ctype.startswith("application/x-www-form-urlencoded"):
+                return True, dict(parse_qsl(raw.decode(), keep_blank_values=True))
+            return True, json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            return False, None
+
+    def _control(self, path: str, query: str, raw: bytes) -> Reply:
+        fake = self.server.fake
+        if not ipaddress.ip_address(self.client_address[0]).is_loopback:
+            return Reply(403, error_body("not_allowed", "the control endpoint is loopback only"))
+        ok, body = self._json(raw) if raw else (True, {})
+        route = (self.command, path)
+        if route == ("GET", "/_control/state"):
+            return Reply(200, fake.state())
+        if route == ("GET", "/_control/events"):
+            since = parse_qs(query).get("since", ["0"])[-1]
+            events = fake.events[int(since) if since.isdigit() else 0 :]
+            return Reply(200, {"count": fake.event_count, "events": events})
+        if route == ("POST", "/_control/reset"):
+            fake.reset()
+            return Reply(200, {"status": "reset"})
+        if route == ("POST", "/_control/faults"):
+            if not ok or not isinstance(body, dict):
+                return Reply(400, error_body("invalid", "send a JSON object of Faults fields"))
+            try:
+                fake.set_faults(**body)
+            except (TypeError, ValueError) as exc:
+                return Reply(400, error_body("invalid", str(exc)))
+            return Reply(200, fake.state()["faults"])
+        if route == ("POST", "/_control/token"):
+            token = body.get("token") if ok and isinstance(body, dict) else None
+            if not isinstance(token, str):
+                return Reply(400, error_body("parameter_missing", "token is required", "token"))
+            fake.token = token
+            return Reply(200, {"status": "ok"})
+        return Reply(404, error_body("not_found", f"no control endpoint {self.command} {path}"))
+
+    # -- bytes in, bytes out ---------------------------------------------------------------
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None after answering/closing a malformed request."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        length = self.headers.get("Content-Length")
+        if not length:
+            return b""
+        if not length.isdigit():
+            self.close_connection = True
+            self._send(Reply(400, error_body("invalid", "bad Content-Length")), counted=False)
+            return None
+        size = int(length)
+        if size > MAX_BODY:
+            self.close_connection = True
+            self._send(Reply(413, error_body("invalid", "body too large")), counted=False)
+            return None
+        data = self.rfile.read(size)
+        if len(data) < size:  # the client went away mid-body
+            self.close_connection = True
+            return None
+        return data
+
+    def _read_chunked(self) -> bytes | None:
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            while True:
+                size = int(self.rfile.readline(1024).split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                total += size
+                if total > MAX_BODY:
+                    raise ValueError("body too large")
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(1024)
+        except ValueError:
+            self.close_connection = True
+            self._send(Reply(400, error_body("invalid", "bad chunked body")), counted=False)
+            return None
+
+    def _send(self, reply: Reply, *, counted: bool) -> None:
+        body = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+        try:
+            phrase = HTTPStatus(reply.status).phrase
+        except ValueError:
+            phrase = "Status"
+        lines = [
+            f"HTTP/1.1 {reply.status} {phrase}",
+            "Content-Type: application/json; charset=utf-8",
+            f"Content-Length: {len(body)}",
+            f"Date: {formatdate(usegmt=True)}",
+        ]
+        lines.extend(f"{name}: {value}" for name, value in reply.headers.items())
+        if self.close_connection:
+            lines.append("Connection: close")
+        if counted:
+            self.server.fake.answered(reply.status)
+        try:
+            self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        except OSError:  # the client gave up (timeout, killed): nothing to answer to
+            self.close_connection = True
