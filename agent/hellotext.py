@@ -187,8 +187,10 @@ class HellotextClient:
     def set_token(self, token: str) -> None:
         self._http.headers["Authorization"] = f"Bearer {token}"
 
-    def track(self, body: Mapping[str, Any], *, event_id: str = "", attempt: int = 0) -> Outcome:
-        """POST /v1/attribution/events."""
+    def track(
+        self, body: Mapping[str, Any] | bytes, *, event_id: str = "", attempt: int = 0
+    ) -> Outcome:
+        """POST /v1/attribution/events; `body` as a dict or as JSON bytes (`Event.body_json`)."""
         return self._request("POST", EVENTS_PATH, body=body, event_id=event_id, attempt=attempt)
 
     def create_profile(self, e164: str, *, event_id: str = "", attempt: int = 0) -> Outcome:
@@ -214,13 +216,13 @@ class HellotextClient:
         method: str,
         path: str,
         *,
-        body: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | bytes | None = None,
         params: Mapping[str, str] | None = None,
         event_id: str = "",
         attempt: int = 0,
     ) -> Outcome:
         started = time.monotonic()
-        content = encode(body) if body is not None else None
+        content = body if body is None or isinstance(body, bytes) else encode(body)
         headers = {"Content-Type": "application/json"} if content is not None else None
         try:
             response = self._http.request(
@@ -261,9 +263,7 @@ def _log(
         case Sent(status=status):
             log.debug("%s %d %s %.0fms", where, status, ref, ms)
         case Park(status=status, body=body):
-            log.warning(
-                "%s %d %s %s %.0fms: parked", where, status, error_summary(body), ref, ms
-            )
+            log.warning("%s %d %s %s %.0fms: parked", where, status, error_summary(body), ref, ms)
         case Pause(status=status, reason=reason):
             log.error("%s %d %s %.0fms: %s", where, status, ref, ms, reason)
         case Retry(status=status, error=error, retry_after=after):
