@@ -1,0 +1,289 @@
+"""The Event model: the body of `POST /v1/attribution/events`, validated on the way in.
+
+An Event is what the outbox stores and the sync engine sends. It is validated once, when it is
+built from a sale or the `track` command, so nothing malformed ever reaches the queue:
+lowercase `object.activity` action, a real ISO 4217 currency, a non-negative Decimal amount
+(required with a currency), a timezone-aware `tracked_at` kept in UTC, exactly one identity
+(`profile`, `session`, or a `phone` resolved to a profile at send time) and flat metadata.
+
+Money stays Decimal until the wire: `body()` gives a dict for `httpx`'s `json=` (amounts as
+floats equal to the 2-place decimal) and `body_json()` the same body as bytes with the amounts
+written exactly (`89.90`). Storage (`to_json`/`from_json`) round-trips exactly, Decimals
+inside `object_parameters` included.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from typing import Any
+
+import phonenumbers
+import pycountry
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+
+__all__ = ["Event", "Metadata", "new_event_id", "stable_event_id"]
+
+Metadata = dict[str, str | int | float | bool | None]
+
+ACTION_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
+# Fixed forever: changing it would change every stable id and resend old receipts.
+NAMESPACE = uuid.UUID("5b0c8f7e-2f4e-5c1a-9a43-6e1d1f0a7c21")
+ID_KEY = "agent_event_id"
+MAX_AMOUNT = Decimal("999999999999.99")  # below 2**53 cents: a float carries it exactly
+CENTS = Decimal("0.01")
+_DECIMAL_TAG = "$decimal"  # storage only: a Decimal inside object_parameters
+# body_json() splices exact decimals over these; json.dumps writes NUL as \u0000 and the
+# random part makes a collision with customer text impossible in practice.
+_PLACEHOLDER = f"\x00{uuid.uuid4().hex}:"
+
+
+def new_event_id() -> str:
+    """A fresh random id (uuid4), for events that have no natural identity (`track`)."""
+    return str(uuid.uuid4())
+
+
+def stable_event_id(*parts: str) -> str:
+    """uuid5 over the parts: the same parts always give the same id (a replayed receipt)."""
+    if not parts:
+        raise ValueError("stable_event_id needs at least one part")
+    # The unit separator cannot appear in receipt text, so ("a", "bc") != ("ab", "c").
+    return str(uuid.uuid5(NAMESPACE, "\x1f".join(parts)))
+
+
+@lru_cache(maxsize=64)
+def _currency(code: str) -> str | None:
+    found = pycountry.currencies.get(alpha_3=code.upper())
+    return None if found is None else str(found.alpha_3)
+
+
+@lru_cache(maxsize=1024)
+def _e164(phone: str) -> str | None:
+    try:
+        parsed = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+def _json_value(value: Any, where: str) -> Any:
+    """Check that object_parameters hold JSON-able data (Decimals allowed), untagging storage."""
+    if isinstance(value, dict):
+        if set(value) == {_DECIMAL_TAG} and isinstance(value[_DECIMAL_TAG], str):
+            return Decimal(value[_DECIMAL_TAG])
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{where}: keys must be strings, got {key!r}")
+            out[key] = _json_value(item, f"{where}.{key}")
+        return out
+    if isinstance(value, list | tuple):
+        return [_json_value(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where}: {value!r} is not a JSON number")
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise ValueError(f"{where}: {value!r} is not a JSON number")
+    if value is None or isinstance(value, str | int | float | bool | Decimal):
+        return value
+    raise ValueError(f"{where}: {type(value).__name__} is not JSON data")
+
+
+def _wire(value: Any, decimals: list[Decimal] | None) -> Any:
+    """object_parameters for the wire: Decimals become floats, or placeholders to splice."""
+    if isinstance(value, dict):
+        return {key: _wire(item, decimals) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_wire(item, decimals) for item in value]
+    if isinstance(value, Decimal):
+        return _number(value, decimals)
+    return value
+
+
+def _number(value: Decimal, decimals: list[Decimal] | None) -> Any:
+    if decimals is None:
+        return float(value)
+    decimals.append(value)
+    return f"{_PLACEHOLDER}{len(decimals) - 1}\x00"
+
+
+def _tag(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _tag(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_tag(item) for item in value]
+    if isinstance(value, Decimal):
+        return {_DECIMAL_TAG: str(value)}
+    return value
+
+
+def iso_utc(moment: datetime) -> str:
+    """'2026-11-26T22:37:47Z' (milliseconds only when present)."""
+    spec = "milliseconds" if moment.microsecond else "seconds"
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+
+
+class Event(BaseModel):
+    """One Hellotext event, immutable. Exactly one of profile, session, phone."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    id: str
+    action: str
+    profile: str | None = Field(None, min_length=1, max_length=128)
+    session: str | None = Field(None, min_length=1, max_length=128)
+    phone: str | None = None
+    object: str | None = Field(None, min_length=1, max_length=128)
+    object_parameters: dict[str, Any] | None = None
+    object_type: str | None = Field(None, min_length=1, max_length=64)
+    amount: Decimal | None = Field(None, ge=0, le=MAX_AMOUNT, allow_inf_nan=False)
+    currency: str | None = None
+    tracked_at: datetime
+    metadata: Metadata = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a UUID string") from None
+
+    @field_validator("action")
+    @classmethod
+    def _action(cls, value: str) -> str:
+        if not ACTION_RE.match(value):
+            raise ValueError(f"{value!r} is not a lowercase action name like 'object.activity'")
+        return value
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        phone = _e164(value)
+        if phone is None or not value.startswith("+"):
+            raise ValueError("not a phone number in E.164 form (+ and country code)")
+        return phone
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_code(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = _currency(value)
+        if code is None:
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+        return code
+
+    @field_validator("tracked_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("tracked_at must carry a timezone (naive times are ambiguous)")
+        return value.astimezone(UTC)
+
+    @field_validator("object_parameters")
+    @classmethod
+    def _params(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        checked = _json_value(value, "object_parameters")
+        if not isinstance(checked, dict):
+            raise ValueError("object_parameters must be a mapping")
+        return checked
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, value: Metadata) -> Metadata:
+        for key, item in value.items():
+            if not key:
+                raise ValueError("metadata keys must not be empty")
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValueError(f"metadata.{key}: {item!r} is not a JSON number")
+        return value
+
+    @model_validator(mode="after")
+    def _rules(self) -> Event:
+        identities = [n for n in ("profile", "session", "phone") if getattr(self, n) is not None]
+        if len(identities) != 1:
+            got = ", ".join(identities) or "none"
+            raise ValueError(f"exactly one of profile, session, phone is required (got {got})")
+        if self.currency is not None and self.amount is None:
+            raise ValueError("amount is required when currency is given")
+        if self.metadata.get(ID_KEY, self.id) != self.id:
+            raise ValueError(f"metadata.{ID_KEY} is reserved for the event id")
+        return self
+
+    @field_serializer("object_parameters", when_used="json")
+    def _store_params(self, value: dict[str, Any] | None) -> Any:
+        return None if value is None else _tag(value)
+
+    @field_serializer("amount", when_used="json")
+    def _store_amount(self, value: Decimal | None) -> str | None:
+        return None if value is None else str(value)
+
+    # --- the wire -------------------------------------------------------------------------
+
+    def _body(self, profile: str | None, decimals: list[Decimal] | None) -> dict[str, Any]:
+        out: dict[str, Any] = {"action": self.action}
+        if profile is not None:
+            if self.phone is None:
+                raise ValueError("profile= is only for an event identified by phone")
+            out["profile"] = profile
+        elif self.phone is not None:
+            raise ValueError("an event identified by phone needs its resolved profile=")
+        elif self.profile is not None:
+            out["profile"] = self.profile
+        else:
+            out["session"] = self.session
+        if self.object is not None:
+            out["object"] = self.object
+        if self.object_parameters is not None:
+            out["object_parameters"] = _wire(self.object_parameters, decimals)
+        if self.object_type is not None:
+            out["object_type"] = self.object_type
+        if self.amount is not None:
+            cents = self.amount.quantize(CENTS, rounding=ROUND_HALF_UP)
+            out["amount"] = _number(cents, decimals)
+        if self.currency is not None:
+            out["currency"] = self.currency
+        out["tracked_at"] = iso_utc(self.tracked_at)
+        out["metadata"] = {**self.metadata, ID_KEY: self.id}
+        return out
+
+    def body(self, *, profile: str | None = None) -> dict[str, Any]:
+        """The JSON body as a dict (for `json=`). `profile` is the phone's resolved profile id;
+        `phone` itself is never sent. Amounts are floats equal to their 2-place value."""
+        return self._body(profile, None)
+
+    def body_json(self, *, profile: str | None = None) -> bytes:
+        """The same body as UTF-8 JSON with every Decimal written exactly (`89.90`)."""
+        decimals: list[Decimal] = []
+        text = json.dumps(self._body(profile, decimals), ensure_ascii=False, separators=(",", ":"))
+        marker = json.dumps(_PLACEHOLDER)[:-1]
+        for index, value in enumerate(decimals):
+            text = text.replace(f'{marker}{index}\\u0000"', format(value, "f"), 1)
+        return text.encode("utf-8")
+
+    # --- storage --------------------------------------------------------------------------
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, text: str) -> Event:
+        return cls.model_validate_json(text)
