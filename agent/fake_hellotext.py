@@ -92,7 +92,7 @@ class FakeHellotext:
             self._server = Server((self._host, self._port), self)
             self._thread = threading.Thread(
                 target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
+                kwargs={"poll_interval": 0.02},
                 name="fake-hellotext",
                 daemon=True,
             )
