@@ -1,0 +1,300 @@
+"""Incremental ESC/POS decoder: printer-port bytes in, `Document`s (one per receipt) out.
+
+Pure (no IO, no clock) and incremental in the style of httpx's LineDecoder: `feed(chunk)`
+returns the documents completed by that chunk, `idle()` and `flush()` end the current one.
+A command split across chunks decodes exactly as if it came whole: an incomplete command is
+kept (a few bytes, or a bounded 2D-symbol payload) until enough bytes arrive, and image data
+is skipped by its declared length as it streams past, never buffered.
+
+Speed comes from never looping per byte in Python: a regex finds the next control byte, the
+text before it is decoded in one `charmap_decode` call, and the control byte dispatches
+through a table. Unknown bytes and commands are skipped and counted, never made into text.
+Handlers return the index after their command, or -k when the command needs k bytes
+(counted from its first byte) that have not arrived yet.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+
+from drivers.document import Document
+from drivers.escpos_builder import BOLD, DOUBLE_HEIGHT, DOUBLE_WIDTH
+from drivers.escpos_commands import (
+    DLE_DC4_LENGTHS,
+    ESC_FIXED,
+    FS_FIXED,
+    GS_FIXED,
+    SINGLE_BYTE_NOOPS,
+    VariableLengthCommands,
+)
+
+__all__ = ["EscposDecoder", "decode_all"]
+
+_CTRL = re.compile(rb"[\x00-\x1f\x7f]")
+
+Handler = Callable[[bytes, int], int]
+Effect = Callable[[bytes, int], None]
+
+
+class EscposDecoder(VariableLengthCommands):
+    """Turns a stream of ESC/POS bytes into documents; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        codepage: str = "cp858",
+        codepage_map: Mapping[int, str] | None = None,
+        max_line_chars: int = 1024,
+        max_document_lines: int = 5000,
+    ) -> None:
+        super().__init__(codepage=codepage, codepage_map=codepage_map,
+                         max_line_chars=max_line_chars, max_document_lines=max_document_lines)
+        self._fed = 0  # bytes fed so far
+        self._pending = bytearray()  # an incomplete command carried to the next chunk
+        self._need = 0
+        ctl: list[Handler] = [self._unknown1] * 33  # index 32 stands for DEL
+        for b in SINGLE_BYTE_NOOPS:
+            ctl[b] = self._noop1
+        ctl[0x09], ctl[0x0C], ctl[0x0D] = self._ht, self._ff, self._cr_handler
+        ctl[0x10], ctl[0x1B], ctl[0x1C], ctl[0x1D] = self._dle, self._esc, self._fs, self._gs
+        self._ctl = ctl
+        self._esc_effects: dict[int, Effect] = {
+            0x21: self._esc_bang, 0x45: self._esc_bold, 0x52: self._esc_intl,
+            0x74: self._esc_codepage, 0x40: self._esc_init, 0x69: self._cut, 0x6D: self._cut,
+            0x64: self._print_line, 0x4A: self._print_line, 0x65: self._print_line,
+            0x4B: self._print_line, 0x6A: self._print_line,
+        }
+        self._esc_var: dict[int, Handler] = {
+            0x26: self._esc_user_chars, 0x28: self._paren, 0x2A: self._esc_image,
+            0x44: self._esc_tabs,
+        }
+        self._gs_effects: dict[int, Effect] = {0x21: self._gs_size, 0x0C: self._print_line}
+        self._gs_var: dict[int, Handler] = {
+            0x28: self._gs_paren, 0x2A: self._gs_image, 0x38: self._gs_8, 0x43: self._gs_counter,
+            0x56: self._gs_cut, 0x6B: self._gs_barcode, 0x76: self._gs_raster,
+        }
+        self._fs_var: dict[int, Handler] = {
+            0x28: self._paren, 0x67: self._fs_nv_memory, 0x71: self._fs_nv_images,
+        }
+
+    # -- public API -----------------------------------------------------------------------
+
+    def feed(self, chunk: bytes) -> list[Document]:
+        """Decode `chunk`; return the documents it completed (usually none or one)."""
+        self._fed += len(chunk)
+        if self._pending:
+            self._pending += chunk
+            if len(self._pending) < self._need:
+                return self._take()
+            data = bytes(self._pending)
+            self._pending = bytearray()
+        else:
+            data = bytes(chunk)
+        self._parse(data)
+        return self._take()
+
+    def idle(self) -> list[Document]:
+        """The caller saw an idle gap on the port: end the document if it has content."""
+        if self._parts:
+            self._end_line()
+        if self._has_content():
+            self._end_document("idle", self._base)
+        return self._take()
+
+    def flush(self) -> list[Document]:
+        """End of stream: end the document (ended_by="flush") and reset all state."""
+        if self._pending:  # a command cut short by the end of the stream
+            self._unknown(len(self._pending))
+            self._pending = bytearray()
+        if self._parts:
+            self._end_line()
+        if self._has_content():
+            self._end_document("flush", self._fed)
+        self._skip = self._blocks = 0
+        self._reset_printer()
+        self._reset_document()
+        self._doc_start = self._base = self._fed
+        return self._take()
+
+    # -- main loop ------------------------------------------------------------------------
+
+    def _parse(self, data: bytes) -> None:
+        n = len(data)
+        i = 0
+        search = _CTRL.search
+        ctl = self._ctl
+        while True:
+            if self._skip:
+                k = min(self._skip, n - i)
+                self._skip -= k
+                i += k
+            if i >= n:
+                break
+            if self._blocks:
+                r = self._next_block(data, i)
+                if r < 0:
+                    self._suspend(data, i, -r)
+                    return
+                i = r
+                continue
+            m = search(data, i)
+            j = n if m is None else m.start()
+            if j > i:
+                self._text(data[i:j])
+                if j == n:
+                    break
+            b = data[j]
+            if b == 0x0A:
+                if self._cr:  # CR LF is one line end
+                    self._cr = False
+                else:
+                    self._end_line()
+                i = j + 1
+                continue
+            r = ctl[b if b < 32 else 32](data, j)
+            if r < 0:
+                self._suspend(data, j, -r)
+                return
+            i = r
+        self._base += n
+
+    def _suspend(self, data: bytes, j: int, need: int) -> None:
+        self._pending = bytearray(data[j:])
+        self._need = need
+        self._base += j
+
+    def _next_block(self, data: bytes, i: int) -> int:
+        """One definition of ESC & (x, then y*x bytes) or FS q (xL xH yL yH, then x*y*8)."""
+        h = self._block_hdr
+        if i + h > len(data):
+            return -h
+        if h == 1:
+            self._skip = data[i] * self._block_mul
+        else:
+            x = data[i] | data[i + 1] << 8
+            self._skip = x * (data[i + 2] | data[i + 3] << 8) * 8
+        self._blocks -= 1
+        return i + h
+
+    # -- single bytes ---------------------------------------------------------------------
+
+    def _unknown1(self, data: bytes, j: int) -> int:
+        self._unknown(1)
+        return j + 1
+
+    def _noop1(self, data: bytes, j: int) -> int:
+        return j + 1
+
+    def _ht(self, data: bytes, j: int) -> int:
+        self._tab()
+        return j + 1
+
+    def _ff(self, data: bytes, j: int) -> int:
+        self._end_line()
+        return j + 1
+
+    def _cr_handler(self, data: bytes, j: int) -> int:
+        # CR ends the line; an LF right after it (commands between allowed) is swallowed
+        self._end_line()
+        self._cr = True
+        return j + 1
+
+    # -- prefixes -------------------------------------------------------------------------
+
+    def _prefixed(
+        self, data: bytes, j: int, fixed: dict[int, int], effects: dict[int, Effect],
+        variable: dict[int, Handler],
+    ) -> int:
+        n = len(data)
+        if j + 1 >= n:
+            return -2
+        c = data[j + 1]
+        k = fixed.get(c)
+        if k is not None:
+            if j + k > n:
+                return -k
+            effect = effects.get(c)
+            if effect is not None:
+                effect(data, j)
+            return j + k
+        handler = variable.get(c)
+        if handler is not None:
+            return handler(data, j)
+        if c < 0x20 or c == 0x7F:  # a lone prefix: let the control byte act on its own
+            self._unknown(1)
+            return j + 1
+        self._unknown(2)
+        return j + 2
+
+    def _esc(self, data: bytes, j: int) -> int:
+        return self._prefixed(data, j, ESC_FIXED, self._esc_effects, self._esc_var)
+
+    def _gs(self, data: bytes, j: int) -> int:
+        return self._prefixed(data, j, GS_FIXED, self._gs_effects, self._gs_var)
+
+    def _fs(self, data: bytes, j: int) -> int:
+        return self._prefixed(data, j, FS_FIXED, {}, self._fs_var)
+
+    def _dle(self, data: bytes, j: int) -> int:
+        """DLE EOT n [a], DLE ENQ n, DLE DC4 fn ...: real-time commands."""
+        n = len(data)
+        if j + 2 >= n:
+            return -3
+        c, fn = data[j + 1], data[j + 2]
+        if c == 0x04:
+            k = 4 if fn in (7, 8) else 3
+        elif c == 0x05:
+            k = 3
+        elif c == 0x14:
+            k = DLE_DC4_LENGTHS.get(fn, 3)
+        else:
+            self._unknown(1)
+            return j + 1
+        return j + k if j + k <= n else -k
+
+    # -- effects of fixed-length commands ---------------------------------------------------
+
+    def _esc_bang(self, data: bytes, j: int) -> None:
+        n = data[j + 2]
+        self._style = ((n & 0x08 and BOLD) | (n & 0x10 and DOUBLE_HEIGHT)
+                       | (n & 0x20 and DOUBLE_WIDTH))
+
+    def _esc_bold(self, data: bytes, j: int) -> None:
+        self._style = self._style | BOLD if data[j + 2] & 1 else self._style & ~BOLD
+
+    def _gs_size(self, data: bytes, j: int) -> None:
+        n = data[j + 2]
+        self._style = ((self._style & BOLD) | (n & 0x07 and DOUBLE_HEIGHT)
+                       | (n & 0x70 and DOUBLE_WIDTH))
+
+    def _esc_intl(self, data: bytes, j: int) -> None:
+        self._select_international(data[j + 2])
+
+    def _esc_codepage(self, data: bytes, j: int) -> None:
+        if not self._select_codepage(data[j + 2]):
+            self._unknown(3)
+
+    def _esc_init(self, data: bytes, j: int) -> None:
+        if self._has_content():
+            self._end_document("init", self._base + j)
+        self._reset_printer()
+
+    def _cut(self, data: bytes, j: int) -> None:
+        self._end_line_if_any()
+        self._end_document("cut", self._base + j + 2)
+
+    def _print_line(self, data: bytes, j: int) -> None:
+        self._end_line()
+
+    def _end_line_if_any(self) -> None:
+        if self._parts:
+            self._end_line()
+
+
+def decode_all(
+    data: bytes, *, codepage: str = "cp858", codepage_map: Mapping[int, str] | None = None
+) -> list[Document]:
+    """Decode a whole capture at once: feed + flush."""
+    decoder = EscposDecoder(codepage=codepage, codepage_map=codepage_map)
+    return decoder.feed(data) + decoder.flush()

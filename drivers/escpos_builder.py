@@ -1,0 +1,181 @@
+"""The printer model behind the ESC/POS decoder: print-mode state (code page, international
+set, bold and size, tab stops, stored 2D symbols) and the document under construction.
+
+EscposDecoder (drivers/escpos.py) parses commands and calls into this; keeping the two apart
+keeps the parser's hot loop readable and this part testable through the decoder's API.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Mapping
+
+from drivers.codepages import codec_for_page, decode_table, is_known_codec
+from drivers.document import Barcode, Document, EndReason, TextLine
+from drivers.errors import DriverError
+
+_charmap_decode = codecs.charmap_decode
+
+DEFAULT_TABS = tuple(range(8, 256, 8))  # Epson: a tab stop every 8 characters
+BOLD, DOUBLE_HEIGHT, DOUBLE_WIDTH = 1, 2, 4
+_BLANK = TextLine("")
+
+
+class DocumentBuilder:
+    """Printer state and the current document; counters for what was skipped or dropped."""
+
+    def __init__(
+        self,
+        *,
+        codepage: str,
+        codepage_map: Mapping[int, str] | None,
+        max_line_chars: int,
+        max_document_lines: int,
+    ) -> None:
+        if not is_known_codec(codepage):
+            raise DriverError(f"unsupported default code page {codepage!r}")
+        self._default_codec = codepage
+        self._codepage_map = dict(codepage_map) if codepage_map is not None else None
+        self._max_chars = max(1, max_line_chars)
+        self._max_lines = max(1, max_document_lines)
+        self.unknown_bytes = 0  # bytes skipped as unknown, running total
+        self.dropped_chars = 0  # text beyond max_line_chars
+        self.dropped_lines = 0  # lines, barcodes and QR codes beyond max_document_lines
+        self.unsupported_codepages = 0  # `ESC t n` for pages we cannot decode
+        self._out: list[Document] = []
+        self._doc_start = 0
+        self._reset_printer()
+        self._reset_document()
+
+    # -- printer state --------------------------------------------------------------------
+
+    def _reset_printer(self) -> None:
+        """Printer state after power-on or ESC @; the unprinted partial line is lost."""
+        self._codec = self._default_codec
+        self._intl = 0
+        self._table = decode_table(self._codec, 0)
+        self._style = 0
+        self._tabs: tuple[int, ...] = DEFAULT_TABS
+        self._symbols: dict[int, bytes] = {}
+        self._parts: list[str] = []
+        self._len = 0
+        self._line_style = 0
+        self._cr = False
+
+    def _select_codepage(self, page: int) -> bool:
+        """`ESC t page`; False (and the default page) when the page is not supported."""
+        codec = codec_for_page(page, self._codepage_map)
+        known = codec is not None
+        if codec is None:
+            self.unsupported_codepages += 1
+            codec = self._default_codec
+        self._codec = codec
+        self._table = decode_table(codec, self._intl)
+        return known
+
+    def _select_international(self, n: int) -> None:
+        self._intl = n
+        self._table = decode_table(self._codec, n)
+
+    # -- text and lines -------------------------------------------------------------------
+
+    def _text(self, raw: bytes) -> None:
+        self._cr = False
+        s = _charmap_decode(raw, "ignore", self._table)[0]
+        if len(s) != len(raw):  # bytes with no glyph in this code page (C1 controls, holes)
+            self._unknown(len(raw) - len(s))
+        if not s:
+            return
+        total = self._len + len(s)
+        if total > self._max_chars:
+            room = self._max_chars - self._len
+            self.dropped_chars += len(s) - room
+            if room <= 0:
+                return
+            s = s[:room]
+            total = self._max_chars
+        self._parts.append(s)
+        self._len = total
+        self._line_style |= self._style
+
+    def _tab(self) -> None:
+        """HT: spaces up to the next tab stop (one space past the last, to keep columns)."""
+        col = self._len
+        for stop in self._tabs:
+            if stop > col:
+                self._text(b" " * (stop - col))
+                return
+        self._text(b" ")
+
+    def _end_line(self) -> None:
+        parts = self._parts
+        text = "".join(parts).rstrip() if parts else ""
+        style = self._line_style
+        self._parts = []
+        self._len = 0
+        self._line_style = 0
+        lines = self._lines
+        if not text:
+            if lines:  # blank lines inside a receipt separate its sections
+                self._append_line(_BLANK)
+            return  # paper feed before the first line of a receipt
+        self._append_line(TextLine(
+            text, bool(style & BOLD), bool(style & DOUBLE_HEIGHT), bool(style & DOUBLE_WIDTH)
+        ))
+
+    def _append_line(self, line: TextLine) -> None:
+        if len(self._lines) >= self._max_lines:
+            self.dropped_lines += 1
+        else:
+            self._lines.append(line)
+
+    def _add_symbol(self, symbology: str, data: bytes) -> None:
+        if len(self._barcodes) + len(self._qr_codes) >= self._max_lines:
+            self.dropped_lines += 1
+        elif symbology == "QR":
+            self._qr_codes.append(payload_text(data))
+        else:
+            self._barcodes.append(Barcode(symbology, payload_text(data)))
+
+    def _unknown(self, k: int) -> None:
+        self.unknown_bytes += k
+        self._doc_unknown += k
+
+    # -- documents ------------------------------------------------------------------------
+
+    def _has_content(self) -> bool:
+        # leading blank lines are never stored, so any stored line means printed text
+        return bool(self._lines or self._barcodes or self._qr_codes)
+
+    def _end_document(self, reason: EndReason, end: int) -> None:
+        """Emit the document (if it has content) ending at stream offset `end`."""
+        lines = self._lines
+        while lines and not lines[-1].text:
+            lines.pop()
+        if lines or self._barcodes or self._qr_codes:
+            self._out.append(Document(
+                lines=lines, barcodes=self._barcodes, qr_codes=self._qr_codes,
+                images_skipped=self._images, unknown_bytes=self._doc_unknown,
+                size=end - self._doc_start, ended_by=reason,
+            ))
+        self._reset_document()
+        self._doc_start = end
+
+    def _reset_document(self) -> None:
+        self._lines: list[TextLine] = []
+        self._barcodes: list[Barcode] = []
+        self._qr_codes: list[str] = []
+        self._images = 0
+        self._doc_unknown = 0
+
+    def _take(self) -> list[Document]:
+        out, self._out = self._out, []
+        return out
+
+
+def payload_text(data: bytes) -> str:
+    """Barcode / 2D symbol data as text: UTF-8 when it is valid, else byte for byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
