@@ -220,6 +220,8 @@ class ScannerThread:
         if self._thread is not None:
             self._thread.join(timeout)
         self._close()
+        with self._lock:
+            self._connected = False
 
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
