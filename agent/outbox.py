@@ -236,7 +236,7 @@ class Outbox:
             todo = stmt.pending_migrations(db)
             if todo:
                 stmt.apply(db, todo, now=time.time())
-                log.info("outbox %s: applied %s", self.path, ", ".join(n for n, _ in todo))
+                log.debug("outbox %s: applied %s", self.path, ", ".join(n for n, _ in todo))
 
         self._write("opening", run)
 
