@@ -176,10 +176,12 @@ def _register_outbox(commands: Any) -> None:
     listing.add_argument("--limit", type=int, default=50, metavar="N", help="at most N (50)")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     show = add_command(subs, "show", _show, "one event as JSON (phones masked)")
-    show.add_argument("id", metavar="ID")
+    show.add_argument("id", metavar="ID", help="event id, or its first characters")
     retry = add_command(subs, "retry", _retry, "send parked (or the given) events again, now", "")
     which = retry.add_mutually_exclusive_group(required=True)
-    which.add_argument("ids", metavar="ID", nargs="*", default=[], help="event ids")
+    which.add_argument(
+        "ids", metavar="ID", nargs="*", default=[], help="event ids (or their first characters)"
+    )
     which.add_argument("--parked", action="store_true", help="every parked event")
 
 
@@ -219,7 +221,7 @@ def _list(args: argparse.Namespace, ctx: Context) -> int:
             print(json.dumps(_row_data(row), ensure_ascii=False))
         return EXIT_OK
     table = Table(title=f"outbox: {len(rows)} event(s), newest first", title_justify="left")
-    table.add_column("id", no_wrap=True)
+    table.add_column("id", no_wrap=True)  # the first 8 characters identify it (as in git)
     for column in ("state", "action", "customer", "amount", "created", "tries", "last"):
         table.add_column(column, overflow="fold", no_wrap=column == "created")
     for row in rows:
@@ -227,7 +229,7 @@ def _list(args: argparse.Namespace, ctx: Context) -> int:
         amount = f"{e.amount} {e.currency or ''}".strip() if e.amount is not None else ""
         last = f"{row.last_status or ''} {(row.last_error or '')[:60]}".strip()
         table.add_row(
-            row.id,
+            row.id[:8],
             row.state,
             e.action,
             _who(e),
@@ -240,11 +242,25 @@ def _list(args: argparse.Namespace, ctx: Context) -> int:
     return EXIT_OK
 
 
+def _find(outbox: Outbox, text: str) -> OutboxRow | None:
+    """The row with this id or unique id prefix; says why on stderr when there is none."""
+    row = outbox.get(text)
+    if row is None and text:
+        found = outbox.ids_starting(text)
+        if len(found) == 1:
+            row = outbox.get(found[0])
+        elif found:
+            print(f"hellotext-agent: {text} matches several events; give more", file=sys.stderr)
+            return None
+    if row is None:
+        print(f"hellotext-agent: no event {text} in the outbox", file=sys.stderr)
+    return row
+
+
 def _show(args: argparse.Namespace, ctx: Context) -> int:
     with open_outbox(ctx.config()) as outbox:
-        row = outbox.get(args.id)
+        row = _find(outbox, args.id)
     if row is None:
-        print(f"hellotext-agent: no event {args.id} in the outbox", file=sys.stderr)
         return EXIT_FAILURE
     print(json.dumps(_row_data(row), indent=2, ensure_ascii=False))
     return EXIT_OK
@@ -252,14 +268,16 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
 
 def _retry(args: argparse.Namespace, ctx: Context) -> int:
     code = EXIT_OK
+    ids: list[str] = []
     with open_outbox(ctx.config()) as outbox:
-        for id in args.ids:
-            row = outbox.get(id)
+        for text in args.ids:
+            row = _find(outbox, text)
             if row is None:
-                print(f"hellotext-agent: no event {id} in the outbox", file=sys.stderr)
                 code = EXIT_FAILURE
             elif row.state not in ("parked", "pending"):
-                print(f"{id}: {row.state}, left as it is", file=sys.stderr)
-        count = outbox.requeue(args.ids, parked=args.parked, now=time.time())
+                print(f"{row.id}: {row.state}, left as it is", file=sys.stderr)
+            else:
+                ids.append(row.id)
+        count = outbox.requeue(ids, parked=args.parked, now=time.time())
     print(f"{count} event(s) will be sent at the next sync")
     return code

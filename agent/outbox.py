@@ -20,9 +20,7 @@ schema (agent/stmt.py).
 from __future__ import annotations
 
 import builtins
-import errno
 import logging
-import os
 import random
 import sqlite3
 import threading
@@ -90,39 +88,6 @@ def _row(v: Sequence[Any]) -> OutboxRow:
     )
 
 
-def _is_busy(exc: sqlite3.Error) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-    return "locked" in str(exc) or "busy" in str(exc)
-
-
-def _is_full(exc: BaseException, directory: Path) -> bool:
-    if isinstance(exc, OSError):
-        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code == sqlite3.SQLITE_FULL or "database or disk is full" in str(exc):
-        return True
-    # Growing the -shm file or a checkpoint reports a generic I/O error on a full disk.
-    if code is not None and (code & 0xFF) == sqlite3.SQLITE_IOERR:
-        try:
-            return os.statvfs(directory).f_bavail == 0
-        except OSError:
-            return False
-    return False
-
-
-def _create_private(path: Path) -> None:
-    """Create the database file with mode 0600 before SQLite does (it would use the umask);
-    SQLite gives the -wal and -shm files the database file's mode."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    os.close(fd)
-
-
 class Outbox:
     """The durable queue of events. Safe from several threads and several processes."""
 
@@ -136,7 +101,7 @@ class Outbox:
         self._busy_seconds = max(busy_timeout_ms, 0) / 1000
         self._db: sqlite_utils.Database | None = None
         with self._errors("open"):
-            _create_private(self.path)
+            stmt.create_private(self.path)
             conn = sqlite3.connect(
                 self.path,
                 timeout=self._busy_seconds,
@@ -183,7 +148,7 @@ class Outbox:
         try:
             yield
         except (sqlite3.Error, OSError) as exc:
-            if _is_full(exc, self.path.parent):
+            if stmt.is_full(exc, self.path.parent):
                 raise StorageFullError(
                     f"the disk holding the outbox {self.path} is full: {what} was not stored"
                     " (everything stored before is intact); free some space"
@@ -198,7 +163,7 @@ class Outbox:
             try:
                 return fn()
             except sqlite3.OperationalError as exc:
-                if not _is_busy(exc) or time.monotonic() >= deadline:
+                if not stmt.is_busy(exc) or time.monotonic() >= deadline:
                     raise
                 time.sleep(random.uniform(0.002, 0.02))
 
@@ -357,6 +322,11 @@ class Outbox:
     def get(self, id: str) -> OutboxRow | None:
         found = self._read("reading", f"SELECT {stmt.COLUMNS} FROM events WHERE id = ?", (id,))
         return self._parse(found[0]) if found else None
+
+    def ids_starting(self, prefix: str, *, limit: int = 2) -> builtins.list[str]:
+        """Ids beginning with `prefix` (a person types the first characters, as with git)."""
+        sql = "SELECT id FROM events WHERE id >= ? AND id < ? ORDER BY id LIMIT ?"
+        return [r[0] for r in self._read("reading", sql, (prefix, prefix + "\uffff", limit))]
 
     def _parse(self, values: Sequence[Any]) -> OutboxRow:
         try:

@@ -9,7 +9,11 @@ rowid within a state, so "oldest pending first" is an index walk, not a sort.
 
 from __future__ import annotations
 
+import errno
+import os
+import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 
 import sqlite_utils
 
@@ -67,6 +71,42 @@ def apply(db: sqlite_utils.Database, migrations: list[Migration], *, now: float)
     for name, step in migrations:
         step(db)
         db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", [name, now])
+
+
+# --- files and errors ------------------------------------------------------------------
+
+
+def is_busy(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def is_full(exc: BaseException, directory: Path) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL or "database or disk is full" in str(exc):
+        return True
+    # Growing the -shm file or a checkpoint reports a generic I/O error on a full disk.
+    if code is not None and (code & 0xFF) == sqlite3.SQLITE_IOERR:
+        try:
+            return os.statvfs(directory).f_bavail == 0
+        except OSError:
+            return False
+    return False
+
+
+def create_private(path: Path) -> None:
+    """Create the database file with mode 0600 before SQLite does (it would use the umask);
+    SQLite gives the -wal and -shm files the database file's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 # --- statements (prepared once per connection by sqlite3's statement cache) -------------
