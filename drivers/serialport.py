@@ -168,7 +168,7 @@ class ReopeningDevice:
     `read` and `write` never raise DeviceError: on loss the device is closed, the error is
     logged once (not per retry), `connected` turns False and `last_error` says why; reads
     then retry opening every `retry` seconds (waiting, not spinning) and `reopens` counts
-    each successful reopen. Safe for one reader thread and one writer thread at a time.
+    each return after an outage. Safe for one reader thread and one writer thread at a time.
     """
 
     def __init__(
@@ -180,7 +180,6 @@ class ReopeningDevice:
         self.reopens = 0
         self.last_error: str | None = None
         self._device: Device | None = None
-        self._ever_opened = False
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._closed = False
@@ -205,10 +204,9 @@ class ReopeningDevice:
             self._lost_locked(str(exc))
             self._next_try = time.monotonic() + self.retry
             return False
-        if self._ever_opened:
+        if self._outage_logged:  # back after a reported outage (unplugged, or absent at start)
             self.reopens += 1
             log.info("%s: device is back (reopen #%d)", self.label, self.reopens)
-        self._ever_opened = True
         self._outage_logged = False  # last_error stays: status shows what happened last
         self._changed.notify_all()
         return True

@@ -59,7 +59,6 @@ class TcpTap(TapBase):
         self._workers: set[threading.Thread] = set()
         self._seq = 0
         self._up = False
-        self._ever_up = False
         self._down_logged = False
 
     @property
@@ -99,10 +98,10 @@ class TcpTap(TapBase):
     # -- printer state, logged once per outage --
     def _printer_up(self) -> None:
         with self.lock:
-            if not self._up and self._ever_up:
+            if self._down_logged:  # back after an outage that was reported
                 self.reopens += 1
                 log.info("%s: printer %s:%d reachable again", self.name, *self.target)
-            self._up = self._ever_up = True
+            self._up = True
             self._down_logged = False
 
     def _printer_down(self, reason: str) -> None:
@@ -170,8 +169,9 @@ class TcpTap(TapBase):
                 self._workers.discard(threading.current_thread())
 
     def _pump(self, pos: socket.socket, printer: socket.socket, stream: str) -> None:
+        lost = threading.Event()  # set by the answers thread if the printer resets
         back = threading.Thread(
-            target=self._answers, args=(printer, pos),
+            target=self._answers, args=(printer, pos, lost),
             name=f"{threading.current_thread().name}-back", daemon=True,
         )
         back.start()
@@ -202,6 +202,7 @@ class TcpTap(TapBase):
         with contextlib.suppress(OSError):
             printer.shutdown(socket.SHUT_RDWR)
         back.join()
+        failed = failed or lost.is_set()
         self._track(pos, printer, add=False)
         printer.close()
         if failed:
@@ -211,12 +212,14 @@ class TcpTap(TapBase):
         if fed:
             self.feeder.end(stream)
 
-    def _answers(self, printer: socket.socket, pos: socket.socket) -> None:
+    def _answers(self, printer: socket.socket, pos: socket.socket, lost: threading.Event) -> None:
         """Printer -> POS (status answers). When the printer closes, so does the POS side."""
         while True:
             try:
                 chunk = printer.recv(_CHUNK)
-            except OSError:
+            except OSError as exc:  # reset: the printer went away (our own shutdown gives b"")
+                self._printer_down(f"lost during a job: {exc.strerror or exc}")
+                lost.set()
                 break
             if not chunk:
                 break

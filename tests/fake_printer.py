@@ -12,6 +12,7 @@ import contextlib
 import os
 import select
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -125,9 +126,10 @@ class FakeTcpPrinter:
             self._server = None
         with self._lock:
             socks, self._socks = self._socks, []
-        for sock in socks:
+        for sock in socks:  # a power cut: the peer sees a reset, not a clean end
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.shutdown(socket.SHUT_RD)  # wakes the serving thread, which closes it
         for thread in self._threads:
             thread.join(2)
         self._threads = []
