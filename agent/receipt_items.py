@@ -1,0 +1,175 @@
+"""The shapes an item line takes on Latin-American tills, as pure parsing functions.
+
+Yerba Canarias 1kg                 245,00      description and amount
+7730241003257 Yerba 1kg                        code and description, then
+   2 x 245,00                      490,00      quantity x unit price and amount
+2,000 x 45,00 (21,00)                          quantity above the item (Argentine tique)
+Yerba Mate 1kg                      90,00
+0,750 kg x 120,00                   90,00      weighed
+2  Yerba 1kg         245,00        490,00      columns CANT DESCRIPCION P.U. IMPORTE
+Yerba 1kg       2    245,00        490,00      columns DESCRIPCION CANT P.U. IMPORTE
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from agent.numbers import NO_CENTS, Amount, find_amounts, parse_number
+
+_QTY = r"(?P<quantity>\d+(?:[.,]\d+)?)"
+_UNIT = r"(?:\s*(?P<unit>kgs?|kilos?|grs?|g|lts?|l|un|und|unid|uni|uds?|u|pzas?|pz|ea|pcs?)\b)?\.?"
+_TIMES = r"\s*[x×*@]\s*"
+_PRICE = r"(?P<price>(?:US\$|\$|€)?\s?\d[\d.,]*)"
+_PER = r"(?:\s*/\s*(?:kgs?|kilo|un|u|lts?|l)\b)?"
+QTY_LINE = re.compile(rf"^\s*{_QTY}{_UNIT}{_TIMES}{_PRICE}{_PER}(?P<rest>.*)$", re.I)
+DESC_QTY_LINE = re.compile(
+    rf"^\s*(?P<description>.*?[^\W\d_].*?)\s+{_QTY}{_UNIT}{_TIMES}{_PRICE}{_PER}(?P<rest>.*)$",
+    re.I,
+)
+_RATE = re.compile(r"\(\s*\d+(?:[.,]\d+)?\s*%?\s*\)|\b\d+(?:[.,]\d+)?\s*%")
+_TRAILING_FLAG = re.compile(r"\s+(?:[A-Z]{1,2}|\*|\(\w\))\s*$")
+_CODE = re.compile(r"^\s*(?P<code>\d{4,14})\s+(?=\S)")
+_LEAD_QTY = re.compile(
+    r"^\s*(?:(?P<code>\d{4,14})\s+)?(?P<quantity>\d{1,4}(?:[.,]\d{1,3})?)\s+"
+    r"(?:(?P<unit>kgs?|un|u|uds?)\.?\s+)?(?P<description>.*?[^\W\d_].*?)\s*$",
+    re.I,
+)
+_TAIL_QTY = re.compile(
+    r"^\s*(?:(?P<code>\d{4,14})\s+)?(?P<description>.*?[^\W\d_].*?)\s+"
+    r"(?P<quantity>\d{1,4}(?:[.,]\d{1,3})?)\s*(?P<unit>kgs?|un|u|uds?)?\.?\s*$",
+    re.I,
+)
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+@dataclass(frozen=True, slots=True)
+class QtyLine:
+    """`2 x 45,00   90,00` or `0,750 kg x 120,00`: quantity, unit price, maybe the amount."""
+
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal | None
+    unit: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemLine:
+    description: str
+    amount: Decimal
+    code: str | None = None
+    quantity: Decimal = Decimal(1)
+    unit_price: Decimal | None = None
+    unit: str | None = None
+
+
+def unit_name(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    word = raw.lower().rstrip("s.")
+    if word in ("kg", "kilo"):
+        return "kg"
+    if word in ("g", "gr"):
+        return "g"
+    if word in ("l", "lt"):
+        return "l"
+    return None  # units, pieces: a plain count
+
+
+def _price(token: str, country: str) -> Decimal | None:
+    amounts = find_amounts(token, country)
+    return abs(amounts[-1].value) if amounts else None
+
+
+def _rest_amount(rest: str, country: str) -> tuple[bool, Decimal | None]:
+    """What follows `qty x price`: (only numbers there?, the amount if printed)."""
+    rest = _RATE.sub(" ", rest.replace("US$", " ").replace("U$S", " "))
+    rest = _TRAILING_FLAG.sub("", rest)
+    if _LETTER.search(rest):
+        return False, None
+    amounts = find_amounts(rest, country)
+    return True, (amounts[-1].value if amounts else None)
+
+
+def parse_qty_line(text: str, country: str) -> QtyLine | None:
+    match = QTY_LINE.match(text)
+    if not match:
+        return None
+    only_numbers, amount = _rest_amount(match["rest"], country)
+    quantity = parse_number(match["quantity"], country, prefer_decimal=True)
+    price = _price(match["price"], country)
+    if not only_numbers or quantity is None or price is None:
+        return None
+    return QtyLine(quantity, price, amount, unit_name(match["unit"]))
+
+
+def parse_desc_qty_line(text: str, country: str) -> ItemLine | None:
+    """`Coca Cola 1,5L 2 x 45,00   90,00` all on one line."""
+    match = DESC_QTY_LINE.match(text)
+    if not match:
+        return None
+    only_numbers, amount = _rest_amount(match["rest"], country)
+    quantity = parse_number(match["quantity"], country, prefer_decimal=True)
+    price = _price(match["price"], country)
+    if not only_numbers or amount is None or quantity is None or price is None:
+        return None
+    code, description = split_code(match["description"])
+    return ItemLine(description, amount, code, quantity, price, unit_name(match["unit"]))
+
+
+def close_enough(quantity: Decimal, price: Decimal, amount: Decimal, country: str) -> bool:
+    step = Decimal(1) if country.upper() in NO_CENTS else Decimal("0.01")
+    return abs(quantity * price - abs(amount)) <= step
+
+
+def parse_columns(
+    text: str, amounts: list[Amount], country: str, *, trust: bool
+) -> ItemLine | None:
+    """`qty description price amount` or `description qty price amount`; the arithmetic must
+    hold unless a column header announced the layout (`trust`)."""
+    if len(amounts) < 2:
+        return None
+    price, amount = amounts[-2], amounts[-1]
+    between = text[price.end : amount.start]
+    if between.strip() or text[amount.end :].strip():
+        return None
+    head = text[: price.start]
+    for pattern in (_LEAD_QTY, _TAIL_QTY):
+        match = pattern.match(head)
+        if not match:
+            continue
+        quantity = parse_number(match["quantity"], country, prefer_decimal=True)
+        if quantity is None or quantity == 0:
+            continue
+        if not (close_enough(quantity, abs(price.value), amount.value, country) or trust):
+            continue
+        return ItemLine(
+            description=clean_description(match["description"]),
+            amount=amount.value,
+            code=match["code"],
+            quantity=quantity,
+            unit_price=abs(price.value),
+            unit=unit_name(match["unit"]),
+        )
+    return None
+
+
+def split_code(text: str) -> tuple[str | None, str]:
+    """'7730241003257 Yerba 1kg' -> ('7730241003257', 'Yerba 1kg')."""
+    match = _CODE.match(text)
+    if match and _LETTER.search(text[match.end() :]):
+        return match["code"], clean_description(text[match.end() :])
+    return None, clean_description(text)
+
+
+def clean_description(text: str) -> str:
+    """Drop the IVA rate, currency sign and filler dots printed between name and amount."""
+    text = re.sub(r"\(\s*\d+(?:[.,]\d+)?\s*%?\s*\)\s*$", "", text.rstrip())
+    text = re.sub(r"(?:\s(?:US\$|\$|€))+\s*$", "", text)
+    text = re.sub(r"\s*\.{3,}\s*$", "", text)
+    return " ".join(text.split())
+
+
+def has_letters(text: str) -> bool:
+    return bool(_LETTER.search(text))

@@ -1,0 +1,135 @@
+"""The money below the items, and whether it adds up.
+
+Taxes are either included in the prices (IVA INCLUIDO: lines - discounts = total) or added
+(subtotal + tax = total); the arithmetic decides, the label only breaks a tie, so a tax is
+never counted twice. A receipt that does not add up keeps its printed total and says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from agent.numbers import money
+from agent.receipt_model import Coupon, Customer, Kind, Payment, Receipt, ReceiptLine
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class Totals:
+    currency: str
+    lines: list[ReceiptLine] = field(default_factory=list)
+    subtotal: Decimal | None = None
+    total: Decimal | None = None
+    discounts: list[Decimal] = field(default_factory=list)
+    coupons: list[Coupon] = field(default_factory=list)
+    pending_coupon: str | None = None
+    taxes: list[Decimal] = field(default_factory=list)
+    tax_total: Decimal | None = None  # a TOTAL IVA line replaces the per-rate lines
+    tax_included: bool = False
+    payments: list[Payment] = field(default_factory=list)
+    pending_methods: list[str] = field(default_factory=list)
+    tendered: Decimal | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def take(self, kind: str, value: Decimal, label: str) -> str:
+        """Record a labelled amount; returns the rule name for `explain`."""
+        amount = abs(value)
+        if kind == "subtotal":
+            if self.subtotal is None:
+                self.subtotal = amount
+                return "subtotal"
+            return "subtotal (repeated)"
+        if kind == "total":
+            included = "inclu" in label or "incl" in label.split()
+            self.tax_included = self.tax_included or included
+            if self.total is None:
+                self.total = amount
+                return "total"
+            return "total (repeated)"
+        if kind == "discount":
+            if self.pending_coupon is not None:
+                return self.coupon(self.pending_coupon, value)
+            self.discounts.append(amount)
+            return "discount"
+        if kind == "tax":
+            if "inclu" in label or "incl" in label.split():
+                self.tax_included = True
+            if label.lstrip(" *").startswith("total"):
+                self.tax_total = amount
+                return "tax (total of taxes)"
+            self.taxes.append(amount)
+            return "tax (included)" if self.tax_included else "tax"
+        raise ValueError(kind)
+
+    def coupon(self, code: str, value: Decimal | None) -> str:
+        self.pending_coupon = None
+        if value is None:
+            self.pending_coupon = code
+            return "coupon code"
+        self.coupons.append(Coupon(code or "?", abs(value)))
+        return "coupon"
+
+    def void_line(self, value: Decimal) -> bool:
+        """An item cancelled on the same ticket: drop the last item with that amount."""
+        for index in range(len(self.lines) - 1, -1, -1):
+            if self.lines[index].amount == abs(value):
+                del self.lines[index]
+                return True
+        return False
+
+    def receipt(
+        self, *, kind: Kind, number: str | None, issued_at: datetime | None, customer: Customer
+    ) -> Receipt:
+        discount = sum(self.discounts, ZERO) + sum((c.amount for c in self.coupons), ZERO)
+        tax = self.tax_total if self.tax_total is not None else sum(self.taxes, ZERO)
+        warnings = list(self.warnings)
+        reconciled = self._reconcile(discount, tax, warnings, kind)
+        payments = list(self.payments)
+        if not payments and self.total is not None:
+            if self.pending_methods:
+                payments.append(Payment(self.pending_methods[0], self.total))
+            elif self.tendered is not None:
+                payments.append(Payment("efectivo", self.tendered))
+        return Receipt(
+            kind=kind,
+            number=number,
+            issued_at=issued_at,
+            currency=self.currency,
+            lines=tuple(self.lines),
+            subtotal=self.subtotal,
+            discount=discount,
+            tax=tax,
+            total=self.total,
+            payments=tuple(payments),
+            coupons=tuple(self.coupons),
+            customer=customer,
+            warnings=tuple(warnings),
+            reconciled=reconciled,
+        )
+
+    def _reconcile(self, discount: Decimal, tax: Decimal, warnings: list[str], kind: Kind) -> bool:
+        if self.total is None:
+            if kind != "void":
+                warnings.append("no total found")
+            return False
+        if not self.lines:
+            warnings.append("no item lines found")
+            return False
+        items = sum((line.amount for line in self.lines), ZERO)
+        net = items - discount
+        if self.subtotal is not None and self.subtotal not in (items, net):
+            warnings.append(
+                f"subtotal {money(self.subtotal)} differs from the lines ({money(items)})"
+            )
+        # Included first: a tax printed as information must not be added again.
+        candidates = [net, net + tax] if self.tax_included or not tax else [net + tax, net]
+        if self.total in candidates:
+            return True
+        warnings.append(
+            f"lines add up to {money(items)} (discount {money(discount)}, tax {money(tax)}) "
+            f"but the total is {money(self.total)}"
+        )
+        return False

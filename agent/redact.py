@@ -1,0 +1,117 @@
+"""Card numbers out of text before it leaves the receipt parser.
+
+A card number is a run of 13-19 digits, in groups separated by single spaces or dashes, that
+passes the Luhn check. It becomes `****` + its last four digits. A valid GTIN (EAN-13, GTIN-14)
+printed as an item code is kept even when it happens to pass Luhn too (one in ten do): it is
+either listed in `item_codes` or printed at the start of a line followed by a description.
+Masked numbers (`****1234`, `XXXX-XXXX-XXXX-1234`) contain no such run and stay as printed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+
+# Digit groups joined by one space or dash; a group glued to a decimal mark is part of an
+# amount (`1.234,50`) and ends the run.
+_GROUP = re.compile(r"\d+")
+_CODE_AT_START = re.compile(r"^\s*(\d{8,14})\s+[^\W\d_]")
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def gtin_ok(digits: str) -> bool:
+    """GTIN-8/12/13/14 check digit (weights 3,1 from the right, check digit excluded)."""
+    if len(digits) not in (8, 12, 13, 14) or not digits.isdigit():
+        return False
+    body, check = digits[:-1], int(digits[-1])
+    total = sum((3 if i % 2 == 0 else 1) * int(d) for i, d in enumerate(reversed(body)))
+    return (10 - total % 10) % 10 == check
+
+
+def mask(digits: str) -> str:
+    return "****" + digits[-4:]
+
+
+def _runs(text: str) -> list[list[re.Match[str]]]:
+    """Maximal runs of digit groups separated by exactly one space or dash."""
+    runs: list[list[re.Match[str]]] = []
+    current: list[re.Match[str]] = []
+    for match in _GROUP.finditer(text):
+        before = text[match.start() - 1] if match.start() else ""
+        after = text[match.end()] if match.end() < len(text) else ""
+        glued = before in ".,/:" and match.start() >= 2 and text[match.start() - 2].isdigit()
+        glued = glued or (after in ".,/:" and text[match.end() + 1 : match.end() + 2].isdigit())
+        joined = bool(
+            current and match.start() - current[-1].end() == 1 and text[current[-1].end()] in " -"
+        )
+        if glued:
+            if current:
+                runs.append(current)
+            current = []
+            continue
+        if not joined and current:
+            runs.append(current)
+            current = []
+        current.append(match)
+    if current:
+        runs.append(current)
+    return runs
+
+
+def card_spans(text: str, *, item_codes: Collection[str] = ()) -> list[tuple[int, int, str]]:
+    """(start, end, digits) of every card number in `text`, longest candidates first."""
+    protected: set[int] = set()
+    start_code = _CODE_AT_START.match(text)
+    spans: list[tuple[int, int, str]] = []
+    for run in _runs(text):
+        for i, group in enumerate(run):
+            digits = group.group()
+            at_start = bool(start_code and start_code.start(1) == group.start())
+            if gtin_ok(digits) and (digits in item_codes or at_start):
+                protected.add(i)
+        taken: set[int] = set()
+        # Try the longest stretch of groups first so `4111 1111 1111 1111` is one number.
+        for size in range(min(len(run), 19), 0, -1):
+            for i in range(len(run) - size + 1):
+                idx = range(i, i + size)
+                if taken.intersection(idx) or protected.intersection(idx):
+                    continue
+                digits = "".join(run[k].group() for k in idx)
+                if 13 <= len(digits) <= 19 and luhn_ok(digits):
+                    spans.append((run[i].start(), run[i + size - 1].end(), digits))
+                    taken.update(idx)
+    return sorted(spans)
+
+
+def redact_card_numbers(text: str, *, item_codes: Collection[str] = ()) -> str:
+    """Replace every card number in `text` by `****` + its last four digits.
+
+    `item_codes` are digit strings known to be item codes (GTINs) on this receipt; a valid
+    GTIN at the start of a line followed by a description counts as one without being listed.
+    """
+    spans = card_spans(text, item_codes=item_codes)
+    if not spans:
+        return text
+    out: list[str] = []
+    last = 0
+    for start, end, digits in spans:
+        out.append(text[last:start])
+        out.append(mask(digits))
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def has_card_number(text: str) -> bool:
+    return bool(card_spans(text))
