@@ -11,8 +11,12 @@
    (GS1-128, GS1 DataMatrix/QR, HRI with parentheses, a GS1 Digital Link URL) holding an
    (01) GTIN, parsed with biip. `gtin` is always the 14-digit form (zero-padded), the key
    GS1 uses everywhere; `code` keeps what was printed.
-6. `CustomerPhone`: a bare phone number valid for the store's country (or with +), unless
-   the symbology is a retail linear one (EAN/UPC, ITF, GS1): those are never phones.
+6. `CustomerPhone`: a bare phone number, valid for the store's country. In international
+   form (`+598 99 ...`) from any symbology but the retail ones (EAN/UPC, ITF, GS1); in
+   national form only from a 2D code (QR, Data Matrix, Aztec, PDF417), which is how a
+   customer shows one. A national number from a linear code or a scanner that sends no AIM
+   id could as well be an item code, and taking an item code for a customer would send
+   messages to a stranger: such codes stay Unknown.
 7. `Unknown`: anything else, kept as scanned.
 """
 
@@ -32,6 +36,7 @@ _SESSION_RE = re.compile(r"(?:^|[?&#;/\s])hello_session=([^&#;\s]+)")
 _PHONE_RE = re.compile(r"\+?[\d\s().-]{6,24}")
 _GS1_SYMBOLOGIES = frozenset({"GS1-128", "GS1-DATAMATRIX", "GS1-QR", "GS1-DATABAR"})
 _NEVER_PHONE = _GS1_SYMBOLOGIES | {"EAN13", "EAN8", "ITF"}
+_TWO_D = frozenset({"QR", "DATAMATRIX", "AZTEC", "PDF417"})
 _GS = "\x1d"
 
 
@@ -236,8 +241,9 @@ def classify(
     gtin = _gs1_gtin(text, symbology)
     if gtin is not None:
         return Product(code, gtin)
+    national_ok = symbology in _TWO_D
     if symbology not in _NEVER_PHONE and _PHONE_RE.fullmatch(text):
-        phone = _phone(text, country)
+        phone = _phone(text, country) if text.startswith("+") or national_ok else None
         if phone:
             return CustomerPhone(code, phone)
     return Unknown(code)
