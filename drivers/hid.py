@@ -13,7 +13,6 @@ and counted rather than delivered with a character missing.
 from __future__ import annotations
 
 import contextlib
-import os
 import select
 from collections.abc import Callable, Iterable
 from typing import Protocol
@@ -154,11 +153,13 @@ class HidScanner(ScannerThread):
     """A keyboard-wedge scanner at `device` (/dev/input/by-id/...-event-kbd).
 
     `opener` is the seam to the hardware (default: evdev.InputDevice); the device is
-    reopened every `retry` seconds after it disappears. Stop wakes the loop through a pipe.
+    reopened every `retry` seconds after it disappears. The read loop wakes every
+    `poll_interval` seconds to notice stop().
     """
 
     mode = "hid"
     retry = 0.25
+    poll_interval = 0.1
 
     def __init__(
         self,
@@ -177,19 +178,9 @@ class HidScanner(ScannerThread):
         self.decoder = HidDecoder(layout=layout, max_length=max_length, source=name)
         self._opener = opener
         self._dev: InputDeviceLike | None = None
-        self._wake_r, self._wake_w = os.pipe()
 
     def _drop_counts(self) -> tuple[int, int]:
         return self.decoder.overlong, self.decoder.garbage
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stopping.set()
-        with contextlib.suppress(OSError):
-            os.write(self._wake_w, b"x")
-        super().stop(timeout)
-        for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -225,8 +216,8 @@ class HidScanner(ScannerThread):
 
     def _read(self, dev: InputDeviceLike) -> None:
         while not self._stopping.is_set():
-            ready, _, _ = select.select([dev.fileno(), self._wake_r], [], [], 1.0)
-            if self._wake_r in ready or dev.fileno() not in ready:
+            ready, _, _ = select.select([dev], [], [], self.poll_interval)
+            if not ready:
                 continue
             scans: list[Scan] = []
             try:
