@@ -42,6 +42,8 @@ META_LAST_ERROR = "sync.last_error"
 META_LAST_ERROR_AT = "sync.last_error_at"
 META_DUPLICATES = "sync.possible_duplicates"  # timeouts and drops: the server may have it
 
+NOTES_EVERY_SECONDS = 1.0
+
 Progress = Callable[[int, int], None]
 
 
@@ -92,6 +94,9 @@ class Syncer:
         self._running = threading.Lock()
         self._paused: str | None = outbox.get_meta(META_PAUSED) or None
         self._last_probe: float | None = None  # paused by an earlier run: probe at once
+        self._notes: dict[str, str] = {}  # status for `status`, written in groups
+        self._new_duplicates = 0
+        self._notes_flushed = 0.0
 
     @property
     def paused(self) -> str | None:
@@ -175,6 +180,7 @@ class Syncer:
                 results = [(running.pop(future), future.result()) for future in done]
                 failures = self._apply(results, report, failures)
                 self._store_profiles()
+                self._flush_notes(self._clock())
                 if failures >= self._give_up_after and report.stopped_early is None:
                     report.stopped_early = f"{failures} temporary failures in a row"
                     log.warning("sync: %s; waiting for the next tick", report.stopped_early)
@@ -192,6 +198,7 @@ class Syncer:
                 self._outbox.release([row.id for row in queue], now=self._clock())
                 report.released += len(queue)
             self._store_profiles()
+            self._flush_notes(self._clock(), force=True)
 
     def _deliver(self, row: OutboxRow) -> Outcome:
         """In a worker: resolve the phone if there is one, then post the event."""
@@ -247,7 +254,7 @@ class Syncer:
         if sent:
             self._outbox.ack(sent, now=now)
             report.sent += len(sent)
-            self._outbox.set_meta(META_LAST_SUCCESS, repr(now))
+            self._notes[META_LAST_SUCCESS] = repr(now)
         if released:
             self._outbox.release(released, now=now)
             report.released += len(released)
@@ -261,16 +268,28 @@ class Syncer:
         )
         self._paused = reason
         self._last_probe = now
-        self._outbox.set_meta(META_PAUSED, reason)
-        self._outbox.set_meta(META_PAUSED_AT, repr(now))
         self._last_error(reason, now)
+        self._notes[META_PAUSED] = reason
+        self._notes[META_PAUSED_AT] = repr(now)
+        self._flush_notes(now, force=True)
 
     def _last_error(self, error: str, now: float, *, maybe_delivered: bool = False) -> None:
-        self._outbox.set_meta(META_LAST_ERROR, error)
-        self._outbox.set_meta(META_LAST_ERROR_AT, repr(now))
-        if maybe_delivered:
-            count = int(self._outbox.get_meta(META_DUPLICATES) or 0)
-            self._outbox.set_meta(META_DUPLICATES, str(count + 1))
+        self._notes[META_LAST_ERROR] = error
+        self._notes[META_LAST_ERROR_AT] = repr(now)
+        self._new_duplicates += maybe_delivered
+
+    def _flush_notes(self, now: float, *, force: bool = False) -> None:
+        """Write status notes at most once a second: each write is a transaction of its own."""
+        if not force and now - self._notes_flushed < NOTES_EVERY_SECONDS:
+            return
+        self._notes_flushed = now
+        if self._new_duplicates:
+            count = int(self._outbox.get_meta(META_DUPLICATES) or 0) + self._new_duplicates
+            self._notes[META_DUPLICATES] = str(count)
+            self._new_duplicates = 0
+        notes, self._notes = self._notes, {}
+        for key, value in notes.items():
+            self._outbox.set_meta(key, value)
 
     def _seed_profile(self, row: OutboxRow) -> None:
         """Give the workers' memory the cached profile id, read here (the outbox's thread)."""
