@@ -100,7 +100,7 @@ class Outbox:
         self._lock = threading.RLock()
         self._busy_seconds = max(busy_timeout_ms, 0) / 1000
         self._db: sqlite_utils.Database | None = None
-        with self._errors("open"):
+        with self._errors("opening it"):
             stmt.create_private(self.path)
             conn = sqlite3.connect(
                 self.path,
@@ -150,8 +150,8 @@ class Outbox:
         except (sqlite3.Error, OSError) as exc:
             if stmt.is_full(exc, self.path.parent):
                 raise StorageFullError(
-                    f"the disk holding the outbox {self.path} is full: {what} was not stored"
-                    " (everything stored before is intact); free some space"
+                    f"the disk holding the outbox {self.path} is full: {what} failed and was"
+                    " undone (everything stored before is intact); free some space"
                 ) from exc
             detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise OutboxError(f"outbox {self.path}: {what} failed: {detail}") from exc
@@ -203,7 +203,7 @@ class Outbox:
                 stmt.apply(db, todo, now=time.time())
                 log.debug("outbox %s: applied %s", self.path, ", ".join(n for n, _ in todo))
 
-        self._write("opening", run)
+        self._write("opening it", run)
 
     # --- the queue ------------------------------------------------------------------------
 
@@ -220,7 +220,7 @@ class Outbox:
                 (added if fresh else duplicates).append(row[0])
             return AddResult(tuple(added), tuple(duplicates))
 
-        what = f"a batch of {len(rows)} event(s)"
+        what = f"storing {len(rows)} event(s)"
         return self._write(what, run) if rows else AddResult((), ())
 
     def claim(self, *, limit: int, now: float, lease_seconds: float) -> builtins.list[OutboxRow]:
