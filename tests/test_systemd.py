@@ -189,21 +189,27 @@ if libc.prctl(65, 1, 0, 0, 0) != 0:  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN
 os.execv(sys.executable, [sys.executable, "-c", sys.argv[1], *sys.argv[2:]])
 """
 _UNDER_MDWE = r"""
-import mmap, sqlite3, sys, tempfile
-import apscheduler.schedulers.background, biip, httpx, phonenumbers, pycountry, rich, serial
-import sqlite_utils
+import importlib, mmap, os, pkgutil, sqlite3, sys, tempfile
+import agent, drivers, evdev, httpx, phonenumbers, serial
 from agent.cli import main
 try:
     mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
     sys.exit("W+X mapping allowed: MDWE is not on")
 except PermissionError:
     pass
+for package in (agent, drivers):  # every module of the agent, with its C extensions
+    for module in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+        importlib.import_module(module.name)
 with httpx.Client() as client, tempfile.TemporaryDirectory() as tmp:
     db = sqlite3.connect(tmp + "/o.db")
     db.execute("pragma journal_mode=wal")
     db.execute("create table t (x)")
     db.commit()
     phonenumbers.parse("099 123 456", "UY")
+    controller, device = os.openpty()
+    port = serial.Serial(os.ttyname(device), 9600, timeout=0)
+    os.write(controller, b"ok")
+    port.close()
 sys.exit(main(["--config", sys.argv[1], "config", "check"]))
 """
 
