@@ -109,8 +109,7 @@ class EscposDecoder(VariableLengthCommands):
             self._pending = bytearray()
         if self._parts:
             self._end_line()
-        if self._has_content():
-            self._end_document("flush", self._fed)
+        self._end_document("flush", self._fed)
         self._skip = self._blocks = 0
         self._reset_printer()
         self._reset_document()
@@ -191,7 +190,8 @@ class EscposDecoder(VariableLengthCommands):
         return j + 1
 
     def _ff(self, data: bytes, j: int) -> int:
-        self._end_line()
+        if self._parts:  # prints what is pending; no blank line of its own
+            self._end_line()
         return j + 1
 
     def _cr_handler(self, data: bytes, j: int) -> int:

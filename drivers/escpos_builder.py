@@ -42,6 +42,8 @@ class DocumentBuilder:
         self.dropped_chars = 0  # text beyond max_line_chars
         self.dropped_lines = 0  # lines, barcodes and QR codes beyond max_document_lines
         self.unsupported_codepages = 0  # `ESC t n` for pages we cannot decode
+        self.images_skipped = 0  # image commands skipped, running total
+        self.textless_documents = 0  # ended with images but no text: not emitted
         self._out: list[Document] = []
         self._doc_start = 0
         self._reset_printer()
@@ -61,6 +63,8 @@ class DocumentBuilder:
         self._len = 0
         self._line_style = 0
         self._cr = False
+        self._graphic = False  # an image or symbol was printed since the last line end
+        self._stripes = False  # within a series of ESC * stripes (one image)
 
     def _select_codepage(self, page: int) -> bool:
         """`ESC t page`; False (and the default page) when the page is not supported."""
@@ -116,9 +120,13 @@ class DocumentBuilder:
         self._line_style = 0
         lines = self._lines
         if not text:
-            if lines:  # blank lines inside a receipt separate its sections
+            # blank lines inside a receipt separate its sections; not the feed that follows
+            # an image or a barcode, nor paper fed before the first line
+            if lines and not self._graphic:
                 self._append_line(_BLANK)
-            return  # paper feed before the first line of a receipt
+            self._graphic = False
+            return
+        self._graphic = self._stripes = False
         self._append_line(TextLine(
             text, bool(style & BOLD), bool(style & DOUBLE_HEIGHT), bool(style & DOUBLE_WIDTH)
         ))
@@ -130,12 +138,20 @@ class DocumentBuilder:
             self._lines.append(line)
 
     def _add_symbol(self, symbology: str, data: bytes) -> None:
+        self._graphic = True
         if len(self._barcodes) + len(self._qr_codes) >= self._max_lines:
             self.dropped_lines += 1
         elif symbology == "QR":
             self._qr_codes.append(payload_text(data))
         else:
             self._barcodes.append(Barcode(symbology, payload_text(data)))
+
+    def _image(self, stripe: bool = False) -> None:
+        """An image was skipped; the ESC * stripes of one picture count once."""
+        if not (stripe and self._stripes):
+            self._images += 1
+        self._stripes = stripe
+        self._graphic = True
 
     def _unknown(self, k: int) -> None:
         self.unknown_bytes += k
@@ -158,6 +174,9 @@ class DocumentBuilder:
                 images_skipped=self._images, unknown_bytes=self._doc_unknown,
                 size=end - self._doc_start, ended_by=reason,
             ))
+        elif self._images:
+            self.textless_documents += 1
+        self.images_skipped += self._images
         self._reset_document()
         self._doc_start = end
 

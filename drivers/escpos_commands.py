@@ -195,7 +195,7 @@ class VariableLengthCommands(DocumentBuilder):
         cn, func = data[j + 5], data[j + 6]
         if fn == 0x4C:  # GS ( L m fn ...
             if func in GRAPHICS_STORE_FUNCTIONS:
-                self._images += 1
+                self._image()
             self._skip = size - 2
             return j + 7
         symbology = SYMBOLS_2D.get(cn)
@@ -229,7 +229,7 @@ class VariableLengthCommands(DocumentBuilder):
         if j + 9 > n:
             return -9
         if data[j + 8] in GRAPHICS_STORE_FUNCTIONS:
-            self._images += 1
+            self._image()
         self._skip = size - 2
         return j + 9
 
@@ -239,7 +239,7 @@ class VariableLengthCommands(DocumentBuilder):
             return -5
         columns = data[j + 3] | data[j + 4] << 8
         self._skip = columns * 3 if data[j + 2] & 0x20 else columns
-        self._images += 1
+        self._image(stripe=True)
         return j + 5
 
     def _gs_image(self, data: bytes, j: int) -> int:
@@ -247,7 +247,7 @@ class VariableLengthCommands(DocumentBuilder):
         if j + 4 > len(data):
             return -4
         self._skip = data[j + 2] * data[j + 3] * 8
-        self._images += 1
+        self._image()
         return j + 4
 
     def _gs_raster(self, data: bytes, j: int) -> int:
@@ -262,7 +262,7 @@ class VariableLengthCommands(DocumentBuilder):
             return -8
         x = data[j + 4] | data[j + 5] << 8
         self._skip = x * (data[j + 6] | data[j + 7] << 8)
-        self._images += 1
+        self._image()
         return j + 8
 
     def _esc_user_chars(self, data: bytes, j: int) -> int:
@@ -280,7 +280,8 @@ class VariableLengthCommands(DocumentBuilder):
             return -3
         self._blocks = data[j + 2]
         self._block_hdr = 4
-        self._images += data[j + 2]
+        for _ in range(data[j + 2]):
+            self._image()
         return j + 3
 
     def _fs_nv_memory(self, data: bytes, j: int) -> int:
