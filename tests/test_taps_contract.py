@@ -111,3 +111,13 @@ def test_status_fields_after_a_job(rig: Rig) -> None:
     assert status.jobs == 1
     assert (status.sink_errors, status.sink_dropped, status.reopens) == (0, 0, 0)
     assert status.last_error is None
+
+
+def test_an_idle_tap_does_not_spin(rig: Rig) -> None:
+    """No POS, no job: the tap waits in poll/timeouts; the till's CPU stays free."""
+    rig.send_job(JOB_B)  # afterwards the POS is gone (pty closed, FIFO writer closed, ...)
+    assert wait_until(lambda: rig.tap.status().bytes_to_printer == len(JOB_B))
+    cpu, wall = time.process_time(), time.monotonic()
+    threading.Event().wait(0.4)
+    used = time.process_time() - cpu
+    assert used < 0.1 * (time.monotonic() - wall), f"{used:.3f}s of CPU while idle"
