@@ -281,7 +281,9 @@ class ScannerThread:
             except Exception as exc:  # the consumer's bug must not stop the reader
                 with self._lock:
                     self._errors += 1
-                self._log_once("callback", "scanner %s: on_scan failed: %r", self.name, exc)
+                # The type only: the message may quote the code (a customer's phone).
+                name = type(exc).__name__
+                self._log_once("callback", "scanner %s: on_scan raised %s", self.name, name)
         overlong, garbage = self._drop_counts()
         if overlong:
             self._log_once("overlong", "scanner %s: dropped an over-long scan", self.name)
