@@ -152,11 +152,8 @@ def check_tcp_target(name: str, target: str, timeout: float = 2.0) -> Finding:
         return Finding("FAIL", name, str(exc))
     except OSError as exc:
         reason = "no answer" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
-        return Finding(
-            "FAIL",
-            name,
-            f"cannot connect to {target} ({reason}): is the printer on, at this address?",
-        )
+        why = f"cannot connect to {target} ({reason})"
+        return Finding("FAIL", name, f"{why}: is the printer on, at this address?")
     return Finding("OK", name, f"{target} accepts connections")
 
 
@@ -172,12 +169,8 @@ def check_listen(name: str, listen: str) -> Finding:
         return Finding("FAIL", name, str(exc))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            return Finding(
-                "WARN",
-                name,
-                f"{listen} is in use: fine if the agent is running, else another "
-                "program holds the port",
-            )
+            why = "fine if the agent is running, else another program holds the port"
+            return Finding("WARN", name, f"{listen} is in use: {why}")
         if exc.errno == errno.EACCES:
             return Finding("FAIL", name, f"{listen}: ports below 1024 need privileges; use 9100")
         return Finding("FAIL", name, f"cannot listen on {listen}: {exc.strerror}")
@@ -187,12 +180,8 @@ def check_listen(name: str, listen: str) -> Finding:
 def check_link(name: str, link: str) -> Finding:
     path = Path(link)
     if path.parent != RUNTIME_DIR:
-        return Finding(
-            "WARN",
-            name,
-            f"{link} is outside {RUNTIME_DIR}: under systemd the service may not "
-            "create it there (add ReadWritePaths= in a drop-in)",
-        )
+        why = "the service may not create it there (add ReadWritePaths= in a drop-in)"
+        return Finding("WARN", name, f"{link} is outside {RUNTIME_DIR}: {why}")
     return Finding("OK", name, f"the POS prints to {link}")
 
 
@@ -271,12 +260,8 @@ def check_clock(now: datetime, server_date: datetime | None) -> Finding:
 def check_disk(where: Path, free_bytes: int) -> Finding:
     free_mb = free_bytes // (1024 * 1024)
     if free_bytes < MIN_FREE_BYTES:
-        return Finding(
-            "WARN",
-            "disk",
-            f"{free_mb} MB free for {where}: free some space, the outbox stops "
-            "taking sales when the disk is full",
-        )
+        why = "free some space: the outbox stops taking sales when the disk is full"
+        return Finding("WARN", "disk", f"{free_mb} MB free for {where}: {why}")
     return Finding("OK", "disk", f"{free_mb} MB free for {where}")
 
 
@@ -304,12 +289,8 @@ def check_outbox(path: Path) -> Finding:
         return Finding("OK", "outbox", f"{path} passes quick_check")
     if any("unable to open" in row for row in rows) and not os.access(path, os.R_OK):
         return Finding("FAIL", "outbox", f"cannot read {path}: run doctor as root")
-    return Finding(
-        "FAIL",
-        "outbox",
-        f"{path} is damaged ({'; '.join(rows[:3])}): stop the agent and "
-        "keep a copy of the file for support before replacing it",
-    )
+    fix = "stop the agent and keep a copy of the file for support before replacing it"
+    return Finding("FAIL", "outbox", f"{path} is damaged ({'; '.join(rows[:3])}): {fix}")
 
 
 def read_token(config: AgentConfig, credential: Path) -> tuple[str | None, Finding | None]:
@@ -321,40 +302,36 @@ def read_token(config: AgentConfig, credential: Path) -> tuple[str | None, Findi
     except FileNotFoundError:
         return None, None
     except OSError as exc:
-        return None, Finding(
-            "WARN",
-            "token",
-            f"cannot read {credential} ({exc.strerror}): run doctor as root to check the token",
-        )
+        why = f"cannot read {credential} ({exc.strerror})"
+        return None, Finding("WARN", "token", f"{why}: run doctor as root to check the token")
+
+
+def iter_checks(
+    config: AgentConfig, *, who: Identity, client: httpx.Client, now: datetime, credential: Path
+) -> Iterator[Finding]:
+    """Every check in order, each yielded as soon as it is done (network checks take time)."""
+    yield from device_checks(config, who)
+    token, unreadable = read_token(config, credential)
+    server_date = None
+    if unreadable:
+        yield unreadable
+    else:
+        found, server_date = check_token(config.hellotext.api_url, token, client, credential)
+        yield found
+    yield check_clock(now, server_date)
+    yield check_disk(*free_space(config.outbox.path))
+    yield check_outbox(config.outbox.path)
 
 
 def run_checks(
-    config: AgentConfig,
-    *,
-    who: Identity,
-    client: httpx.Client,
-    now: datetime,
-    credential: Path,
+    config: AgentConfig, *, who: Identity, client: httpx.Client, now: datetime, credential: Path
 ) -> list[Finding]:
-    findings = list(device_checks(config, who))
-    token, unreadable = read_token(config, credential)
-    if unreadable:
-        findings.append(unreadable)
-        server_date = None
-    else:
-        found, server_date = check_token(config.hellotext.api_url, token, client, credential)
-        findings.append(found)
-    findings.append(check_clock(now, server_date))
-    findings.append(check_disk(*free_space(config.outbox.path)))
-    findings.append(check_outbox(config.outbox.path))
-    return findings
+    return list(iter_checks(config, who=who, client=client, now=now, credential=credential))
 
 
-def render(findings: Sequence[Finding], console: Console) -> None:
-    width = max((len(f.name) for f in findings), default=0)
-    for f in findings:
-        status = f"[{_STYLE[f.status]}]{f.status:<4}[/]"
-        console.print(f"{status} {escape(f.name.ljust(width))}  {escape(f.detail)}")
+def render(finding: Finding, console: Console, width: int = 22) -> None:
+    status = f"[{_STYLE[finding.status]}]{finding.status:<4}[/]"
+    console.print(f"{status} {escape(finding.name.ljust(width))} {escape(finding.detail)}")
 
 
 def exit_code(findings: Sequence[Finding]) -> int:
@@ -394,14 +371,17 @@ def _doctor(args: argparse.Namespace, ctx: Context) -> int:
     try:
         config = load_config(path)
     except ConfigError as exc:
-        render([Finding("FAIL", "config", f"{path}: {exc}")], console)
+        render(Finding("FAIL", "config", f"{path}: {exc}"), console)
         return EXIT_CONFIG
     who = _identity(args.user)
+    render(Finding("OK", "config", f"{path} is valid; devices checked for {who.name}"), console)
+    findings = []
     timeout = httpx.Timeout(min(config.hellotext.timeout_seconds, 10.0))
     with httpx.Client(timeout=timeout) as client:
-        findings = run_checks(
-            config, who=who, client=client, now=datetime.now(UTC), credential=path.parent / "token"
-        )
-    valid = Finding("OK", "config", f"{path} is valid; devices checked for {who.name}")
-    render([valid, *findings], console)
+        now = datetime.now(UTC)
+        for finding in iter_checks(
+            config, who=who, client=client, now=now, credential=path.parent / "token"
+        ):
+            render(finding, console)
+            findings.append(finding)
     return exit_code(findings)
