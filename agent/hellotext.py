@@ -26,7 +26,7 @@ import httpx
 
 from agent import __version__
 from agent.config import AgentConfig
-from agent.errors import DeliveryError
+from agent.errors import ConfigError, DeliveryError
 
 log = logging.getLogger("agent.hellotext")
 
@@ -173,10 +173,8 @@ class HellotextClient:
     def from_config(cls, config: AgentConfig) -> HellotextClient:
         token = config.hellotext.token
         if token is None:
-            raise DeliveryError(
-                "no Hellotext API token: set HELLOTEXT_API_TOKEN, a systemd credential "
-                "or hellotext.token_file"
-            )
+            reason = "not set: use HELLOTEXT_API_TOKEN, a systemd credential or token_file"
+            raise ConfigError([("hellotext.token", reason)])
         return cls(
             api_url=config.hellotext.api_url,
             token=token.get_secret_value(),

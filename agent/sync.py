@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import Any
 
 from agent.backoff import retry_delay
 from agent.config import AgentConfig
@@ -118,6 +119,7 @@ class Syncer:
             log.info("token accepted again: resuming delivery (was: %s)", self._paused)
             self._paused = None
             self._outbox.set_meta(META_PAUSED, None)
+            self._outbox.set_meta(META_PAUSED_AT, None)
             return True
         if isinstance(outcome, Pause) and outcome.reason != self._paused:
             self._pause(outcome.reason, now)
@@ -305,3 +307,32 @@ class Syncer:
         now = self._clock()
         for phone, profile_id in self.profiles.take_new():
             self._outbox.put_profile(phone, profile_id, now=now)
+
+
+def delivery_status(outbox: Outbox, *, now: float) -> dict[str, Any]:
+    """What `status` shows: counts per state, the oldest waiting event, pause, last results.
+
+    Times are Unix seconds (None when unknown); `*_age_seconds` are relative to `now`.
+    """
+
+    def moment(key: str) -> float | None:
+        value = outbox.get_meta(key)
+        try:
+            return float(value) if value else None
+        except ValueError:
+            return None
+
+    oldest = outbox.oldest_pending_at()
+    next_due = outbox.next_due_at()
+    return {
+        "counts": outbox.counts(),
+        "oldest_pending_at": oldest,
+        "oldest_pending_age_seconds": None if oldest is None else max(0.0, now - oldest),
+        "next_attempt_at": next_due,
+        "paused": outbox.get_meta(META_PAUSED) or None,
+        "paused_at": moment(META_PAUSED_AT),
+        "last_success_at": moment(META_LAST_SUCCESS),
+        "last_error": outbox.get_meta(META_LAST_ERROR),
+        "last_error_at": moment(META_LAST_ERROR_AT),
+        "possible_duplicates": int(outbox.get_meta(META_DUPLICATES) or 0),
+    }
