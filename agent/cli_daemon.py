@@ -1,4 +1,4 @@
-"""Commands of the service: `config check` (and run, demo, doctor as they land)."""
+"""Commands of the service: `run`, `demo`, `config check`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,27 @@ from typing import Any
 
 from agent.cli_common import EXIT_OK, Context, add_command
 from agent.config import masked
+from agent.logs import setup_logging
 
 
 def register(commands: Any) -> None:
+    add_command(
+        commands,
+        "run",
+        _run,
+        "run the agent (what systemd starts)",
+        "Start the printer taps and scanners from the config, record sales in the outbox and "
+        "deliver them to Hellotext until SIGTERM.",
+    )
+    demo = add_command(
+        commands,
+        "demo",
+        _demo,
+        "a one-minute demo on virtual devices (no hardware, no account)",
+        "Start a local Hellotext stand-in, a virtual printer behind a tcp tap and a virtual "
+        "scanner, play sample receipts, go offline midway and drain the backlog.",
+    )
+    demo.add_argument("--pause", type=float, default=1.2, help="seconds between receipts")
     config = add_command(commands, "config", _config_help, "inspect the configuration")
     sub = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND", required=True)
     check = add_command(
@@ -20,6 +38,27 @@ def register(commands: Any) -> None:
         "validate the config and print the effective values (token masked)",
     )
     check.add_argument("--json", action="store_true", help="print JSON instead of TOML-like text")
+
+
+def _run(args: argparse.Namespace, ctx: Context) -> int:
+    from agent.service import Service  # heavy imports only for the commands that need them
+
+    config = ctx.config()
+    setup_logging("DEBUG" if ctx.verbose else config.log.level)
+    service = Service(config)
+    try:
+        service.start()
+    except BaseException:
+        service.stop(timeout=2)
+        raise
+    return service.run_until_signalled()
+
+
+def _demo(args: argparse.Namespace, ctx: Context) -> int:
+    from agent.demo import run_demo
+
+    setup_logging("DEBUG" if ctx.verbose else "ERROR")  # the live view is the output
+    return run_demo(pause=args.pause)
 
 
 def _config_help(args: argparse.Namespace, ctx: Context) -> int:
