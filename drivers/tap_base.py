@@ -211,7 +211,11 @@ class TapBase:
     # -- the Tap protocol --
     def start(self) -> None:
         self.feeder.start()
-        self.open()
+        try:
+            self.open()
+        except BaseException:
+            self.stop(1)  # leave no thread behind a tap that could not start
+            raise
         self._started = True
 
     def stop(self, timeout: float = 5.0) -> None:

@@ -26,7 +26,10 @@ from drivers.tap_base import TapBase, TapOptions, TapSink, log
 
 _CHUNK = 65536
 _CONNECT_TIMEOUT = 3.0
-_DRAIN_GRACE = 3.0  # after the POS is done, how long the printer may still answer
+# After the POS is done: how long the printer may still answer before we close. Printers
+# close on our FIN at once; the bound matters only for one that does not (single-connection
+# printers would make the next job wait meanwhile).
+_DRAIN_GRACE = 1.0
 
 
 def split_host_port(value: str) -> tuple[str, int]:
@@ -73,13 +76,14 @@ class TcpTap(TapBase):
 
     def open(self) -> None:
         host, port = self.listen_addr
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        server = socket.socket(family, socket.SOCK_STREAM)
         try:
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            server = socket.socket(family, socket.SOCK_STREAM)
             server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             server.bind((host, port))
             server.listen(16)
         except OSError as exc:
+            server.close()
             raise DeviceError(self.options.listen, f"cannot listen: {exc}") from exc
         self._server = server
         self.listening = True

@@ -123,3 +123,19 @@ def test_listen_and_target_addresses(text: str, expected: tuple[str, int]) -> No
 def test_bad_addresses_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="host:port"):
         split_host_port(text)
+
+
+def test_a_port_in_use_fails_start_cleanly(offline_port: int) -> None:
+    from drivers.errors import DeviceError
+
+    first = make_tap(offline_port, RecordingSink())
+    try:
+        host, port = first.address
+        second = TcpTap(TapOptions("caja", "tcp", listen=f"{host}:{port}",
+                                   target=f"127.0.0.1:{offline_port}"), RecordingSink())
+        with pytest.raises(DeviceError, match="cannot listen"):
+            second.start()
+        assert not second.alive() and not second.status().listening
+        assert not second.feeder.alive(), "a failed start leaves no thread behind"
+    finally:
+        first.stop(2)
