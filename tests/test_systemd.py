@@ -176,6 +176,9 @@ def test_unit_agrees_with_the_agent() -> None:
     assert {"char-ttyS", "char-ttyUSB", "char-ttyACM", "char-usb", "char-input"} <= allowed
     assert {"/dev/ptmx", "char-pts"} <= allowed
     assert "PrivateDevices" not in unit
+    # Printing must not wait for the internet at boot: the agent works offline.
+    ordering = " ".join(unit.get("After", []) + unit.get("Wants", []) + unit.get("Requires", []))
+    assert "network-online.target" not in ordering
 
 
 # The child turns on the kernel's W^X lock (PR_SET_MDWE, Linux 6.3+, what systemd's
