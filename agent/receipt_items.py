@@ -114,6 +114,8 @@ def parse_desc_qty_line(text: str, country: str) -> ItemLine | None:
     price = _price(match["price"], country)
     if not only_numbers or amount is None or quantity is None or price is None:
         return None
+    if not close_enough(quantity, price, amount, country):
+        return None  # `Ibuprofeno 400 x20  90,00`: a pack size, not a quantity
     code, description = split_code(match["description"])
     return ItemLine(description, amount, code, quantity, price, unit_name(match["unit"]))
 

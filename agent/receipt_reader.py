@@ -135,6 +135,8 @@ class Reader:
             self.items_started = True
             self.columns = folded.split()[0].startswith(("cant", "qty"))
             return "columns header"
+        if self.zone != "totals" and parse_qty_line(text, self.country):
+            return self._item(text, folded, amounts) or "text"
         if amounts:
             rule = self._labelled(text, label, amounts)
             if rule:
@@ -194,7 +196,7 @@ class Reader:
                 continue
             others = (folded[: match.start()] + " " + folded[match.end() :]).split()
             words = [w for w in re.split(r"[\W_]+", " ".join(others)) if w]
-            if len(words) <= 4 and not _KIND_NOISE.intersection(words):
+            if len(words) <= 6 and not _KIND_NOISE.intersection(words):
                 self.kind = "void" if kind == "void" or self.kind == "void" else "refund"
                 return self.kind
         return None
@@ -218,10 +220,11 @@ class Reader:
         return " + ".join(rules) or None
 
     def _customer(self, text: str, folded: str, label: str, strong: bool) -> str | None:
+        """Contact data counts only in a block opened by a customer label (Cliente:, Sr/a,
+        Consumidor...): the store's own Tel/RUT/e-mail in the header and footer do not."""
         marker = self.t.label_match("customer", label)
-        if marker and marker.start() < 12 and not strong:
-            self.in_customer = True
-        elif not self.in_customer or strong:
+        opens = bool(marker and marker.start() < 12 and not strong)
+        if not opens and (not self.in_customer or strong):
             self.in_customer = False
             return None
         contact = find_contact(text, folded, self.t, self.country)
@@ -229,8 +232,10 @@ class Reader:
             value = getattr(contact, key)
             if value and key not in self.customer:
                 self.customer[key] = value
+                self.in_customer = True
                 return f"customer {key}"
-        return "customer"
+        self.in_customer = opens
+        return "customer" if opens else None
 
     def _column_header(self, folded: str) -> bool:
         words = re.split(r"[\W_]+", folded.strip())
@@ -297,6 +302,14 @@ class Reader:
             self.pending_desc, self.pending_qty = None, qty
             self.items_started = True
             return "item quantity (next line)"
+        last = amounts[-1] if amounts else None
+        pending = self.pending_qty
+        if pending is not None and last and not text[last.end :].strip(" *"):
+            code, description = split_code(text[: last.start])
+            if has_letters(description) and pending.amount is None:
+                self._emit(ItemLine(description, last.value, code, pending.quantity,
+                                    pending.unit_price, pending.unit))
+                return "item (quantity above)"
         one_line = parse_desc_qty_line(text, self.country)
         if one_line:
             self._emit(one_line)

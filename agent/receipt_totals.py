@@ -7,6 +7,7 @@ never counted twice. A receipt that does not add up keeps its printed total and 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -43,8 +44,8 @@ class Totals:
                 return "subtotal"
             return "subtotal (repeated)"
         if kind == "total":
-            included = "inclu" in label or "incl" in label.split()
-            self.tax_included = self.tax_included or included
+            included = re.search(r"\b(inclu\w*|incl|contenido)\b", label)
+            self.tax_included = self.tax_included or bool(included)
             if self.total is None:
                 self.total = amount
                 return "total"
@@ -55,7 +56,7 @@ class Totals:
             self.discounts.append(amount)
             return "discount"
         if kind == "tax":
-            if "inclu" in label or "incl" in label.split():
+            if re.search(r"\b(inclu\w*|incl|contenido)\b", label):
                 self.tax_included = True
             if label.lstrip(" *").startswith("total"):
                 self.tax_total = amount

@@ -61,7 +61,7 @@ GENERIC_LABELS: dict[str, str] = {
         "iva|i v a|igv|tax|taxes|impuesto|impuestos|impto|inc|icms|itbms|itbis|isv|vat|"
         "impoconsumo|ipoconsumo"
     ),
-    "tax_included": "incluido|incluidos|incl|included|inclusive|incluye",
+    "tax_included": "incluido|incluidos|incl|included|inclusive|incluye|contenido",
     "tax_base": "neto|gravado|base imponible|exento|no gravado|net|base",
     "discount": (
         "descuento|descuentos|desc|dto|dcto|dscto|bonificacion|bonificaciones|bonif|"
