@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import os
 import re
 import shutil
 import subprocess
@@ -265,3 +266,59 @@ def test_example_config_documents_every_key(tmp_path: Path) -> None:
     # Every printer mode and scanner mode has an example.
     assert {p.mode for p in config.printer} == set(typing.get_args(PrinterMode))
     assert {s.mode for s in config.scanner} == {"serial", "hid"}
+
+
+def _syscall_groups() -> dict[str, list[str]]:
+    assert ANALYZE is not None
+    out = subprocess.run(
+        [ANALYZE, "syscall-filter", "--no-pager"], capture_output=True, text=True, timeout=30
+    ).stdout
+    groups: dict[str, list[str]] = {}
+    current = ""
+    for line in out.splitlines():
+        if line.startswith("@"):
+            current = line.split()[0]
+            groups[current] = []
+        elif current and line.strip() and not line.strip().startswith("#"):
+            groups[current].append(line.split()[0])
+    return groups
+
+
+def _expand(groups: dict[str, list[str]], name: str) -> set[str]:
+    calls: set[str] = set()
+    for member in groups.get(name, []):
+        calls |= _expand(groups, member) if member.startswith("@") else {member}
+    return calls
+
+
+@needs_analyze
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+def test_agent_stays_inside_the_units_syscall_and_socket_filters(tmp_path: Path) -> None:
+    """The demo (taps, scanner, outbox, sync, HTTP) traced with strace: every system call is
+    in what SystemCallFilter= allows and every socket in RestrictAddressFamilies=."""
+    unit = unit_settings(UNIT.read_text())
+    allow_spec, deny_spec = unit["SystemCallFilter"]
+    groups = _syscall_groups()
+    allowed = set().union(*(_expand(groups, g) for g in allow_spec.split()))
+    denied = set().union(*(_expand(groups, g) for g in deny_spec.lstrip("~").split()))
+    assert allowed and denied
+    trace = tmp_path / "trace"
+    result = subprocess.run(
+        ["strace", "-f", "-qq", "-o", str(trace), sys.executable, "-m", "agent.cli", "demo"]
+        + ["--pause", "0.1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    text = trace.read_text()
+    used = set(re.findall(r"^\d+\s+(\w+)\(", text, re.MULTILINE))
+    assert {"socket", "connect", "openat"} <= used  # the trace is real
+    assert used - allowed == set()
+    # SQLite fchown()s its journal to the database's owner only when running as root (as
+    # this test may); under the service user it does not, and EPERM would be ignored.
+    assert used & denied <= ({"fchown"} if os.geteuid() == 0 else set())
+    families = set(re.findall(r"socket\((AF_\w+)", text))
+    assert families <= set(unit["RestrictAddressFamilies"][0].split())
