@@ -1,0 +1,179 @@
+"""Outbox throughput: add + claim + ack of sale-sized batches, beside two references.
+
+    uv run python benchmarks/outbox.py [--events 8000] [--pq-events 400] [--dir DIR]
+
+Each event goes in with its sale (16 events per add transaction), is claimed in batches
+(--claim, like the sync engine) and acknowledged in the same batches. Printed beside it, in the
+same run and directory:
+  floor         raw sqlite3 doing the same inserts and updates (same schema, WAL,
+                synchronous=FULL, one transaction per batch), with bodies serialised in advance:
+                what SQLite and the disk allow, with no Python layer on top;
+  persist-queue SQLiteAckQueue (put, get, ack), WAL and synchronous=FULL, one event at a time:
+                what a generic persistent queue gives.
+Targets: at least 30 % of the floor and 10x persist-queue. Best of --rounds for each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from persistqueue import SQLiteAckQueue
+
+from agent.events import Event, stable_event_id
+from agent.outbox import Outbox
+
+SALE = 16
+T0 = 1_800_000_000.0
+
+
+def sales(count: int) -> list[list[Event]]:
+    """Receipts of 16 lines: product.purchased events as the sale pipeline makes them."""
+    at = datetime.fromtimestamp(T0, UTC)
+    batches = []
+    for n in range(count // SALE):
+        batch = []
+        for i in range(SALE):
+            price = Decimal(100 + i) + Decimal("0.90")
+            batch.append(
+                Event(
+                    id=stable_event_id("caja-1", f"{n:06d}", f"line:{i}"),
+                    action="product.purchased",
+                    session="pos-caja-1",
+                    object_parameters={
+                        "name": f"Producto de prueba {i}",
+                        "reference": f"779{n:05d}{i:05d}",
+                        "source": "tienda_fisica",
+                        "price": {"amount": str(price), "currency": "UYU"},
+                        "sku": f"779{n:05d}{i:05d}",
+                    },
+                    amount=price * 2,
+                    currency="UYU",
+                    tracked_at=at,
+                    metadata={"receipt_number": f"{n:06d}", "terminal": "caja-1", "quantity": "2"},
+                )  # fmt: skip
+            )
+        batches.append(batch)
+    return batches
+
+
+def run_outbox(path: Path, batches: list[list[Event]], claim: int) -> float:
+    started = time.perf_counter()
+    with Outbox(path, synchronous="full") as box:
+        for batch in batches:
+            box.add(batch, now=T0)
+        while rows := box.claim(limit=claim, now=T0, lease_seconds=60):
+            box.ack([row.id for row in rows], now=T0)
+        assert box.counts()["sent"] == sum(map(len, batches))
+    return time.perf_counter() - started
+
+
+FLOOR_SCHEMA = """
+CREATE TABLE events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL,
+  state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL,
+  next_attempt_at REAL NOT NULL, lease_until REAL, last_status INTEGER, last_error TEXT,
+  sent_at REAL);
+CREATE INDEX events_state ON events (state);
+CREATE INDEX events_due ON events (state, next_attempt_at);
+"""
+
+
+def run_floor(path: Path, batches: list[list[Event]], claim: int) -> float:
+    rows = [[(e.id, e.to_json(), T0, T0) for e in batch] for batch in batches]  # not timed
+    started = time.perf_counter()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.executescript(FLOOR_SCHEMA)
+    insert = (
+        "INSERT INTO events (id, body, state, created_at, next_attempt_at)"
+        " VALUES (?, ?, 'pending', ?, ?) ON CONFLICT (id) DO NOTHING"
+    )
+    take = (
+        "UPDATE events SET state = 'inflight', lease_until = ? WHERE seq IN (SELECT seq FROM"
+        " events WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY seq LIMIT ?)"
+        " RETURNING id, body"
+    )
+    done = "UPDATE events SET state = 'sent', sent_at = ? WHERE id = ?"
+    for batch in rows:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(insert, batch)
+        conn.execute("COMMIT")
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        claimed = conn.execute(take, (T0 + 60, T0, claim)).fetchall()
+        conn.execute("COMMIT")
+        if not claimed:
+            break
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(done, [(T0, row[0]) for row in claimed])
+        conn.execute("COMMIT")
+    conn.close()
+    return time.perf_counter() - started
+
+
+def run_persist_queue(path: Path, batches: list[list[Event]]) -> float:
+    started = time.perf_counter()
+    queue = SQLiteAckQueue(str(path), auto_commit=True)
+    queue._conn.execute("PRAGMA synchronous = FULL")  # its default too; said for fairness
+    for batch in batches:
+        for event in batch:
+            queue.put(event.body())
+    for _ in range(sum(map(len, batches))):
+        queue.ack(queue.get(block=False))
+    assert queue.acked_count() == sum(map(len, batches))
+    queue.close()
+    return time.perf_counter() - started
+
+
+def filesystem(path: Path) -> str:
+    found = subprocess.run(
+        ["stat", "-f", "-c", "%T", str(path)], capture_output=True, text=True, check=False
+    )
+    return found.stdout.strip() or "?"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=8000)
+    parser.add_argument("--pq-events", type=int, default=400, help="persist-queue is slow")
+    parser.add_argument("--claim", type=int, default=64, help="claim/ack batch size")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--dir", type=Path, default=None, help="where the databases go")
+    args = parser.parse_args()
+
+    batches = sales(args.events)
+    pq_batches = batches[: max(1, args.pq_events // SALE)]
+    count, pq_count = sum(map(len, batches)), sum(map(len, pq_batches))
+    work = Path(tempfile.mkdtemp(prefix="outbox-bench-", dir=args.dir))
+    print(f"{count} events in sales of {SALE}, claim/ack batches of {args.claim}; "
+          f"{work} ({filesystem(work)}), {os.cpu_count()} CPUs")  # fmt: skip
+    best = {"outbox": float("inf"), "floor": float("inf"), "pq": float("inf")}
+    try:
+        for n in range(args.rounds):
+            for name in ("floor", "outbox"):
+                db = work / f"{name}-{n}.db"
+                fn = run_floor if name == "floor" else run_outbox
+                best[name] = min(best[name], fn(db, batches, args.claim))
+            best["pq"] = min(best["pq"], run_persist_queue(work / f"pq-{n}", pq_batches))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    ours, floor, pq = count / best["outbox"], count / best["floor"], pq_count / best["pq"]
+    print(f"  outbox (agent.outbox)          {ours:10,.0f} events/s")
+    print(f"  floor (raw sqlite3)            {floor:10,.0f} events/s")
+    print(f"  persist-queue SQLiteAckQueue   {pq:10,.0f} events/s  ({pq_count} events)")
+    print(f"  outbox / floor         {ours / floor:6.0%}   (target >= 30%)")
+    print(f"  outbox / persist-queue {ours / pq:6.1f}x   (target >= 10x)")
+
+
+if __name__ == "__main__":
+    main()
