@@ -17,7 +17,7 @@
 #
 # Safe to run again: existing config, token and state are never overwritten, unchanged
 # files are not rewritten, and the venv is kept (the agent package is reinstalled from the
-# source, which is how an upgrade is done).
+# source, which is how an upgrade is done; a running service is restarted to load it).
 set -eu
 
 NAME=hellotext-agent
@@ -160,11 +160,12 @@ elif [ -n "$ROOT" ]; then
 elif [ -d /run/systemd/system ]; then
     modprobe -a -q usbserial cdc_acm 2>/dev/null || true
     systemctl daemon-reload
+    systemctl --quiet enable "$NAME.service"
     if [ -s "$TOKEN" ]; then
-        systemctl enable --now "$NAME.service"
-        say "started $NAME; check it with: $NAME doctor, systemctl status $NAME"
+        # restart, not start: a re-run (upgrade) must load the code just installed.
+        systemctl restart "$NAME.service"
+        say "started $NAME; check it with: systemctl status $NAME; $VENV_DIR/bin/$NAME doctor"
     else
-        systemctl enable "$NAME.service"
         say "enabled $NAME; once the token is in $TOKEN: systemctl start $NAME"
     fi
 else

@@ -13,6 +13,7 @@ import os
 import shutil
 import stat
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -74,11 +75,24 @@ def snapshot(root: Path) -> dict[str, tuple[object, ...]]:
     return state
 
 
+HOST_FILES = ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow")
+
+
+def host_state() -> dict[str, str]:
+    return {
+        path: hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        for path in HOST_FILES
+        if Path(path).exists()
+    } | {"unit": str(Path("/etc/systemd/system/hellotext-agent.service").exists())}
+
+
 @pytest.fixture
-def installed(tmp_path: Path) -> Path:
+def installed(tmp_path: Path) -> Iterator[Path]:
+    host = host_state()
     root = debian_root(tmp_path)
     run_install(root, "--no-venv")
-    return root
+    yield root
+    assert host_state() == host, "install.sh --root touched the host"
 
 
 def test_install_creates_user_files_and_permissions(installed: Path) -> None:
@@ -157,6 +171,15 @@ def test_no_enable_leaves_the_unit_disabled(tmp_path: Path) -> None:
     run_install(root, "--no-venv", "--no-enable")
     assert (root / "etc/systemd/system/hellotext-agent.service").is_file()
     assert not (root / "etc/systemd/system/multi-user.target.wants").exists()
+
+
+def test_help_shows_the_options() -> None:
+    result = subprocess.run(
+        ["sh", str(INSTALL), "--help"], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0
+    for option in ("--root DIR", "--source DIR", "--no-venv", "--no-enable"):
+        assert option in result.stdout
 
 
 def test_unknown_option_is_refused(tmp_path: Path) -> None:
