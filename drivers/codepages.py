@@ -109,6 +109,7 @@ def decode_table(codec: str, international: int = 0) -> str:
     subst = INTERNATIONAL_SETS.get(international, INTERNATIONAL_SETS[0])
     for pos, char in zip(_INTL_POSITIONS, subst, strict=True):
         table[pos] = char
+    table[0x0A] = "\n"  # text runs are decoded with their line feeds, then split
     return "".join(table)
 
 

@@ -31,7 +31,7 @@ from drivers.escpos_commands import (
 
 __all__ = ["EscposDecoder", "decode_all"]
 
-_CTRL = re.compile(rb"[\x00-\x1f\x7f]")
+_CTRL = re.compile(rb"[\x00-\x09\x0b-\x1f\x7f]")  # control bytes but LF
 
 Handler = Callable[[bytes, int], int]
 Effect = Callable[[bytes, int], None]
@@ -53,12 +53,6 @@ class EscposDecoder(VariableLengthCommands):
         self._fed = 0  # bytes fed so far
         self._pending = bytearray()  # an incomplete command carried to the next chunk
         self._need = 0
-        ctl: list[Handler] = [self._unknown1] * 33  # index 32 stands for DEL
-        for b in SINGLE_BYTE_NOOPS:
-            ctl[b] = self._noop1
-        ctl[0x09], ctl[0x0C], ctl[0x0D] = self._ht, self._ff, self._cr_handler
-        ctl[0x10], ctl[0x1B], ctl[0x1C], ctl[0x1D] = self._dle, self._esc, self._fs, self._gs
-        self._ctl = ctl
         self._esc_effects: dict[int, Effect] = {
             0x21: self._esc_bang, 0x45: self._esc_bold, 0x52: self._esc_intl,
             0x74: self._esc_codepage, 0x40: self._esc_init, 0x69: self._cut, 0x6D: self._cut,
@@ -77,6 +71,16 @@ class EscposDecoder(VariableLengthCommands):
         self._fs_var: dict[int, Handler] = {
             0x28: self._paren, 0x67: self._fs_nv_memory, 0x71: self._fs_nv_images,
         }
+        ctl: list[Handler] = [self._unknown1] * 256  # only control bytes and DEL get here
+        for b in SINGLE_BYTE_NOOPS:
+            ctl[b] = self._noop1
+        ctl[0x09], ctl[0x0C], ctl[0x0D], ctl[0x10] = self._ht, self._ff, self._cr_handler, self._dle
+        ctl[0x1B] = self._prefixed_handler(
+            self._dispatch_table(ESC_FIXED, self._esc_effects, self._esc_var))
+        ctl[0x1C] = self._prefixed_handler(self._dispatch_table(FS_FIXED, {}, self._fs_var))
+        ctl[0x1D] = self._prefixed_handler(
+            self._dispatch_table(GS_FIXED, self._gs_effects, self._gs_var))
+        self._ctl = ctl
 
     # -- public API -----------------------------------------------------------------------
 
@@ -139,19 +143,15 @@ class EscposDecoder(VariableLengthCommands):
                 continue
             m = search(data, i)
             j = n if m is None else m.start()
-            if j > i:
-                self._text(data[i:j])
+            if j > i:  # text and line feeds: decoded in one go
+                if self._cr and data[i] == 0x0A:  # CR LF is one line end
+                    i += 1
+                self._cr = False
+                if j > i:
+                    self._text_block(data[i:j])
                 if j == n:
                     break
-            b = data[j]
-            if b == 0x0A:
-                if self._cr:  # CR LF is one line end
-                    self._cr = False
-                else:
-                    self._end_line()
-                i = j + 1
-                continue
-            r = ctl[b if b < 32 else 32](data, j)
+            r = ctl[data[j]](data, j)
             if r < 0:
                 self._suspend(data, j, -r)
                 return
@@ -202,39 +202,48 @@ class EscposDecoder(VariableLengthCommands):
 
     # -- prefixes -------------------------------------------------------------------------
 
-    def _prefixed(
-        self, data: bytes, j: int, fixed: dict[int, int], effects: dict[int, Effect],
-        variable: dict[int, Handler],
-    ) -> int:
-        n = len(data)
-        if j + 1 >= n:
-            return -2
-        c = data[j + 1]
-        k = fixed.get(c)
-        if k is not None:
-            if j + k > n:
-                return -k
+    def _dispatch_table(
+        self, fixed: dict[int, int], effects: dict[int, Effect], variable: dict[int, Handler]
+    ) -> list[int | Handler]:
+        """For one prefix, what each second byte means: a plain length, or a handler."""
+        table: list[int | Handler] = []
+        for c in range(256):
+            k = fixed.get(c)
             effect = effects.get(c)
-            if effect is not None:
-                effect(data, j)
+            if k is not None and effect is not None:
+                table.append(self._with_effect(k, effect))
+            elif k is not None:
+                table.append(k)
+            else:
+                table.append(variable.get(c, self._unknown_command))
+        return table
+
+    def _with_effect(self, k: int, effect: Effect) -> Handler:
+        def handler(data: bytes, j: int) -> int:
+            if j + k > len(data):
+                return -k
+            effect(data, j)
             return j + k
-        handler = variable.get(c)
-        if handler is not None:
-            return handler(data, j)
-        if c < 0x20 or c == 0x7F:  # a lone prefix: let the control byte act on its own
+
+        return handler
+
+    def _unknown_command(self, data: bytes, j: int) -> int:
+        if data[j + 1] < 0x20 or data[j + 1] == 0x7F:  # a lone prefix before a control byte
             self._unknown(1)
             return j + 1
         self._unknown(2)
         return j + 2
 
-    def _esc(self, data: bytes, j: int) -> int:
-        return self._prefixed(data, j, ESC_FIXED, self._esc_effects, self._esc_var)
+    def _prefixed_handler(self, table: list[int | Handler]) -> Handler:
+        def prefixed(data: bytes, j: int) -> int:
+            if j + 1 >= len(data):
+                return -2
+            entry = table[data[j + 1]]
+            if isinstance(entry, int):
+                return j + entry if j + entry <= len(data) else -entry
+            return entry(data, j)
 
-    def _gs(self, data: bytes, j: int) -> int:
-        return self._prefixed(data, j, GS_FIXED, self._gs_effects, self._gs_var)
-
-    def _fs(self, data: bytes, j: int) -> int:
-        return self._prefixed(data, j, FS_FIXED, {}, self._fs_var)
+        return prefixed
 
     def _dle(self, data: bytes, j: int) -> int:
         """DLE EOT n [a], DLE ENQ n, DLE DC4 fn ...: real-time commands."""

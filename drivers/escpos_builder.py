@@ -83,13 +83,54 @@ class DocumentBuilder:
 
     # -- text and lines -------------------------------------------------------------------
 
-    def _text(self, raw: bytes) -> None:
-        self._cr = False
+    def _text_block(self, raw: bytes) -> None:
+        """Printable bytes and line feeds (nothing else) in the current print mode."""
         s = _charmap_decode(raw, "ignore", self._table)[0]
         if len(s) != len(raw):  # bytes with no glyph in this code page (C1 controls, holes)
             self._unknown(len(raw) - len(s))
-        if not s:
+        if "\n" not in s:
+            if s:
+                self._add_text(s)
             return
+        pieces = s.split("\n")
+        if pieces[0]:
+            self._add_text(pieces[0])
+        self._end_line()
+        last = pieces.pop()
+        if len(pieces) > 1:
+            self._whole_lines(pieces)
+        if last:
+            self._add_text(last)
+
+    def _whole_lines(self, pieces: list[str]) -> None:
+        """pieces[1:] are lines printed whole in the current style: _end_line's rules, in
+        one loop because receipts are mostly such lines."""
+        style = self._style
+        bold, high = bool(style & BOLD), bool(style & DOUBLE_HEIGHT)
+        wide = bool(style & DOUBLE_WIDTH)
+        cap = self._max_chars
+        lines = self._lines
+        room = self._max_lines - len(lines)
+        for k in range(1, len(pieces)):
+            text = pieces[k]
+            if len(text) > cap:
+                self.dropped_chars += len(text) - cap
+                text = text[:cap]
+            text = text.rstrip()
+            if text:
+                line = TextLine(text, bold, high, wide)
+                self._stripes = False
+            elif lines:
+                line = _BLANK
+            else:
+                continue
+            if room > 0:
+                lines.append(line)
+                room -= 1
+            else:
+                self.dropped_lines += 1
+
+    def _add_text(self, s: str) -> None:
         total = self._len + len(s)
         if total > self._max_chars:
             room = self._max_chars - self._len
@@ -107,9 +148,9 @@ class DocumentBuilder:
         col = self._len
         for stop in self._tabs:
             if stop > col:
-                self._text(b" " * (stop - col))
+                self._add_text(" " * (stop - col))
                 return
-        self._text(b" ")
+        self._add_text(" ")
 
     def _end_line(self) -> None:
         parts = self._parts
