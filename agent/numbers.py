@@ -65,7 +65,7 @@ AMOUNT_RE = re.compile(
     r"(?<![\w.,/:%#*-])"
     r"(?P<open>\(\s?)?"
     r"(?P<sign>-\s?)?"
-    r"(?:(?P<cur>US\$|U\$S|U\$D|R\$|S/\.?|\$|€|USD|EUR)\s?)?"
+    r"(?:(?P<cur>US\$|U\$S|U\$D|R\$|S/\.?|\$|€|USD|EUR)\s{0,3})?"
     r"(?P<sign2>-\s?)?"
     rf"(?P<num>{_NUM})"
     r"(?P<close>\s?\))?"

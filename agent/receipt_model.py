@@ -113,7 +113,7 @@ class Receipt:
         """Why the receipt is not `ok`, for a person."""
         if self.ok:
             return None
-        return "no total found" + (f" ({'; '.join(self.warnings)})" if self.warnings else "")
+        return "; ".join(self.warnings) or "no total found"
 
     def to_json(self) -> dict[str, Any]:
         return {

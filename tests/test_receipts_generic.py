@@ -1,0 +1,175 @@
+"""The generic template on layouts typed as the decoder hands them over (hand-built Documents):
+one behaviour per test, the way an installer would notice it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal as D
+
+from agent.receipts import GENERIC, Payment, Receipt, ReceiptLine, extract
+from drivers.document import Document, TextLine
+
+
+def read(text: str, country: str = "UY", currency: str = "UYU") -> Receipt:
+    doc = Document(lines=[TextLine(line) for line in text.strip("\n").split("\n")])
+    return extract(doc, template=GENERIC, country=country, currency=currency)
+
+
+def test_columns_with_quantity_after_the_description() -> None:
+    receipt = read("""
+DESCRIPCION          CANT   P.UNIT   IMPORTE
+Yerba 1kg               2   245,00    490,00
+Azúcar Bella Unión      1    62,50     62,50
+TOTAL                                 552,50
+""")
+    assert receipt.lines == (
+        ReceiptLine("Yerba 1kg", D(2), D("245.00"), D("490.00")),
+        ReceiptLine("Azúcar Bella Unión", D(1), D("62.50"), D("62.50")),
+    )
+    assert receipt.reconciled
+
+
+def test_tax_added_to_the_subtotal_is_counted_once() -> None:
+    receipt = read("""
+FACTURA A 0001-00000077
+Servicio técnico                   1.000,00
+SUBTOTAL                           1.000,00
+IVA 22%                              220,00
+TOTAL A PAGAR                      1.220,00
+""")
+    assert (receipt.subtotal, receipt.tax, receipt.total) == (D(1000), D(220), D(1220))
+    assert receipt.number == "A-0001-00000077" and receipt.reconciled
+
+
+def test_per_rate_taxes_add_up_and_a_total_of_taxes_replaces_them() -> None:
+    per_rate = read("""
+Pan                    100,00
+Vino                   122,00
+TOTAL                  222,00
+IVA 10%                  9,09
+IVA 22%                 22,00
+""")
+    assert per_rate.tax == D("31.09") and per_rate.reconciled
+    with_total = read("""
+Pan                    100,00
+TOTAL                  100,00
+IVA 10%                  9,09
+TOTAL IVA                9,09
+""")
+    assert with_total.tax == D("9.09") and with_total.reconciled
+
+
+def test_a_receipt_that_does_not_add_up_keeps_its_total_and_says_why() -> None:
+    receipt = read("""
+Pan                    100,00
+TOTAL                  150,00
+""")
+    assert receipt.total == D(150) and receipt.ok and not receipt.reconciled
+    assert receipt.warnings == (
+        "lines add up to 100.00 (discount 0.00, tax 0.00) but the total is 150.00",
+    )
+
+
+def test_no_total_is_not_ok() -> None:
+    receipt = read("Pan                    100,00\nGracias")
+    assert not receipt.ok and receipt.total is None
+    assert receipt.problem == "no total found"
+
+
+def test_printed_currency_overrides_the_default() -> None:
+    assert read("Camisa   25,00\nTOTAL US$   25,00").currency == "USD"
+    assert read("Camisa   25,00\nTOTAL $   25,00").currency == "UYU"
+
+
+def test_labels_are_accent_and_case_insensitive() -> None:
+    receipt = read("""
+Remera                 500,00
+Descuento Socio       (50,00)
+Cupón: HOLA2026        -20,00
+Total a Pagar          430,00
+Tarjeta de Crédito     430,00
+""")
+    assert receipt.discount == D(70) and receipt.coupons[0].code == "HOLA2026"
+    assert receipt.payments == (Payment("credito", D(430)),) and receipt.reconciled
+
+
+def test_payment_methods_are_normalised() -> None:
+    receipt = read("""
+Item                   300,00
+TOTAL                  300,00
+MERCADO PAGO           100,00
+Transferencia          100,00
+NEQUI                   50,00
+Efectivo                50,00
+""")
+    assert [p.method for p in receipt.payments] == [
+        "mercado_pago",
+        "transferencia",
+        "nequi",
+        "efectivo",
+    ]
+
+
+def test_a_payment_printed_without_amount_pays_the_total() -> None:
+    receipt = read("Item   300,00\nTOTAL  300,00\nForma de pago: Efectivo")
+    assert receipt.payments == (Payment("efectivo", D(300)),)
+
+
+def test_trailing_minus_discount_and_item_voided_on_the_ticket() -> None:
+    receipt = read("""
+Pan                      100,00
+Leche                     45,00
+ANULACION ITEM Leche      45,00
+Promo 2da unidad          10,00-
+TOTAL                     90,00
+""")
+    assert [line.description for line in receipt.lines] == ["Pan"]
+    assert receipt.discount == D(10) and receipt.reconciled
+
+
+def test_store_phone_and_tax_ids_are_not_the_customer() -> None:
+    receipt = read("""
+TIENDA SOL
+RUT 21.234.567.0019  Tel: 2600 1234
+Item                     100,00
+TOTAL                    100,00
+Cliente: Juana
+CI: 1.234.567-8
+E-mail: Juana.P@example.com
+WhatsApp: 099 123 456
+""")
+    assert receipt.customer.phone == "+59899123456"
+    assert receipt.customer.document == "CI 1.234.567-8"
+    assert receipt.customer.email == "juana.p@example.com"
+
+
+def test_dates_in_common_formats() -> None:
+    def when(line: str, country: str = "UY") -> datetime | None:
+        return read(f"{line}\nItem 10,00\nTOTAL 10,00", country).issued_at
+
+    assert when("Fecha: 20-11-26 Hora: 9:05") == datetime(2026, 11, 20, 9, 5)
+    assert when("2026-11-20 18:45:10") == datetime(2026, 11, 20, 18, 45, 10)
+    assert when("20.11.2026") == datetime(2026, 11, 20)
+    assert when("11/20/2026 02:56 PM", "US") == datetime(2026, 11, 20, 14, 56)
+    assert when("20 de noviembre de 2026 14:03") == datetime(2026, 11, 20, 14, 3)
+
+
+def test_english_layout_with_change() -> None:
+    receipt = read(
+        """
+Coffee                      3.50
+Bagel                       2.25
+TOTAL                       5.75
+CASH                       10.00
+CHANGE                      4.25
+""",
+        "US",
+        "USD",
+    )
+    assert [line.amount for line in receipt.lines] == [D("3.50"), D("2.25")]
+    assert receipt.payments == (Payment("efectivo", D("10.00")),) and receipt.reconciled
+
+
+def test_footer_about_returns_does_not_make_a_refund() -> None:
+    receipt = read("Pan 10,00\nTOTAL 10,00\nNo se aceptan devoluciones sin este ticket")
+    assert receipt.kind == "sale"
