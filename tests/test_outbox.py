@@ -269,11 +269,10 @@ WRITER = textwrap.dedent(
 
 
 def test_two_processes_write_at_once(tmp_path: Path) -> None:
-    path = tmp_path / "outbox.db"
-    Outbox(path).close()
+    path = tmp_path / "outbox.db"  # not created yet: both race to create and migrate it
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(path), name, "60"],
+            [sys.executable, "-c", WRITER, str(path), name, "30"],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -288,4 +287,31 @@ def test_two_processes_write_at_once(tmp_path: Path) -> None:
     with Outbox(path) as box:
         counts = box.counts()
     # Every batch of both processes is there; each claim of 8 was acknowledged exactly once.
-    assert (counts["pending"], counts["sent"], counts["inflight"]) == (960, 960, 0)
+    assert (counts["pending"], counts["sent"], counts["inflight"]) == (480, 480, 0)
+
+
+def test_an_unreadable_row_is_parked_and_does_not_block_the_queue(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    events = make(3)
+    with Outbox(path) as box:
+        box.add(events, now=T0)
+    conn = sqlite3.connect(path)  # a hand edit (or a bug) broke the first stored event
+    conn.execute(
+        "UPDATE events SET body = json_set(body, '$.action', 'Not An Action') WHERE id = ?",
+        (events[0].id,),
+    )
+    conn.commit()
+    conn.close()
+    with Outbox(path) as box:
+        claimed = box.claim(limit=10, now=T0, lease_seconds=60)
+        assert [r.id for r in claimed] == ids(events[1:])
+        assert box.counts()["parked"] == 1
+        with pytest.raises(OutboxError, match="unreadable"):
+            box.get(events[0].id)
+
+
+def test_an_impossible_path_is_an_outbox_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(OutboxError, match="opening"):
+        Outbox(blocker / "outbox.db")
