@@ -2,210 +2,36 @@
 
 Every check is a function of the config and what it probes (a path, an address, an
 `httpx.Client`, an `Identity`, `now`), returning a `Finding`; none raises. Tests run them
-against real sockets, ptys, HTTP servers and SQLite files. Device permissions are judged
-for the service user when doctor runs as root (root opens everything, which says nothing
-about the service); run as the service user, each device is also really opened.
+against real sockets, ptys, HTTP servers and SQLite files. Devices: agent/doctor_devices.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import errno
-import grp
 import os
-import pwd
 import shutil
-import socket
 import sqlite3
-import stat
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 from rich.console import Console
 from rich.markup import escape
 
 from agent.cli_common import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Context, add_command
-from agent.config import AgentConfig, config_path, load_config, parse_host_port
+from agent.config import AgentConfig, config_path, load_config
+from agent.doctor_devices import SERVICE_USER, Finding, Identity, device_checks
 from agent.errors import ConfigError
 
-SERVICE_USER = "hellotext-agent"
-SERVICE_GROUPS = ("dialout", "lp", "input")  # the unit's SupplementaryGroups=
-RUNTIME_DIR = Path("/run/hellotext-agent")  # the unit's RuntimeDirectory=
+__all__ = ["Finding", "Identity", "iter_checks", "register", "run_checks"]
+
 MIN_FREE_BYTES = 100 * 1024 * 1024
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 MIN_YEAR = 2024
-
-Status = Literal["OK", "WARN", "FAIL"]
-Want = Literal["r", "rw"]
 _STYLE = {"OK": "green", "WARN": "yellow", "FAIL": "bold red"}
-
-
-@dataclass(frozen=True)
-class Finding:
-    status: Status
-    name: str
-    detail: str
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Whose access the device checks judge; `is_self` = this process, so opening is real."""
-
-    name: str
-    uid: int
-    gids: frozenset[int]
-    is_self: bool
-
-    @classmethod
-    def current(cls) -> Identity:
-        uid = os.geteuid()
-        try:
-            name = pwd.getpwuid(uid).pw_name
-        except KeyError:
-            name = str(uid)
-        return cls(name, uid, frozenset({os.getegid(), *os.getgroups()}), True)
-
-    @classmethod
-    def service(cls, name: str = SERVICE_USER) -> Identity | None:
-        """The service user with the groups systemd gives it; None if it does not exist."""
-        try:
-            user = pwd.getpwnam(name)
-        except KeyError:
-            return None
-        gids = {user.pw_gid}
-        for group in grp.getgrall():
-            if group.gr_name in SERVICE_GROUPS or name in group.gr_mem:
-                gids.add(group.gr_gid)
-        return cls(name, user.pw_uid, frozenset(gids), False)
-
-
-def _group_name(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
-
-
-def permission_gap(path: str, info: os.stat_result, who: Identity, want: Want) -> str | None:
-    """None when `who` may open the file for `want`; else what to do. As the kernel does:
-    the owner's bits for the owner, else the group's for a member, else the others'."""
-    if who.uid == 0:
-        return None
-    need = {"r": 4, "rw": 6}[want]
-    mode = stat.S_IMODE(info.st_mode)
-    if who.uid == info.st_uid:
-        bits = mode >> 6 & 7
-    elif info.st_gid in who.gids:
-        bits = mode >> 3 & 7
-    else:
-        bits = mode & 7
-    if bits & need == need:
-        return None
-    group = _group_name(info.st_gid)
-    if info.st_gid not in who.gids and who.uid != info.st_uid and (mode >> 3) & need == need:
-        where = "" if group in SERVICE_GROUPS else " and to SupplementaryGroups= of the unit"
-        return f"{path} belongs to group {group}: add {who.name} to group {group}{where}"
-    return f"{path} is mode {mode:o} ({_group_name(info.st_gid)}): {who.name} cannot {want}"
-
-
-def check_device(name: str, path: str, who: Identity, want: Want = "rw") -> Finding:
-    """A device (or pyserial URL) is there and `who` may open it."""
-    if "://" in path:
-        scheme, _, rest = path.partition("://")
-        if scheme in ("socket", "rfc2217"):
-            return check_tcp_target(name, rest.split("?", 1)[0].rstrip("/"))
-        return Finding("OK", name, f"{path} is a pyserial URL (not a local device)")
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        return Finding("FAIL", name, f"{path} not found: plug the device in or fix the path")
-    except OSError as exc:
-        return Finding("FAIL", name, f"{path}: {exc.strerror}")
-    gap = permission_gap(path, info, who, want)
-    if gap:
-        return Finding("FAIL", name, gap)
-    if who.is_self:
-        flags = (os.O_RDWR if want == "rw" else os.O_RDONLY) | os.O_NOCTTY | os.O_NONBLOCK
-        try:
-            os.close(os.open(path, flags))
-        except OSError as exc:
-            if exc.errno == errno.EBUSY:
-                return Finding("WARN", name, f"{path} is busy: fine if the agent is running")
-            return Finding("FAIL", name, f"cannot open {path}: {exc.strerror}")
-    kind = "" if stat.S_ISCHR(info.st_mode) or stat.S_ISFIFO(info.st_mode) else " (not a device)"
-    access = "read-write" if want == "rw" else "readable"
-    return Finding("OK", name, f"{path}{kind} {access} for {who.name}")
-
-
-def check_tcp_target(name: str, target: str, timeout: float = 2.0) -> Finding:
-    """The real printer answers a TCP connect (nothing is sent to it)."""
-    try:
-        host, port = parse_host_port(target)
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
-    except ValueError as exc:
-        return Finding("FAIL", name, str(exc))
-    except OSError as exc:
-        reason = "no answer" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
-        why = f"cannot connect to {target} ({reason})"
-        return Finding("FAIL", name, f"{why}: is the printer on, at this address?")
-    return Finding("OK", name, f"{target} accepts connections")
-
-
-def check_listen(name: str, listen: str) -> Finding:
-    """The address the POS prints to can be bound (or is held, e.g. by the running agent)."""
-    try:
-        host, port = parse_host_port(listen)
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((host, port))
-    except ValueError as exc:
-        return Finding("FAIL", name, str(exc))
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            why = "fine if the agent is running, else another program holds the port"
-            return Finding("WARN", name, f"{listen} is in use: {why}")
-        if exc.errno == errno.EACCES:
-            return Finding("FAIL", name, f"{listen}: ports below 1024 need privileges; use 9100")
-        return Finding("FAIL", name, f"cannot listen on {listen}: {exc.strerror}")
-    return Finding("OK", name, f"{listen} is free to listen on")
-
-
-def check_link(name: str, link: str) -> Finding:
-    path = Path(link)
-    if path.parent != RUNTIME_DIR:
-        why = "the service may not create it there (add ReadWritePaths= in a drop-in)"
-        return Finding("WARN", name, f"{link} is outside {RUNTIME_DIR}: {why}")
-    return Finding("OK", name, f"the POS prints to {link}")
-
-
-def device_checks(config: AgentConfig, who: Identity) -> Iterator[Finding]:
-    for printer in config.printer:
-        label = f"printer {printer.name}"
-        if printer.mode == "tcp":
-            yield check_listen(f"{label} listen", printer.listen)
-            yield check_tcp_target(f"{label} target", printer.target)
-        elif printer.mode == "serial":
-            yield check_link(f"{label} link", printer.link)
-            yield check_device(f"{label} target", printer.target, who)
-        elif printer.mode == "usb":
-            yield check_device(f"{label} target", printer.target, who)
-        elif printer.mode == "sniff":
-            yield check_device(f"{label} port", printer.port, who, "r")
-        else:
-            yield check_device(f"{label} path", printer.path, who, "r")
-    for scanner in config.scanner:
-        label = f"scanner {scanner.name}"
-        if scanner.mode == "serial":
-            yield check_device(f"{label} port", scanner.port, who)
-        else:
-            yield check_device(f"{label} device", scanner.device, who, "r")
 
 
 def check_token(

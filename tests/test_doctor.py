@@ -9,6 +9,7 @@ import os
 import pwd
 import socket
 import sqlite3
+import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,18 +21,21 @@ from agent.cli import main
 from agent.cli_common import EXIT_CONFIG
 from agent.config import AgentConfig
 from agent.doctor import (
-    Finding,
-    Identity,
     check_clock,
-    check_device,
     check_disk,
-    check_listen,
     check_outbox,
-    check_tcp_target,
     check_token,
     exit_code,
     free_space,
     run_checks,
+)
+from agent.doctor_devices import (
+    Finding,
+    Identity,
+    char_majors,
+    check_device,
+    check_listen,
+    check_tcp_target,
 )
 from agent.fake_hellotext import FakeHellotext
 
@@ -134,6 +138,29 @@ def test_serial_device_owned_by_dialout(tmp_path: Path) -> None:
     assert (
         found.detail == f"{device} belongs to group dialout: add hellotext-agent to group dialout"
     )
+
+
+def test_device_outside_the_units_device_cgroup(pty_path: str) -> None:
+    """DevicePolicy=closed: a device whose driver the unit does not list is refused, however
+    its permissions look, so doctor says which DeviceAllow= to add."""
+    majors = char_majors(Path("/proc/devices").read_text())
+    assert check_device("scanner", pty_path, Identity.current(), "rw", majors).status == "OK"
+    everyone = Identity("hellotext-agent", 54321, frozenset(), is_self=False)
+    tty = check_device("printer", "/dev/tty", everyone, "rw", majors)  # 5:0, mode 666
+    assert tty.status == "WARN" and "add DeviceAllow=/dev/tty rw" in tty.detail
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod needs root")
+def test_usb_serial_adapter_needs_its_driver_listed(tmp_path: Path) -> None:
+    node = tmp_path / "ttyUSB0"
+    os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(188, 0))
+    node.chmod(0o666)  # past the umask
+    everyone = Identity("hellotext-agent", 54321, frozenset(), is_self=False)
+    loaded = char_majors("Character devices:\n  4 ttyS\n188 ttyUSB\n\nBlock devices:\n")
+    assert check_device("p", str(node), everyone, "rw", loaded).status == "OK"
+    # usbserial not loaded when the service started: systemd resolved char-ttyUSB to nothing.
+    missing = check_device("p", str(node), everyone, "rw", char_majors("Character devices:\n"))
+    assert missing.status == "WARN" and "(188:0)" in missing.detail
 
 
 def test_token_accepted_refused_or_unreachable(
