@@ -142,7 +142,8 @@ def iso_utc(moment: datetime) -> str:
 class Event(BaseModel):
     """One Hellotext event, immutable. Exactly one of profile, session, phone."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    # No global whitespace stripping: metadata and object text are the customer's, kept as is.
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str
     action: str
@@ -156,6 +157,11 @@ class Event(BaseModel):
     currency: str | None = None
     tracked_at: datetime
     metadata: Metadata = Field(default_factory=dict)
+
+    @field_validator("id", "action", "profile", "session", "phone", "currency", mode="before")
+    @classmethod
+    def _strip(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
 
     @field_validator("id")
     @classmethod

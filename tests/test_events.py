@@ -151,3 +151,11 @@ def test_tracked_at_is_normalised_to_utc_and_event_is_immutable() -> None:
 def test_milliseconds_are_kept_on_the_wire() -> None:
     e = event(tracked_at=datetime(2026, 1, 1, 0, 0, 0, 250_000, tzinfo=UTC))
     assert e.body()["tracked_at"] == "2026-01-01T00:00:00.250Z"
+
+
+def test_identifiers_are_trimmed_but_customer_text_is_kept() -> None:
+    e = event(session=" pos-caja-1 ", metadata={"note": "  two spaces "})
+    assert e.session == "pos-caja-1"
+    assert e.metadata["note"] == "  two spaces "
+    with pytest.raises(ValidationError, match="at least 1 character"):
+        event(session="   ")
