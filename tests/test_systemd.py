@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from agent import doctor_devices
 from agent.cli_common import EXIT_CONFIG
 from agent.config import (
     CREDENTIAL_NAME,
@@ -176,6 +177,12 @@ def test_unit_agrees_with_the_agent() -> None:
     assert unit["DevicePolicy"] == ["closed"]
     assert {"char-ttyS", "char-ttyUSB", "char-ttyACM", "char-usb", "char-input"} <= allowed
     assert {"/dev/ptmx", "char-pts"} <= allowed
+    # doctor judges devices by the same groups, runtime directory and device list.
+    assert set(doctor_devices.SERVICE_GROUPS) == set(unit["SupplementaryGroups"][0].split())
+    assert Path("/run") / unit["RuntimeDirectory"][0] == doctor_devices.RUNTIME_DIR
+    assert {f"char-{name}" for name in doctor_devices.DEVICE_ALLOW} == {
+        entry for entry in allowed if entry.startswith("char-")
+    }
     assert "PrivateDevices" not in unit
     # Printing must not wait for the internet at boot: the agent works offline.
     ordering = " ".join(unit.get("After", []) + unit.get("Wants", []) + unit.get("Requires", []))
