@@ -47,6 +47,7 @@ MAX_AMOUNT = Decimal("999999999999.99")  # below 2**53 cents: a float carries it
 CENTS = Decimal("0.01")
 _DECIMAL_TAG = "$decimal"  # storage only: a Decimal inside object_parameters
 _STORED_UNTAGGED = {"stored": "untagged"}
+_STORED_TAGGED = {"stored": "tagged"}
 _CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # body_json() splices exact decimals over these; json.dumps writes NUL as \u0000 and the
 # random part makes a collision with customer text impossible in practice.
@@ -83,19 +84,25 @@ def _e164(phone: str) -> str | None:
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
-def _json_value(value: Any, where: str) -> Any:
-    """Check that object_parameters hold JSON-able data (Decimals allowed), untagging storage."""
+def _json_value(value: Any, where: str, stored: bool) -> Any:
+    """Check that object_parameters hold JSON-able data (Decimals allowed); `stored`: our own
+    JSON, whose tagged Decimals are turned back into Decimals."""
     if isinstance(value, dict):
-        if set(value) == {_DECIMAL_TAG} and isinstance(value[_DECIMAL_TAG], str):
-            return Decimal(value[_DECIMAL_TAG])
+        if stored and set(value) == {_DECIMAL_TAG}:
+            try:
+                return Decimal(value[_DECIMAL_TAG])
+            except (ArithmeticError, TypeError, ValueError):
+                raise ValueError(f"{where}: {value!r} is not a stored decimal") from None
         out: dict[str, Any] = {}
         for key, item in value.items():
             if not isinstance(key, str):
                 raise ValueError(f"{where}: keys must be strings, got {key!r}")
-            out[key] = _json_value(item, f"{where}.{key}")
+            if key == _DECIMAL_TAG and not stored:
+                raise ValueError(f"{where}: the key {_DECIMAL_TAG!r} is reserved")
+            out[key] = _json_value(item, f"{where}.{key}", stored)
         return out
     if isinstance(value, list | tuple):
-        return [_json_value(item, f"{where}[{i}]") for i, item in enumerate(value)]
+        return [_json_value(item, f"{where}[{i}]", stored) for i, item in enumerate(value)]
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{where}: {value!r} is not a JSON number")
     if isinstance(value, Decimal) and not value.is_finite():
@@ -214,7 +221,7 @@ class Event(BaseModel):
             return None
         if info.context == _STORED_UNTAGGED:  # our own JSON, no Decimals: nothing to undo
             return value
-        checked = _json_value(value, "object_parameters")
+        checked = _json_value(value, "object_parameters", info.context == _STORED_TAGGED)
         if not isinstance(checked, dict):
             raise ValueError("object_parameters must be a mapping")
         return checked
@@ -301,5 +308,5 @@ class Event(BaseModel):
     def from_json(cls, text: str) -> Event:
         # Still validated (a hand-edited row must not reach the wire); only the walk looking
         # for tagged Decimals is skipped when there are none (the claim path's main cost).
-        context = None if _DECIMAL_TAG in text else _STORED_UNTAGGED
+        context = _STORED_TAGGED if _DECIMAL_TAG in text else _STORED_UNTAGGED
         return cls.model_validate_json(text, context=context)

@@ -33,7 +33,6 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import sqlite_utils
-from pydantic import ValidationError
 
 from agent import outbox_schema as stmt
 from agent.errors import OutboxError, StorageFullError
@@ -234,7 +233,7 @@ class Outbox:
             for values in raw:
                 try:
                     rows.append(_row(values))
-                except ValidationError as exc:
+                except ValueError as exc:  # pydantic ValidationError and friends
                     # A row nobody can send must not block the queue: park it for review.
                     error = f"stored event is invalid: {exc}"[:MAX_ERROR_CHARS]
                     conn.execute(stmt.PARK, (None, error, values[0]))
@@ -331,7 +330,7 @@ class Outbox:
     def _parse(self, values: Sequence[Any]) -> OutboxRow:
         try:
             return _row(values)
-        except ValidationError as exc:
+        except ValueError as exc:
             detail = f"outbox {self.path}: event {values[0]} is unreadable: {exc}"
             raise OutboxError(detail) from exc
 

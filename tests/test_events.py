@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from agent.events import Event, new_event_id, stable_event_id
@@ -132,6 +134,7 @@ def test_storage_round_trip_is_exact() -> None:
         ({"metadata": {"x": float("inf")}}, "JSON number"),
         ({"metadata": {"agent_event_id": "other"}}, "reserved"),
         ({"object_parameters": {"at": datetime.now(UTC)}}, "not JSON data"),
+        ({"object_parameters": {"p": {"$decimal": "1"}}}, "reserved"),
         ({"id": "receipt-123"}, "UUID"),
         ({"colour": "red"}, "Extra inputs"),
     ],
@@ -159,3 +162,45 @@ def test_identifiers_are_trimmed_but_customer_text_is_kept() -> None:
     assert e.metadata["note"] == "  two spaces "
     with pytest.raises(ValidationError, match="at least 1 character"):
         event(session="   ")
+
+
+json_leaf = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20)
+json_leaf |= st.floats(allow_nan=False, allow_infinity=False)
+json_leaf |= st.decimals(
+    allow_nan=False, allow_infinity=False, places=2, max_value=10**9, min_value=-(10**9)
+)  # noqa: E501
+json_data = st.recursive(
+    json_leaf,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    params=st.dictionaries(st.text(max_size=8), json_data, max_size=4),
+    metadata=st.dictionaries(
+        st.text(min_size=1, max_size=8).filter(lambda k: k != "agent_event_id"),
+        json_leaf.filter(lambda v: not isinstance(v, Decimal)),
+        max_size=4,
+    ),  # noqa: E501
+    amount=st.none() | st.decimals(min_value=0, max_value=10**11, places=3),
+)
+def test_any_valid_event_round_trips_and_both_bodies_agree(
+    params: dict[str, Any], metadata: dict[str, Any], amount: Decimal | None
+) -> None:
+    e = event(object_parameters=params, metadata=metadata, amount=amount)
+    assert Event.from_json(e.to_json()) == e
+    exact = json.loads(e.body_json(), parse_float=Decimal)
+    loose = e.body()
+    assert json.loads(json.dumps(loose)) == json.loads(e.body_json())  # same values
+    if amount is not None:
+        assert exact["amount"] == amount.quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+
+
+def test_a_damaged_stored_event_is_a_validation_error() -> None:
+    text = event(object_parameters={"price": Decimal("1.50")}).to_json()
+    with pytest.raises(ValidationError, match="stored decimal"):
+        Event.from_json(text.replace('"1.50"', '"one fifty"'))
