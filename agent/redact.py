@@ -15,7 +15,7 @@ from collections.abc import Collection
 # Digit groups joined by one space or dash; a group glued to a decimal mark is part of an
 # amount (`1.234,50`) and ends the run.
 _GROUP = re.compile(r"\d+")
-_CODE_AT_START = re.compile(r"^\s*(\d{8,14})\s+[^\W\d_]")
+_CODE_AT_START = re.compile(r"^\s*(\d{8,14})\s+(?=\S*[^\W\d_])")
 
 
 def luhn_ok(digits: str) -> bool:

@@ -1,0 +1,97 @@
+"""Property: any basket printed in any of the store layouts is read back exactly: the same
+lines (description, quantity, unit price, amount, code, unit) and the same total."""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agent.numbers import fold
+from agent.receipts import GENERIC, extract
+from agent.templates import GENERIC_LABELS, GENERIC_PAYMENTS
+from drivers.escpos import decode_all
+from tests.receipt_layouts import (
+    COUNTRY,
+    CURRENCY,
+    LAYOUTS,
+    Item,
+    clothing,
+    ean13,
+    expected_lines,
+)
+
+# A product called "Descuento" or "Total" is ambiguous for people too: keep label words out.
+RESERVED = {
+    word
+    for table in (GENERIC_LABELS, GENERIC_PAYMENTS)
+    for labels in table.values()
+    for label in labels.split("|")
+    for word in label.split()
+} | {"kgs", "kilo", "kilos", "uds", "unid", "uni", "und", "pza", "pzas", "grs", "lts"}
+VOCABULARY = [
+    "Café", "Azúcar", "Leche", "Jamón", "Ñoquis", "Té", "Limón", "Pañales", "Champú",
+    "Atún", "Galletas", "Maní", "Güisqui", "Crema", "Arroz", "Aceite", "Manzana", "1kg",
+    "500g", "Camisa", "Pantalón", "Vestido", "Medialuna", "Cortado", "Ibuprofeno", "María",
+]  # fmt: skip
+WORD = st.one_of(
+    st.sampled_from(VOCABULARY),
+    st.text(alphabet="abcdefghijlmnoprstuvzáéíóúñü", min_size=3, max_size=9).map(str.capitalize),
+).filter(lambda word: fold(word) not in RESERVED)
+DESCRIPTION = st.lists(WORD, min_size=1, max_size=3).map(" ".join).filter(lambda d: len(d) <= 24)
+
+
+def cents(low: int, high: int) -> st.SearchStrategy[Decimal]:
+    return st.integers(low, high).map(lambda n: Decimal(n) / 100)
+
+
+@st.composite
+def items(draw: st.DrawFn, layout: str) -> Item:
+    description = draw(DESCRIPTION)
+    if layout == "cafe":
+        price = Decimal(draw(st.integers(1, 999)) * 10)
+        return Item(description, price, Decimal(draw(st.integers(1, 6))))
+    price = draw(cents(50, 999_999))
+    if layout == "supermarket":
+        if draw(st.booleans()):
+            weight = Decimal(draw(st.integers(5, 5000))) / 1000
+            plu = str(draw(st.integers(1000, 9999)))
+            return Item(description, price, weight, plu, weighed=True)
+        code = draw(st.none() | st.integers(0, 10**9 - 1).map(lambda n: ean13(f"773{n:09d}")))
+        return Item(description, price, Decimal(draw(st.integers(1, 12))), code)
+    return Item(description, price, Decimal(draw(st.integers(1, 9))))
+
+
+@st.composite
+def jobs(draw: st.DrawFn) -> tuple[str, list[Item]]:
+    layout = draw(st.sampled_from(sorted(LAYOUTS)))
+    return layout, draw(st.lists(items(layout), min_size=1, max_size=8))
+
+
+def printed_total(layout: str, basket: list[Item]) -> Decimal:
+    total = sum((item.amount(cents=layout != "cafe") for item in basket), Decimal(0))
+    if layout == "clothing":  # 10% off, no coupon
+        total -= (total / 10).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return total
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(jobs())
+def test_random_baskets_are_read_back_exactly(job: tuple[str, list[Item]]) -> None:
+    layout, basket = job
+    data = clothing(basket, coupon=None) if layout == "clothing" else LAYOUTS[layout](basket)
+    docs = [doc for doc in decode_all(data) if doc.has_content]
+    assert len(docs) == 1
+    receipt = extract(
+        docs[0], template=GENERIC, country=COUNTRY[layout], currency=CURRENCY[layout]
+    )
+    got = [
+        (line.description, line.quantity, line.unit_price, line.amount, line.code, line.unit)
+        for line in receipt.lines
+    ]
+    assert got == expected_lines(layout, basket)
+    assert receipt.total == printed_total(layout, basket)
+    assert receipt.reconciled, receipt.warnings
+    assert not re.search(r"\d{13}", receipt.number or "")
