@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -315,3 +316,47 @@ def test_an_impossible_path_is_an_outbox_error(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(OutboxError, match="opening"):
         Outbox(blocker / "outbox.db")
+
+
+ADDER = textwrap.dedent(
+    """
+    import sys
+    from datetime import UTC, datetime
+    from pathlib import Path
+    from agent.events import Event, stable_event_id
+    from agent.outbox import Outbox
+
+    path, run = Path(sys.argv[1]), sys.argv[2]
+    at = datetime.now(UTC)
+    with Outbox(path) as box:
+        for b in range(100_000):
+            box.add([Event(id=stable_event_id(run, str(b), str(i)), action="a.b", session="s",
+                           tracked_at=at) for i in range(16)], now=float(b))
+            box.claim(limit=5, now=1e12, lease_seconds=60)
+            if b == 0:
+                print("ready", flush=True)
+    """
+)
+
+
+def test_sigkill_mid_write_leaves_whole_sales_only(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    for run in range(3):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", ADDER, str(path), str(run)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        time.sleep(0.05 + 0.1 * run)  # somewhere in the middle of a transaction, or not
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        with Outbox(path) as box:
+            conn = box._conn()
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            counts = box.counts()
+            assert sum(counts.values()) >= 16 * (run + 1)
+            assert sum(counts.values()) % 16 == 0  # every sale whole (ids never repeat), or absent
+            assert box.recover_leases(now=1e13) == counts["inflight"]
