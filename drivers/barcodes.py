@@ -26,11 +26,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-import biip
 import phonenumbers
-from biip.gs1_messages import GS1Message
+
+if TYPE_CHECKING:
+    from biip.gs1_messages import GS1Message
 
 _SESSION_RE = re.compile(r"(?:^|[?&#;/\s])hello_session=([^&#;\s]+)")
 _PHONE_RE = re.compile(r"\+?[\d\s().-]{6,24}")
@@ -177,18 +179,24 @@ def _variable_measure(
 
 def _gs1_gtin(code: str, symbology: str | None) -> str | None:
     """The (01)/(02) GTIN of a GS1 element string, HRI or Digital Link; None if not one."""
+    digits_only = code.isascii() and code.isdigit()
+    looks_gs1 = (
+        symbology in _GS1_SYMBOLOGIES
+        or _GS in code
+        or (digits_only and len(code) > 14 and code[:2] in ("01", "02"))
+    )
+    if not (looks_gs1 or code.startswith(("(", "http://", "https://"))):
+        return None
+    # biip loads GS1's prefix tables (~15 MB of RSS) on import: only pay for it when a code
+    # could be GS1 at all.
+    import biip
+    from biip.gs1_messages import GS1Message
+
+    message: GS1Message | None
     try:
         if code.startswith("("):
-            message: GS1Message | None = GS1Message.parse_hri(code)
+            message = GS1Message.parse_hri(code)
         else:
-            digits_only = code.isascii() and code.isdigit()
-            looks_gs1 = (
-                symbology in _GS1_SYMBOLOGIES
-                or _GS in code
-                or (digits_only and len(code) > 14 and code[:2] in ("01", "02"))
-            )
-            if not (looks_gs1 or code.startswith(("http://", "https://"))):
-                return None
             result = biip.parse(code)
             if result.gs1_digital_link_uri is not None:
                 message = result.gs1_digital_link_uri.as_gs1_message()
