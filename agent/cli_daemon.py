@@ -41,8 +41,9 @@ def register(commands: Any) -> None:
 
 
 def _run(args: argparse.Namespace, ctx: Context) -> int:
-    from agent.service import Service  # heavy imports only for the commands that need them
+    from agent.service import Service, limit_malloc_arenas
 
+    limit_malloc_arenas()  # before the taps' and workers' threads exist
     config = ctx.config()
     setup_logging("DEBUG" if ctx.verbose else config.log.level)
     service = Service(config)

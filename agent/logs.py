@@ -11,15 +11,19 @@ import os
 import re
 import sys
 
+from agent.redact import redact_card_numbers
+
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3}
-# Last line of defence: the code never logs these on purpose. Phones keep their last 3 digits.
+# Last line of defence: the code never logs these on purpose. Only E.164 phones are caught
+# here (national formats look like receipt numbers, which operators need to read).
 _BEARER = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
-_PHONE = re.compile(r"\+?\d[\d \-]{6,}(\d{3})\b")
+_PHONE = re.compile(r"\+\d{5,12}(\d{3})\b")
 
 
 def scrub(text: str) -> str:
     text = _BEARER.sub(r"\1****", text)
-    return _PHONE.sub(lambda m: "***" + m.group(1), text)
+    text = _PHONE.sub(lambda m: "+***" + m.group(1), text)
+    return redact_card_numbers(text)
 
 
 def mask_phone(phone: str) -> str:

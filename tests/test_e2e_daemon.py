@@ -217,12 +217,11 @@ def start_daemon(world: dict[str, Any]) -> subprocess.Popen[bytes]:
     sock.bind(str(notify))
     sock.settimeout(20)
     env = {**os.environ, "HELLOTEXT_API_TOKEN": TOKEN, "NOTIFY_SOCKET": str(notify)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agent.cli", "--config", str(world["config"]), "run"],
-        cwd=ROOT,
-        env=env,
-        stderr=open(world["tmp"] / "daemon.log", "ab"),  # noqa: SIM115
-    )
+    with open(world["tmp"] / "daemon.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "agent.cli", "--config", str(world["config"]), "run"],
+            cwd=ROOT, env=env, stderr=log,
+        )
     try:
         while b"READY=1" not in sock.recv(4096):
             pass
@@ -274,17 +273,19 @@ def test_run_end_to_end_with_sigkill(world: dict[str, Any]) -> None:
         job = job_for(SALES[0])
         print_tcp(world, job)
         sent_tcp += job
+        wait_until(lambda: committed(world) >= 3, 15, "sale 1 in the outbox")
         os.write(world["scanner"], SALES[1]["scan"].encode() + b"\r")
         time.sleep(0.3)  # the scan must be read before the receipt prints, as at a real till
         job = job_for(SALES[1])
         print_serial(world, job)
         sent_serial += job
+        wait_until(lambda: committed(world) >= 3 + 2, 15, "sale 2 in the outbox")
         # Hellotext goes away; sale 3 is committed but cannot be sent; then SIGKILL.
         fake.set_faults(offline=True)
         job = job_for(SALES[2])
         print_tcp(world, job)
         sent_tcp += job
-        wait_until(lambda: committed(world) >= 3 + 1 + 2 + 2, 15, "sale 3 in the outbox")
+        wait_until(lambda: committed(world) >= 3 + 2 + 2, 15, "sale 3 in the outbox")
         daemon.send_signal(signal.SIGKILL)
         daemon.wait(10)
         fake.set_faults(offline=False)
@@ -341,7 +342,7 @@ def test_run_end_to_end_with_sigkill(world: dict[str, Any]) -> None:
         assert len(identities) == 1, "all events of a sale belong to one customer"
         profile, session = identities.pop()
         if sale["phone"] or sale.get("scan"):
-            assert profile is not None and session is None
+            assert profile is not None and session is None, (sale["number"], mine)
             if profiles:
                 phone = profiles[profile].get("phone") or profiles[profile].get("phone[mobile]")
                 wanted = sale.get("scan", "").removeprefix("tel:") or (
