@@ -29,7 +29,10 @@ EPSON_CODEPAGES: dict[int, str] = {
     17: "cp866",
     18: "cp852",
     19: "cp858",
-    20: "tis_620",  # Thai character code 42: the TIS-620 letters
+    # Thai character codes 42, 11, 13, 14, 16, 17, 18: the letters sit at their TIS-620
+    # places (the models differ in glyph variants for combining marks, not in the letters)
+    20: "tis_620", 21: "tis_620", 22: "tis_620", 23: "tis_620", 24: "tis_620",
+    25: "tis_620", 26: "tis_620",
     32: "cp720",
     33: "cp775",
     34: "cp855",

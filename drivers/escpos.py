@@ -33,6 +33,7 @@ __all__ = ["EscposDecoder", "decode_all"]
 
 _CTRL = re.compile(rb"[\x00-\x09\x0b-\x1f\x7f]")  # control bytes but LF
 
+MOTION_UNITS_PER_COLUMN = 12  # Font A is 12 dots wide; the default motion unit is one dot
 Handler = Callable[[bytes, int], int]
 Effect = Callable[[bytes, int], None]
 
@@ -57,7 +58,8 @@ class EscposDecoder(VariableLengthCommands):
             0x21: self._esc_bang, 0x45: self._esc_bold, 0x52: self._esc_intl,
             0x74: self._esc_codepage, 0x40: self._esc_init, 0x69: self._cut, 0x6D: self._cut,
             0x64: self._print_line, 0x4A: self._print_line, 0x65: self._print_line,
-            0x4B: self._print_line, 0x6A: self._print_line,
+            0x4B: self._print_line, 0x6A: self._print_line, 0x3D: self._esc_peripheral,
+            0x24: self._esc_absolute, 0x5C: self._esc_relative,
         }
         self._esc_var: dict[int, Handler] = {
             0x26: self._esc_user_chars, 0x28: self._paren, 0x2A: self._esc_image,
@@ -141,6 +143,14 @@ class EscposDecoder(VariableLengthCommands):
                     return
                 i = r
                 continue
+            if self._disabled:  # ESC = turned the printer off: data is for another device
+                k = data.find(b"\x1b=", i)
+                if k < 0:
+                    if data[n - 1] == 0x1B:  # maybe the start of ESC =
+                        self._suspend(data, n - 1, 2)
+                        return
+                    break
+                i = k
             m = search(data, i)
             j = n if m is None else m.start()
             if j > i:  # text and line feeds: decoded in one go
@@ -283,6 +293,19 @@ class EscposDecoder(VariableLengthCommands):
     def _esc_codepage(self, data: bytes, j: int) -> None:
         if not self._select_codepage(data[j + 2]):
             self._unknown(3)
+
+    def _esc_peripheral(self, data: bytes, j: int) -> None:
+        # ESC = n, bit 0 clear: the printer ignores what follows (a customer display sharing
+        # the line gets it) until ESC = enables it again
+        self._disabled = not data[j + 2] & 1
+
+    def _esc_absolute(self, data: bytes, j: int) -> None:
+        self._move_to((data[j + 2] | data[j + 3] << 8) // MOTION_UNITS_PER_COLUMN)
+
+    def _esc_relative(self, data: bytes, j: int) -> None:
+        units = data[j + 2] | data[j + 3] << 8
+        if units < 0x8000:  # negative (two's complement) moves left: nothing to add
+            self._move_to(self._len + max(1, units // MOTION_UNITS_PER_COLUMN))
 
     def _esc_init(self, data: bytes, j: int) -> None:
         if self._has_content():

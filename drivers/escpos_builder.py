@@ -18,6 +18,7 @@ _charmap_decode = codecs.charmap_decode
 
 DEFAULT_TABS = tuple(range(8, 256, 8))  # Epson: a tab stop every 8 characters
 BOLD, DOUBLE_HEIGHT, DOUBLE_WIDTH = 1, 2, 4
+MAX_COLUMNS = 96  # Font B across 112 mm paper is about 90 characters
 _BLANK = TextLine("")
 
 
@@ -34,6 +35,10 @@ class DocumentBuilder:
     ) -> None:
         if not is_known_codec(codepage):
             raise DriverError(f"unsupported default code page {codepage!r}")
+        for page, codec in (codepage_map or {}).items():
+            if not 0 <= page <= 255 or not is_known_codec(codec):
+                raise DriverError(f"codepage_map: page {page} -> {codec!r} is not a "
+                                  "single-byte code page this decoder knows")
         self._default_codec = codepage
         self._codepage_map = dict(codepage_map) if codepage_map is not None else None
         self._max_chars = max(1, max_line_chars)
@@ -65,6 +70,7 @@ class DocumentBuilder:
         self._cr = False
         self._graphic = False  # an image or symbol was printed since the last line end
         self._stripes = False  # within a series of ESC * stripes (one image)
+        self._disabled = False  # ESC = n with bit 0 clear
 
     def _select_codepage(self, page: int) -> bool:
         """`ESC t page`; False (and the default page) when the page is not supported."""
@@ -151,6 +157,15 @@ class DocumentBuilder:
                 self._add_text(" " * (stop - col))
                 return
         self._add_text(" ")
+
+    def _move_to(self, column: int) -> None:
+        """ESC $ / ESC \\ position the next character: spaces up to that column, and at least
+        one between two pieces of text so columns stay apart. A position past the widest
+        paper is ignored, as printers ignore it."""
+        if self._len < column <= MAX_COLUMNS:
+            self._add_text(" " * (column - self._len))
+        elif self._parts:
+            self._add_text(" ")
 
     def _end_line(self) -> None:
         parts = self._parts

@@ -199,7 +199,9 @@ class VariableLengthCommands(DocumentBuilder):
             self._skip = size - 2
             return j + 7
         symbology = SYMBOLS_2D.get(cn)
-        if symbology is not None and func == 80 and 3 <= size <= MAX_SYMBOL_DATA:
+        if symbology is not None and func == 80 and size > MAX_SYMBOL_DATA:
+            self._symbols.pop(cn, None)  # too big to be real: skip it, forget the old one
+        elif symbology is not None and func == 80 and size >= 3:
             end = j + 5 + size  # store: cn fn m d1...dk
             if end > n:
                 return -(5 + size)

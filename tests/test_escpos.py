@@ -295,3 +295,30 @@ def test_pathological_inputs_decode_in_bounded_time_and_memory() -> None:
         assert peak < 256 * 1024, unit
         assert docs == decode_all(data)
         assert all(c == "\n" or c >= " " for doc in docs for c in doc.text)
+
+
+def test_a_customer_display_on_the_same_line_is_not_receipt_text() -> None:
+    job = (b"Item 1\n" + ESC + b"=\x02" + b"\x0cDISPLAY: TOTAL 99\x1f\x24\x01\x01" + ESC
+           + b"=\x01" + b"Item 2\n" + GS + b"V\x00")
+    assert texts(job) == ["Item 1\nItem 2"]
+    assert chunked(job, [1] * len(job)) == decode_all(job)
+
+
+def test_absolute_and_relative_positions_keep_columns_apart() -> None:
+    # ESC $ to column 20 (240 dots), ESC \ forward by 5 columns (60 dots)
+    job = b"Yerba" + ESC + b"$\xf0\x00" + b"245,00" + ESC + b"\\\x3c\x00" + b"x2\n"
+    assert texts(job) == ["Yerba" + " " * 15 + "245,00     x2"]
+    assert texts(b"abc" + ESC + b"$\x00\x00" + b"def\n") == ["abc def"]  # back: still apart
+
+
+def test_codepage_map_is_checked_when_the_decoder_is_built() -> None:
+    with pytest.raises(DriverError, match="page 6"):
+        EscposDecoder(codepage_map={6: "cp949"})  # a double-byte page: not supported
+
+
+def test_thai_and_other_pages_from_the_character_encodings_capture(
+    escpos_fixtures: Path,
+) -> None:
+    text = texts((escpos_fixtures / "escpos-php-character-encodings.bin").read_bytes())[0]
+    assert "นายสังฆภัณฑ์ เฮงพิทักษ์ฝั่ง" in text
+    assert "דג סקרן שט בים" in text

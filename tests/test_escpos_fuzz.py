@@ -106,7 +106,7 @@ def le16(value: int) -> bytes:
 
 
 def one_param(draw: st.DrawFn) -> bytes:
-    prefix, names = draw(st.sampled_from([(ESC, b"!E-aRtMG3 {Jd=%rVUTKe"), (GS, b"!BHhwfabrjIT/E"),
+    prefix, names = draw(st.sampled_from([(ESC, b"!E-aRtMG3 {Jd%rVUTKe"), (GS, b"!BHhwfabrjIT/E"),
                                           (FS, b"!-CW")]))
     return prefix + byte(draw, st.sampled_from(names)) + byte(draw)
 
