@@ -25,7 +25,7 @@ _PRICE = r"(?P<price>(?:US\$|\$|€)?\s?\d[\d.,]*)"
 _PER = r"(?:\s*/\s*(?:kgs?|kilo|un|u|lts?|l)\b)?"
 QTY_LINE = re.compile(rf"^\s*{_QTY}{_UNIT}{_TIMES}{_PRICE}{_PER}(?P<rest>.*)$", re.I)
 DESC_QTY_LINE = re.compile(
-    rf"^\s*(?P<description>.*?[^\W\d_].*?)\s+{_QTY}{_UNIT}{_TIMES}{_PRICE}{_PER}(?P<rest>.*)$",
+    rf"^\s*(?P<description>\S.*?)\s+{_QTY}{_UNIT}{_TIMES}{_PRICE}{_PER}(?P<rest>.*)$",
     re.I,
 )
 _RATE = re.compile(r"\(\s*\d+(?:[.,]\d+)?\s*%?\s*\)|\b\d+(?:[.,]\d+)?\s*%")
@@ -33,11 +33,11 @@ _TRAILING_FLAG = re.compile(r"\s+(?:[A-Z]{1,2}|\*|\(\w\))\s*$")
 _CODE = re.compile(r"^\s*(?P<code>\d{4,14})\s+(?=\S)")
 _LEAD_QTY = re.compile(
     r"^\s*(?:(?P<code>\d{4,14})\s+)?(?P<quantity>\d{1,4}(?:[.,]\d{1,3})?)\s+"
-    r"(?:(?P<unit>kgs?|un|u|uds?)\.?\s+)?(?P<description>.*?[^\W\d_].*?)\s*$",
+    r"(?:(?P<unit>kgs?|un|u|uds?)\.?\s+)?(?P<description>.*\S)\s*$",
     re.I,
 )
 _TAIL_QTY = re.compile(
-    r"^\s*(?:(?P<code>\d{4,14})\s+)?(?P<description>.*?[^\W\d_].*?)\s+"
+    r"^\s*(?:(?P<code>\d{4,14})\s+)?(?P<description>.*?\S)\s+"
     r"(?P<quantity>\d{1,4}(?:[.,]\d{1,3})?)\s*(?P<unit>kgs?|un|u|uds?)?\.?\s*$",
     re.I,
 )
@@ -114,7 +114,7 @@ def parse_desc_qty_line(text: str, country: str) -> ItemLine | None:
     price = _price(match["price"], country)
     if not only_numbers or amount is None or quantity is None or price is None:
         return None
-    if not close_enough(quantity, price, amount, country):
+    if not has_letters(match["description"]) or not close_enough(quantity, price, amount, country):
         return None  # `Ibuprofeno 400 x20  90,00`: a pack size, not a quantity
     code, description = split_code(match["description"])
     return ItemLine(description, amount, code, quantity, price, unit_name(match["unit"]))
@@ -139,7 +139,7 @@ def parse_columns(
     head = text[: price.start]
     for pattern in (_LEAD_QTY, _TAIL_QTY):
         match = pattern.match(head)
-        if not match:
+        if not match or not has_letters(match["description"]):
             continue
         quantity = parse_number(match["quantity"], country, prefer_decimal=True)
         if quantity is None or quantity == 0:

@@ -15,6 +15,7 @@ from collections.abc import Collection
 # Digit groups joined by one space or dash; a group glued to a decimal mark is part of an
 # amount (`1.234,50`) and ends the run.
 _GROUP = re.compile(r"\d+")
+MAX_GROUPS = 5
 _CODE_AT_START = re.compile(r"^\s*(\d{8,14})\s+(?=\S*[^\W\d_])")
 
 
@@ -81,9 +82,15 @@ def card_spans(text: str, *, item_codes: Collection[str] = ()) -> list[tuple[int
             if gtin_ok(digits) and (digits in item_codes or at_start):
                 protected.add(i)
         taken: set[int] = set()
-        # Try the longest stretch of groups first so `4111 1111 1111 1111` is one number.
-        for size in range(min(len(run), 19), 0, -1):
+        # Cards are printed in at most five groups (4-4-4-4-3, 4-6-5): longest stretch first,
+        # so `4111 1111 1111 1111` is one number; bounded work whatever the line holds.
+        ends = [0]
+        for group in run:
+            ends.append(ends[-1] + group.end() - group.start())
+        for size in range(min(len(run), MAX_GROUPS), 0, -1):
             for i in range(len(run) - size + 1):
+                if not 13 <= ends[i + size] - ends[i] <= 19:
+                    continue
                 idx = range(i, i + size)
                 if taken.intersection(idx) or protected.intersection(idx):
                     continue
