@@ -57,15 +57,15 @@ class EscposDecoder(VariableLengthCommands):
         self._esc_effects: dict[int, Effect] = {
             0x21: self._esc_bang, 0x45: self._esc_bold, 0x52: self._esc_intl,
             0x74: self._esc_codepage, 0x40: self._esc_init, 0x69: self._cut, 0x6D: self._cut,
-            0x64: self._print_line, 0x4A: self._print_line, 0x65: self._print_line,
-            0x4B: self._print_line, 0x6A: self._print_line, 0x3D: self._esc_peripheral,
+            0x64: self._feed_lines, 0x65: self._feed_lines, 0x4A: self._print,
+            0x4B: self._print, 0x6A: self._print, 0x3D: self._esc_peripheral,
             0x24: self._esc_absolute, 0x5C: self._esc_relative,
         }
         self._esc_var: dict[int, Handler] = {
             0x26: self._esc_user_chars, 0x28: self._paren, 0x2A: self._esc_image,
             0x44: self._esc_tabs,
         }
-        self._gs_effects: dict[int, Effect] = {0x21: self._gs_size, 0x0C: self._print_line}
+        self._gs_effects: dict[int, Effect] = {0x21: self._gs_size, 0x0C: self._print}
         self._gs_var: dict[int, Handler] = {
             0x28: self._gs_paren, 0x2A: self._gs_image, 0x38: self._gs_8, 0x43: self._gs_counter,
             0x56: self._gs_cut, 0x6B: self._gs_barcode, 0x76: self._gs_raster,
@@ -258,18 +258,21 @@ class EscposDecoder(VariableLengthCommands):
     def _dle(self, data: bytes, j: int) -> int:
         """DLE EOT n [a], DLE ENQ n, DLE DC4 fn ...: real-time commands."""
         n = len(data)
-        if j + 2 >= n:
-            return -3
-        c, fn = data[j + 1], data[j + 2]
-        if c == 0x04:
-            k = 4 if fn in (7, 8) else 3
-        elif c == 0x05:
-            k = 3
-        elif c == 0x14:
-            k = DLE_DC4_LENGTHS.get(fn, 3)
-        else:
+        if j + 1 >= n:
+            return -2
+        c = data[j + 1]
+        if c not in (0x04, 0x05, 0x14):
             self._unknown(1)
             return j + 1
+        if j + 2 >= n:
+            return -3
+        fn = data[j + 2]
+        if c == 0x14:  # DLE DC4 fn ...
+            k = DLE_DC4_LENGTHS.get(fn, 3)
+        elif c == 0x04:  # DLE EOT n, DLE EOT 7 a, DLE EOT 8 a
+            k = 4 if fn in (7, 8) else 3
+        else:  # DLE ENQ n
+            k = 3
         return j + k if j + k <= n else -k
 
     # -- effects of fixed-length commands ---------------------------------------------------
@@ -313,13 +316,15 @@ class EscposDecoder(VariableLengthCommands):
         self._reset_printer()
 
     def _cut(self, data: bytes, j: int) -> None:
-        self._end_line_if_any()
+        self._print(data, j)
         self._end_document("cut", self._base + j + 2)
 
-    def _print_line(self, data: bytes, j: int) -> None:
+    def _feed_lines(self, data: bytes, j: int) -> None:
+        # ESC d n / ESC e n: print, then n line feeds: a blank line between sections
         self._end_line()
 
-    def _end_line_if_any(self) -> None:
+    def _print(self, data: bytes, j: int) -> None:
+        # ESC J / ESC K / ESC j: print, then feed by dots: no blank line of its own
         if self._parts:
             self._end_line()
 
