@@ -57,7 +57,11 @@ CURRENCY_SYMBOLS: dict[str, str] = {
     "R$": "BRL",
     "BRL": "BRL",
     "S/": "PEN",
-    "S/.": "PEN",
+    "GS": "PYG",
+    "₲": "PYG",
+    "RD$": "DOP",
+    "₡": "CRC",
+    "BS": "BOB",
 }
 
 _NUM = r"\d+(?:[.,]\d+)*"
@@ -65,7 +69,7 @@ AMOUNT_RE = re.compile(
     r"(?<![\w.,/:%#*-])"
     r"(?P<open>\(\s?)?"
     r"(?P<sign>-\s?)?"
-    r"(?:(?P<cur>US\$|U\$S|U\$D|R\$|S/\.?|\$|€|USD|EUR)\s{0,3})?"
+    r"(?:(?P<cur>US\$|U\$S|U\$D|RD\$|R\$|S/\.?|Gs\.?|Bs\.?|₲|₡|\$|€|USD|EUR)\s{0,3})?"
     r"(?P<sign2>-\s?)?"
     rf"(?P<num>{_NUM})"
     r"(?P<close>\s?\))?"
@@ -159,7 +163,7 @@ def find_amounts(text: str, country: str) -> list[Amount]:
                 start=match.start(),
                 end=match.end(),
                 strong=strong,
-                currency=CURRENCY_SYMBOLS.get(cur.rstrip(".") if cur else ""),
+                currency=CURRENCY_SYMBOLS.get(cur.rstrip(".").upper() if cur else ""),
             )
         )
     return found

@@ -152,8 +152,9 @@ def find_number(text: str, folded: str, template: Template) -> str | None:
         number: str = match["number"]
         if groups.get("pv"):
             return f"{groups['pv']}-{number}"
-        series = (groups.get("series") or "").strip(" -")
-        return f"{series.upper()}-{number}" if series else number
+        series = groups.get("series") or ""
+        glue = "-" if series[-1:] in (" ", "-") else ""  # `A 1234567` -> A-1234567, B001 stays
+        return f"{series.strip(' -').upper()}{glue}{number}" if series.strip() else number
     return None
 
 

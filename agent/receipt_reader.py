@@ -199,6 +199,9 @@ class Reader:
             if len(words) <= 6 and not _KIND_NOISE.intersection(words):
                 self.kind = "void" if kind == "void" or self.kind == "void" else "refund"
                 return self.kind
+        if re.fullmatch(r"[\W_]*cambio[\W_]*", folded) and self.kind == "sale":
+            self.kind = "refund"  # an exchange: CAMBIO alone as the document's title
+            return self.kind
         return None
 
     def _header_fields(self, text: str, folded: str) -> str | None:
@@ -250,6 +253,12 @@ class Reader:
             return "change"
         if t.has("savings", label):
             return "savings (not added)"
+        if t.has("tendered", label) and self.zone == "totals":
+            self.totals.tendered = abs(last.value)
+            return "cash tendered"
+        if t.has("adjustment", label):
+            self.totals.adjustments.append(last.value)
+            return "adjustment (rounding, surcharge)"
         if t.has("subtotal", label):
             self.zone = "totals"
             return self.totals.take("subtotal", last.value, label)
@@ -273,9 +282,6 @@ class Reader:
         if void and self.zone != "totals" and self.totals.void_line(last.value):
             return "item voided"
         if self.zone == "totals":
-            if t.has("tendered", label):
-                self.totals.tendered = abs(last.value)
-                return "cash tendered"
             method = t.payment_method(label)
             if method:
                 self.totals.payments.append(Payment(method, abs(last.value)))
@@ -307,8 +313,16 @@ class Reader:
         if pending is not None and last and not text[last.end :].strip(" *"):
             code, description = split_code(text[: last.start])
             if has_letters(description) and pending.amount is None:
-                self._emit(ItemLine(description, last.value, code, pending.quantity,
-                                    pending.unit_price, pending.unit))
+                self._emit(
+                    ItemLine(
+                        description,
+                        last.value,
+                        code,
+                        pending.quantity,
+                        pending.unit_price,
+                        pending.unit,
+                    )
+                )
                 return "item (quantity above)"
         one_line = parse_desc_qty_line(text, self.country)
         if one_line:

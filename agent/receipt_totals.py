@@ -33,6 +33,7 @@ class Totals:
     payments: list[Payment] = field(default_factory=list)
     pending_methods: list[str] = field(default_factory=list)
     tendered: Decimal | None = None
+    adjustments: list[Decimal] = field(default_factory=list)  # rounding, surcharges (signed)
     warnings: list[str] = field(default_factory=list)
 
     def take(self, kind: str, value: Decimal, label: str) -> str:
@@ -120,7 +121,7 @@ class Totals:
             warnings.append("no item lines found")
             return False
         items = sum((line.amount for line in self.lines), ZERO)
-        net = items - discount
+        net = items - discount + sum(self.adjustments, ZERO)
         if self.subtotal is not None and self.subtotal not in (items, net):
             warnings.append(
                 f"subtotal {money(self.subtotal)} differs from the lines ({money(items)})"

@@ -59,13 +59,17 @@ GENERIC_LABELS: dict[str, str] = {
     ),
     "tax": (
         "iva|i v a|igv|tax|taxes|impuesto|impuestos|impto|inc|icms|itbms|itbis|isv|vat|"
-        "impoconsumo|ipoconsumo"
+        "impoconsumo|ipoconsumo|percepcion|perc|isc|ibs"
     ),
     "tax_included": "incluido|incluidos|incl|included|inclusive|incluye|contenido",
-    "tax_base": "neto|gravado|base imponible|exento|no gravado|net|base",
+    "tax_base": (
+        "neto|gravado|gravada|base imponible|exento|exenta|no gravado|net|base|exonerada|"
+        "inafecta|op gravada"
+    ),
+    "adjustment": "redondeo|rounding|ajuste|recargo|surcharge|arredondamento",
     "discount": (
         "descuento|descuentos|desc|dto|dcto|dscto|bonificacion|bonificaciones|bonif|"
-        "rebaja|discount|promocion|promo|oferta"
+        "rebaja|discount|promocion|promo|oferta|desconto"
     ),
     "savings": "ahorro|ahorraste|ahorro total|you saved|you save|ahorra",
     "coupon": "cupon|cupones|coupon|voucher|codigo promocional|codigo promo",
@@ -99,8 +103,8 @@ GENERIC_PAYMENTS: dict[str, str] = {
     "mercado_pago": "mercado pago|mercadopago",
     "debito": "debito|maestro|visa electron|redcompra|debit|tdd|redbanc",
     "credito": "credito|amex|american express|diners|credit|tdc|oca|creditel|naranja|cabal",
-    "tarjeta": "tarjeta|tarj|card|visa|master|mastercard|posnet",
-    "efectivo": "efectivo|contado|cash|efvo|efect|dinero",
+    "tarjeta": "tarjeta|tarj|card|visa|master|mastercard|posnet|cartao",
+    "efectivo": "efectivo|contado|cash|efvo|efect|dinero|dinheiro",
     "transferencia": "transferencia|transfer|spei|deposito",
     "nequi": "nequi",
     "daviplata": "daviplata",
@@ -138,6 +142,7 @@ class LabelsSpec(BaseModel):
     tax_included: list[str] = []
     tax_base: list[str] = []
     discount: list[str] = []
+    adjustment: list[str] = []
     savings: list[str] = []
     coupon: list[str] = []
     change: list[str] = []

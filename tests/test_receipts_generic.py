@@ -173,3 +173,57 @@ CHANGE                      4.25
 def test_footer_about_returns_does_not_make_a_refund() -> None:
     receipt = read("Pan 10,00\nTOTAL 10,00\nNo se aceptan devoluciones sin este ticket")
     assert receipt.kind == "sale"
+
+
+def test_peruvian_boleta_with_igv_and_taxable_base() -> None:
+    receipt = read("""
+BOLETA DE VENTA ELECTRONICA B001-00012345
+Inca Kola 500ml                  3.50
+Papas fritas                     9.00
+OP. GRAVADA                     10.59
+IGV 18%                          1.91
+IMPORTE TOTAL S/                12.50
+YAPE                            12.50
+""", "PE", "PEN")
+    assert (receipt.total, receipt.tax, receipt.number) == (D("12.50"), D("1.91"), "B001-00012345")
+    assert receipt.payments == (Payment("yape", D("12.50")),) and receipt.reconciled
+
+
+def test_colombian_factura_pos_without_cents_and_change() -> None:
+    receipt = read("""
+FACTURA POS No. 7788
+Empanada x3                    $ 6.500
+Tinto                          $ 2.000
+TOTAL A PAGAR                  $ 8.500
+INC 8%                             630
+Efectivo                      $ 10.000
+Cambio                         $ 1.500
+""", "CO", "COP")
+    assert [line.amount for line in receipt.lines] == [D(6500), D(2000)]
+    assert (receipt.total, receipt.number) == (D(8500), "7788") and receipt.reconciled
+    assert receipt.payments == (Payment("efectivo", D(10000)),)
+
+
+def test_paraguayan_guaranies_and_rounding() -> None:
+    receipt = read("""
+Chipa                         Gs. 5.000
+Cocido                        Gs. 3.500
+Redondeo                            -50
+TOTAL                         Gs. 8.450
+""", "PY", "PYG")
+    assert receipt.total == D(8450) and receipt.currency == "PYG" and receipt.reconciled
+
+
+def test_refund_printed_with_negative_amounts() -> None:
+    receipt = read("""
+NOTA DE CREDITO A 0001-00000012
+Campera                      -2.500,00
+TOTAL                        -2.500,00
+""")
+    assert receipt.kind == "refund"
+    assert receipt.lines == (ReceiptLine("Campera", D(1), None, D(2500)),)
+    assert receipt.total == D(2500) and receipt.reconciled
+
+
+def test_exchange_titled_cambio_is_a_refund() -> None:
+    assert read("CAMBIO\nRemera   500,00\nTOTAL   500,00").kind == "refund"
