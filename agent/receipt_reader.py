@@ -27,50 +27,17 @@ from agent.receipt_totals import Totals
 from agent.templates import Template
 
 _SEPARATOR = re.compile(r"^\s*[-=_*.~#+ ]{5,}\s*$")
-_KIND_NOISE = frozenset(
-    [
-        "no",
-        "sin",
-        "plazo",
-        "dias",
-        "politica",
-        "hasta",
-        "para",
-        "con",
-        "solo",
-        "aceptan",
-        "se",
-        "por",
-        "sus",
-    ]
-)
-_COLUMN_WORDS = frozenset(
-    [
-        "cant",
-        "cantidad",
-        "qty",
-        "cod",
-        "codigo",
-        "descripcion",
-        "detalle",
-        "articulo",
-        "producto",
-        "item",
-        "description",
-        "p",
-        "u",
-        "pu",
-        "precio",
-        "unit",
-        "unitario",
-        "importe",
-        "total",
-        "monto",
-        "valor",
-        "price",
-        "amount",
-        "subtotal",
-    ]
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Words that make a line about refunds a policy note, not a refund ("No se aceptan devoluciones").
+_KIND_NOISE = _words("no sin plazo dias politica hasta para con solo aceptan se por sus")
+_COLUMN_WORDS = _words(
+    "cant cantidad qty cod codigo descripcion detalle articulo producto item description p u "
+    "pu precio unit unitario importe total monto valor price amount subtotal"
 )
 _COUPON_CODE = re.compile(r"(?<![^\W_])(?=[A-Z0-9-]*\d|[A-Z]{4,})[A-Z0-9][A-Z0-9-]{2,}(?![^\W_])")
 
