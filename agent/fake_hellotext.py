@@ -4,7 +4,12 @@ It implements the endpoints and rules of `shared/hellotext-api.md` (validation l
 `agent.fake_rules`), records what it accepted, counts duplicates by
 `metadata.agent_event_id`, and injects faults (5xx, 429 + Retry-After, slow answers, dropped
 connections, offline, a forced status) settable in Python, from the CLI, or through a small
-loopback-only control endpoint (`/_control/state|faults|events|reset|token`).
+loopback-only control endpoint:
+  GET /_control/state   counts by status, events, duplicates, profiles, actions, faults
+  GET /_control/events  {"count", "events"} (`?since=N` skips the first N)
+  POST /_control/faults {Faults fields to change}   POST /_control/reset
+  POST /_control/token {"token": ...}               POST /_control/actions {"actions": [...]}
+Offline resets every connection except those to /_control/, so it can be switched back.
 
 Usage: `with FakeHellotext(token="t") as fake: client.post(fake.url + "/attribution/events")`.
 """
@@ -66,7 +71,7 @@ class FakeHellotext:
         self.token = token
         self.actions = frozenset(actions)
         self._host, self._port, self._seed = host, port, seed
-        self._initial = (token, dataclasses.replace(faults or Faults()))
+        self._initial = (token, dataclasses.replace(faults or Faults()), self.actions)
         self._initial[1].check()
         self._lock = threading.Condition()
         self._server: Server | None = None
@@ -190,9 +195,10 @@ class FakeHellotext:
             }
 
     def reset(self) -> None:
-        """Back to the state right after start: initial token and faults, nothing recorded."""
+        """Back to the state right after start: initial token, actions and faults, nothing
+        recorded (events, profiles, sessions, counters), fault dice re-seeded."""
         with self._lock:
-            self.token = self._initial[0]
+            self.token, _, self.actions = self._initial
             self._clear(self._initial[1])
 
     def wait_for_events(self, n: int, timeout: float) -> bool:

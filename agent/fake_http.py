@@ -79,12 +79,6 @@ class Server(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         self.server_name, self.server_port = str(host), int(port)
 
-    def verify_request(self, request: Any, client_address: Any) -> bool:
-        if self.fake.is_offline() and isinstance(request, socket.socket):
-            reset_socket(request)
-            return False
-        return True
-
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients hanging up (a timeout, a killed agent) are routine here, not errors.
         log.debug("fake hellotext: error while serving %s", client_address, exc_info=True)
@@ -150,6 +144,11 @@ class Handler(BaseHTTPRequestHandler):
             self._send(Reply(400, error_body("invalid", "bad request line")), counted=False)
             return False
         self.command, self.path, self.request_version = parts
+        if self.server.fake.is_offline() and not self.path.startswith("/_control/"):
+            # "No network": reset as soon as the request line shows this is not a control
+            # request (the control endpoint must stay reachable to go back online).
+            reset_socket(self.connection)
+            return False
         for _ in range(MAX_HEADERS):
             line = self.rfile.readline(65537)
             if line in (b"\r\n", b"\n", b""):
@@ -181,10 +180,6 @@ class Handler(BaseHTTPRequestHandler):
             return
         if path.startswith("/_control/"):
             self._send(self._control(path, query, raw), counted=False)
-            return
-        if fake.is_offline():
-            self.close_connection = True
-            reset_socket(self.connection)
             return
         delay, forced, drop = fake.admit()
         if delay:
@@ -255,6 +250,13 @@ class Handler(BaseHTTPRequestHandler):
             except (TypeError, ValueError) as exc:
                 return Reply(400, error_body("invalid", str(exc)))
             return Reply(200, fake.state()["faults"])
+        if route == ("POST", "/_control/actions"):
+            actions = body.get("actions") if ok and isinstance(body, dict) else None
+            if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
+                msg = 'send {"actions": [names]}'
+                return Reply(400, error_body("parameter_missing", msg, "actions"))
+            fake.actions = frozenset(actions)
+            return Reply(200, {"actions": sorted(fake.actions)})
         if route == ("POST", "/_control/token"):
             token = body.get("token") if ok and isinstance(body, dict) else None
             if not isinstance(token, str):

@@ -356,7 +356,10 @@ def test_offline_resets_new_and_kept_alive_connections(
     with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
         httpx.post(f"{fake.url}/attribution/events", json=payment(), headers=AUTH)
     assert len(fake.events) == 1 and fake.requests == 1
-    fake.set_faults(offline=False)
+    # The control endpoint stays reachable, so a separate process can come back online.
+    control = fake.url.removesuffix("/v1") + "/_control"
+    assert httpx.get(f"{control}/state").json()["faults"]["offline"] is True
+    assert httpx.post(f"{control}/faults", json={"offline": False}).status_code == 200
     assert post_statuses(client, 1) == [200]
 
 
@@ -406,9 +409,14 @@ def test_control_endpoint(fake: FakeHellotext, client: httpx.Client) -> None:
     assert events["count"] == 2 and events["events"] == [payment()]
     assert httpx.post(f"{control}/token", json={"token": "other"}).status_code == 200
     assert fake.token == "other"
+    created = httpx.post(f"{control}/actions", json={"actions": ["evento.asistio"]})
+    assert created.json() == {"actions": ["evento.asistio"]}
+    assert fake.actions == {"evento.asistio"}
+    assert httpx.post(f"{control}/actions", json={"actions": "x"}).status_code == 400
     assert httpx.post(f"{control}/reset").json() == {"status": "reset"}
     assert (fake.events, fake.requests, fake.duplicates) == ([], 0, 0)
     assert fake.faults == Faults() and fake.token == TOKEN
+    assert fake.actions == {"tienda_fisica.pago"}
     assert post_statuses(client, 1) == [200]
     assert httpx.get(f"{control}/nothing").status_code == 404
 
