@@ -13,6 +13,8 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+import pycountry
+
 # Countries whose decimal mark is a dot (thousands: comma); everyone else uses a comma.
 DOT_DECIMAL = frozenset(
     [
@@ -63,6 +65,8 @@ CURRENCY_SYMBOLS: dict[str, str] = {
     "₡": "CRC",
     "BS": "BOB",
 }
+
+ISO_CURRENCIES: frozenset[str] = frozenset(str(c.alpha_3) for c in pycountry.currencies)
 
 _NUM = r"\d+(?:[.,]\d+)*"
 AMOUNT_RE = re.compile(
@@ -167,6 +171,14 @@ def find_amounts(text: str, country: str) -> list[Amount]:
             )
         )
     return found
+
+
+def iso_currency(label: str) -> str | None:
+    """'TOTAL ARS' -> 'ARS': an ISO 4217 code printed as a word of the label."""
+    for match in re.finditer(r"(?<![A-Za-z])[A-Z]{3}(?![A-Za-z])", label):
+        if match.group() in ISO_CURRENCIES:
+            return match.group()
+    return None
 
 
 def money(value: Decimal) -> str:

@@ -10,7 +10,7 @@ import re
 from datetime import date, time
 from decimal import Decimal
 
-from agent.numbers import NO_CENTS, Amount, find_amounts, fold
+from agent.numbers import NO_CENTS, Amount, find_amounts, fold, iso_currency
 from agent.receipt_fields import combine, find_contact, find_date, find_number, find_time
 from agent.receipt_items import (
     ItemLine,
@@ -231,8 +231,9 @@ class Reader:
             return self.totals.take("subtotal", last.value, label)
         if t.has("total", label) and not t.has("count", label):
             self.zone = "totals"
-            if last.currency:
-                self.totals.currency = last.currency
+            printed = last.currency or iso_currency(text[: amounts[0].start])
+            if printed:
+                self.totals.currency = printed
             return self.totals.take("total", last.value, label)
         if t.has("count", label) and not last.strong:
             return "item count"

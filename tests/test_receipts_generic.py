@@ -79,6 +79,8 @@ def test_no_total_is_not_ok() -> None:
 def test_printed_currency_overrides_the_default() -> None:
     assert read("Camisa   25,00\nTOTAL US$   25,00").currency == "USD"
     assert read("Camisa   25,00\nTOTAL $   25,00").currency == "UYU"
+    assert read("Camisa   25,00\nTOTAL ARS 25,00").currency == "ARS"
+    assert read("Camisa   25,00\nTOTAL IVA 25,00").currency == "UYU"  # not a currency
 
 
 def test_labels_are_accent_and_case_insensitive() -> None:
