@@ -374,3 +374,17 @@ def test_every_command_spans_exactly_its_parameters(name: str) -> None:
     docs = decoder.feed(job) + decoder.flush()
     assert "".join(doc.text for doc in docs).replace(" ", "").replace("\n", "") == "xyz", name
     assert decoder.unknown_bytes == 0 and chunked(job, [1] * len(job)) == docs
+
+
+def test_flush_resets_printer_state_and_idle_keeps_a_split_command() -> None:
+    decoder = EscposDecoder()
+    assert decoder.feed(ESC + b"t\x10" + ESC + b"E\x01" + b"\xe9\n") == []
+    (first,) = decoder.flush()
+    assert first.lines[0].text == "é" and first.lines[0].bold
+    decoder.feed(b"\x82\n" + GS + b"V")  # cp858 again, bold off; the cut is cut short
+    (second,) = decoder.idle()
+    assert second.lines[0].text == "é" and not second.lines[0].bold
+    assert second.ended_by == "idle" and second.size == 2  # the split GS V is not in it
+    assert decoder.feed(b"A") == [] and decoder.flush() == []  # GS V A needs its n: 3 bytes
+    assert decoder.feed(b"\x03") == []  # a new stream: a stray byte, counted
+    assert decoder.unknown_bytes == 4
