@@ -27,9 +27,10 @@ def test_a_file_is_taken_only_once_it_has_settled(tmp_path: Path) -> None:
         f.write(b"eipt\n")
     tap.scan(now=now + 5)  # it changed: wait again
     assert tap.status().jobs == 0 and job.exists()
-    tap.scan(now=time.time() + 0.5)  # unchanged, but touched less than `settle` ago
+    touched = job.stat().st_mtime
+    tap.scan(now=touched + 0.5)  # unchanged, but touched less than `settle` ago
     assert tap.status().jobs == 0
-    tap.scan(now=time.time() + 5)
+    tap.scan(now=touched + 5)
     assert tap.status().jobs == 1 and tap.status().bytes_to_printer == len(b"half a receipt\n")
     assert not job.exists() and (tmp_path / "0001.prn.done").exists()
 
