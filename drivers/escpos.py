@@ -25,6 +25,7 @@ from drivers.escpos_commands import (
     ESC_FIXED,
     FS_FIXED,
     GS_FIXED,
+    MAX_PAYLOAD,
     SINGLE_BYTE_NOOPS,
     VariableLengthCommands,
 )
@@ -101,7 +102,12 @@ class EscposDecoder(VariableLengthCommands):
         return self._take()
 
     def idle(self) -> list[Document]:
-        """The caller saw an idle gap on the port: end the document if it has content."""
+        """The caller saw an idle gap on the port: end the document if it has content.
+
+        An image whose declared length has not all arrived by now never will (POS software
+        sends an image in one go): stop skipping, so a corrupt length cannot hide the next
+        receipt."""
+        self._skip = self._blocks = 0
         if self._parts:
             self._end_line()
         if self._has_content():
@@ -178,12 +184,16 @@ class EscposDecoder(VariableLengthCommands):
         h = self._block_hdr
         if i + h > len(data):
             return -h
+        self._blocks -= 1
         if h == 1:
             self._skip = data[i] * self._block_mul
         else:
-            x = data[i] | data[i + 1] << 8
-            self._skip = x * (data[i + 2] | data[i + 3] << 8) * 8
-        self._blocks -= 1
+            size = (data[i] | data[i + 1] << 8) * (data[i + 2] | data[i + 3] << 8) * 8
+            if size > MAX_PAYLOAD:  # line noise: give up on this FS q
+                self._blocks = 0
+                self._unknown(h)
+            else:
+                self._skip = size
         return i + h
 
     # -- single bytes ---------------------------------------------------------------------

@@ -1,9 +1,9 @@
-"""The ESC/POS command set as data: lengths of the fixed-length commands and helpers for the
-variable-length ones (Epson "ESC/POS Application Programming Guide", TM series).
+"""The ESC/POS command set (Epson "ESC/POS Application Programming Guide", TM series):
+lengths of the fixed-length commands as tables, and handlers for the variable-length ones
+(images, 2D symbols, barcodes, user-defined characters, NV memory, tab stops, cuts).
 
-Lengths are totals including the prefix and command bytes, e.g. ESC ! n is 3. Commands with
-an effect on the decoded text (ESC ! / ESC E / ESC t / cuts / barcodes...) are recognised by
-the decoder itself; this module only knows how many bytes each one spans.
+Table lengths are totals including the prefix and command bytes, e.g. ESC ! n is 3. The
+effects of fixed-length commands (ESC ! / ESC E / ESC t / ...) live in drivers/escpos.py.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from drivers.escpos_builder import DocumentBuilder
 _NOT_ASCII_TEXT = re.compile(rb"[^\x20-\x7e]")
 MAX_SYMBOL_DATA = 8192  # largest 2D symbol payload kept (QR holds at most 7089 digits)
 MAX_NUL_BARCODE = 255  # longest NUL-terminated GS k data before it is declared garbage
+# Larger than any image a receipt printer accepts (a full 4095-dot page at 832 dots wide is
+# 425 KB): a bigger declared length is line noise, and skipping it would blind the decoder.
+MAX_PAYLOAD = 16 * 1024 * 1024
 
 ESC, GS, FS, DLE = 0x1B, 0x1D, 0x1C, 0x10
 
@@ -225,6 +228,9 @@ class VariableLengthCommands(DocumentBuilder):
         if j + 7 > n:
             return -7
         size = data[j + 3] | data[j + 4] << 8 | data[j + 5] << 16 | data[j + 6] << 24
+        if size > MAX_PAYLOAD:
+            self._unknown(7)
+            return j + 7
         if size < 2:
             self._skip = size
             return j + 7
@@ -262,8 +268,11 @@ class VariableLengthCommands(DocumentBuilder):
             return j + 2
         if j + 8 > n:
             return -8
-        x = data[j + 4] | data[j + 5] << 8
-        self._skip = x * (data[j + 6] | data[j + 7] << 8)
+        size = (data[j + 4] | data[j + 5] << 8) * (data[j + 6] | data[j + 7] << 8)
+        if size > MAX_PAYLOAD:
+            self._unknown(8)
+            return j + 8
+        self._skip = size
         self._image()
         return j + 8
 

@@ -388,3 +388,17 @@ def test_flush_resets_printer_state_and_idle_keeps_a_split_command() -> None:
     assert decoder.feed(b"A") == [] and decoder.flush() == []  # GS V A needs its n: 3 bytes
     assert decoder.feed(b"\x03") == []  # a new stream: a stray byte, counted
     assert decoder.unknown_bytes == 4
+
+
+def test_a_corrupt_image_length_cannot_hide_the_receipts_after_it() -> None:
+    # a GS 8 L claiming 4 GB and a GS v 0 claiming 4 GB are noise, not images
+    job = (GS + b"8L\xff\xff\xff\xff" + b"Ticket 1\n" + GS + b"v0\x00\xff\xff\xff\xff"
+           + b"Ticket 2\n")
+    assert texts(job) == ["Ticket 1\nTicket 2"]
+    # a plausible length that never completes is dropped at the next idle gap
+    decoder = EscposDecoder()
+    decoder.feed(b"Ticket 3\n" + GS + b"v0\x00\x48\x00\x00\x10" + b"\x00" * 100)
+    (doc,) = decoder.idle()
+    assert doc.text == "Ticket 3"
+    (after,) = decoder.feed(b"Ticket 4\n" + GS + b"VA\x00")
+    assert (after.text, after.ended_by) == ("Ticket 4", "cut")
