@@ -102,6 +102,7 @@ class Server(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
+    timeout = 300  # an idle kept-alive connection is let go after 5 minutes
     server: Server
     fields: dict[str, str]  # request headers, lower-case names
     raw_requestline: bytes  # set by handle_one_request (not in the stubs)
@@ -131,6 +132,9 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_OPTIONS(self) -> None:
         self._dispatch()
 
     def parse_request(self) -> bool:
