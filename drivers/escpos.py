@@ -104,10 +104,14 @@ class EscposDecoder(VariableLengthCommands):
     def idle(self) -> list[Document]:
         """The caller saw an idle gap on the port: end the document if it has content.
 
-        An image whose declared length has not all arrived by now never will (POS software
-        sends an image in one go): stop skipping, so a corrupt length cannot hide the next
-        receipt."""
+        A command or image whose declared length has not all arrived by now never will (POS
+        software sends a job in one go): drop it, so a corrupt length cannot swallow the
+        next receipt."""
         self._skip = self._blocks = 0
+        if self._pending:
+            self._unknown(len(self._pending))
+            self._base += len(self._pending)
+            self._pending = bytearray()
         if self._parts:
             self._end_line()
         if self._has_content():

@@ -376,7 +376,7 @@ def test_every_command_spans_exactly_its_parameters(name: str) -> None:
     assert decoder.unknown_bytes == 0 and chunked(job, [1] * len(job)) == docs
 
 
-def test_flush_resets_printer_state_and_idle_keeps_a_split_command() -> None:
+def test_flush_resets_printer_state_and_idle_drops_a_split_command() -> None:
     decoder = EscposDecoder()
     assert decoder.feed(ESC + b"t\x10" + ESC + b"E\x01" + b"\xe9\n") == []
     (first,) = decoder.flush()
@@ -384,10 +384,11 @@ def test_flush_resets_printer_state_and_idle_keeps_a_split_command() -> None:
     decoder.feed(b"\x82\n" + GS + b"V")  # cp858 again, bold off; the cut is cut short
     (second,) = decoder.idle()
     assert second.lines[0].text == "é" and not second.lines[0].bold
-    assert second.ended_by == "idle" and second.size == 2  # the split GS V is not in it
-    assert decoder.feed(b"A") == [] and decoder.flush() == []  # GS V A needs its n: 3 bytes
-    assert decoder.feed(b"\x03") == []  # a new stream: a stray byte, counted
-    assert decoder.unknown_bytes == 4
+    # the GS V cut short by the idle gap is dropped (counted), not completed by later bytes
+    assert (second.ended_by, second.size, second.unknown_bytes) == ("idle", 4, 2)
+    (third,) = decoder.feed(b"A\n" + GS + b"VA\x03")
+    assert (third.text, third.ended_by, third.size) == ("A", "cut", 6)
+    assert decoder.flush() == [] and decoder.unknown_bytes == 2
 
 
 def test_a_corrupt_image_length_cannot_hide_the_receipts_after_it() -> None:
