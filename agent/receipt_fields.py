@@ -124,6 +124,10 @@ _DOC_WORDS = (
 )
 _NUMBER_PATTERNS = (
     re.compile(
+        r"(?<!\w)serie\s*:?\s*(?P<series>[a-z]{1,3})\b.{0,20}?"
+        r"(?:n(?:ro|o)?\.?|numero|#)\s*:?\s*(?P<number>\d{1,12})(?!\d)"
+    ),
+    re.compile(
         r"(?<!\w)p\.?\s?v\.?\s*(?:n[o.]*\s*)?:?\s*(?P<pv>\d{1,5})\b.*?"
         r"(?:n(?:ro|o)?\.?|numero|#)\s*:?\s*(?P<number>\d{1,12})(?!\d)"
     ),
@@ -153,7 +157,9 @@ def find_number(text: str, folded: str, template: Template) -> str | None:
         if groups.get("pv"):
             return f"{groups['pv']}-{number}"
         series = groups.get("series") or ""
-        glue = "-" if series[-1:] in (" ", "-") else ""  # `A 1234567` -> A-1234567, B001 stays
+        glue = (
+            "-" if series[-1:] in (" ", "-") or pattern is _NUMBER_PATTERNS[0] else ""
+        )  # `A 1234567` -> A-1234567, B001 stays
         return f"{series.strip(' -').upper()}{glue}{number}" if series.strip() else number
     return None
 
@@ -205,18 +211,28 @@ def find_contact(text: str, folded: str, template: Template, country: str) -> Co
         return Contact(document=f"{kind} {value}")
     start = phone_label.end() if phone_label else 0
     for candidate in _PHONE_CANDIDATE.finditer(text, start):
-        phone = normalise_phone(candidate.group(), country)
-        if phone:
+        raw = candidate.group()
+        # Without a Tel/Cel label only a mobile number printed as one counts: `Socio:
+        # 4.567.890-1` is a membership or ID number, not a phone.
+        phone = normalise_phone(raw, country, mobile_only=not phone_label)
+        if phone and (phone_label or "." not in raw):
             return Contact(phone=phone)
     return Contact()
 
 
-def normalise_phone(raw: str, country: str) -> str | None:
+_MOBILE = frozenset(
+    {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+)
+
+
+def normalise_phone(raw: str, country: str, *, mobile_only: bool = False) -> str | None:
     """'094 555 010' in UY -> '+59894555010'; None when it is not a valid number there."""
     try:
         parsed = phonenumbers.parse(raw, country)
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_valid_number(parsed):
+        return None
+    if mobile_only and phonenumbers.number_type(parsed) not in _MOBILE:
         return None
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

@@ -22,7 +22,7 @@ _QTY = r"(?P<quantity>\d+(?:[.,]\d+)?)"
 _UNIT = r"(?:\s*(?P<unit>kgs?|kilos?|grs?|g|lts?|l|un|und|unid|uni|uds?|u|pzas?|pz|ea|pcs?)\b)?\.?"
 _TIMES = r"\s*[x×*@]\s*"
 _PRICE = r"(?P<price>(?:US\$|\$|€)?\s?\d[\d.,]*)"
-_PER = r"(?:\s*/\s*(?:kgs?|kilo|un|u|lts?|l)\b)?"
+_PER = r"(?:\s*\$?\s*/\s*(?:kgs?|kilo|un|u|lts?|l)\b)?"
 QTY_LINE = re.compile(rf"^\s*{_QTY}{_UNIT}{_TIMES}{_PRICE}{_PER}(?P<rest>.*)$", re.I)
 DESC_QTY_LINE = re.compile(
     rf"^\s*(?P<description>\S.*?)\s+{_QTY}{_UNIT}{_TIMES}{_PRICE}{_PER}(?P<rest>.*)$",
@@ -42,6 +42,12 @@ _TAIL_QTY = re.compile(
     re.I,
 )
 _LETTER = re.compile(r"[^\W\d_]")
+# `2 Croissant   5.980`: a small count before a word that is not a unit of the product.
+_LEAD_COUNT = re.compile(
+    r"^\s*(?P<quantity>[1-9]\d?)\s+(?!(?:ml|cc|g|gr|grs|kg|kgs|l|lt|lts|cm|mm|m|x|oz|lb|"
+    r"un|und|u|pack|%)\b)(?P<description>[^\W\d_].*)$",
+    re.I,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +131,10 @@ def close_enough(quantity: Decimal, price: Decimal, amount: Decimal, country: st
     return abs(quantity * price - abs(amount)) <= step
 
 
-def parse_columns(
-    text: str, amounts: list[Amount], country: str, *, trust: bool
-) -> ItemLine | None:
-    """`qty description price amount` or `description qty price amount`; the arithmetic must
-    hold unless a column header announced the layout (`trust`)."""
+def parse_columns(text: str, amounts: list[Amount], country: str) -> ItemLine | None:
+    """`qty description price amount` or `description qty price amount`, when the arithmetic
+    holds (qty x price = amount to the cent): that is what tells columns from a description
+    that happens to end in numbers."""
     if len(amounts) < 2:
         return None
     price, amount = amounts[-2], amounts[-1]
@@ -144,7 +149,7 @@ def parse_columns(
         quantity = parse_number(match["quantity"], country, prefer_decimal=True)
         if quantity is None or quantity == 0:
             continue
-        if not (close_enough(quantity, abs(price.value), amount.value, country) or trust):
+        if not close_enough(quantity, abs(price.value), amount.value, country):
             continue
         return ItemLine(
             description=clean_description(match["description"]),
@@ -155,6 +160,29 @@ def parse_columns(
             unit=unit_name(match["unit"]),
         )
     return None
+
+
+def parse_amount_line(text: str, last: Amount, country: str, *, columns: bool) -> ItemLine | None:
+    """`Description   90,00`, `7730241003258 Description  90,00`, `2 Croissant  5.980`, or
+    (under a header with a quantity column) `Description   2   7.800`."""
+    if text[last.end :].strip(" *"):
+        return None
+    head = text[: last.start]
+    if columns:
+        match = _LEAD_QTY.match(head) or _TAIL_QTY.match(head)
+        quantity = parse_number(match["quantity"], country, prefer_decimal=True) if match else None
+        if match and quantity and has_letters(match["description"]):
+            description = clean_description(match["description"])
+            return ItemLine(
+                description, last.value, match["code"], quantity, None, unit_name(match["unit"])
+            )
+    count = _LEAD_COUNT.match(head)
+    if count:
+        return ItemLine(
+            clean_description(count["description"]), last.value, None, Decimal(count["quantity"])
+        )
+    code, description = split_code(head)
+    return ItemLine(description, last.value, code) if has_letters(description) else None
 
 
 def split_code(text: str) -> tuple[str | None, str]:

@@ -7,6 +7,7 @@ Zones, top to bottom: the header (store, number, date, customer), the items, and
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, time
 from decimal import Decimal
 
@@ -17,6 +18,7 @@ from agent.receipt_items import (
     QtyLine,
     clean_description,
     has_letters,
+    parse_amount_line,
     parse_columns,
     parse_desc_qty_line,
     parse_qty_line,
@@ -100,7 +102,9 @@ class Reader:
             return customer
         if not amounts and self._column_header(folded):
             self.items_started = True
-            self.columns = folded.split()[0].startswith(("cant", "qty"))
+            self.columns = bool(
+                re.search(r"(?<![^\W_])(cant|cantidad|qty|ctd|qtd)(?![^\W_])", folded)
+            )
             return "columns header"
         if self.zone != "totals" and parse_qty_line(text, self.country):
             return self._item(text, folded, amounts) or "text"
@@ -224,6 +228,8 @@ class Reader:
             self.totals.tendered = abs(last.value)
             return "cash tendered"
         if t.has("adjustment", label):
+            if self.totals.total is not None:
+                return "adjustment after the total (not added)"
             self.totals.adjustments.append(last.value)
             return "adjustment (rounding, surcharge)"
         if t.has("subtotal", label):
@@ -276,19 +282,17 @@ class Reader:
             self.pending_desc, self.pending_qty = None, qty
             self.items_started = True
             return "item quantity (next line)"
-        last = amounts[-1] if amounts else None
         pending = self.pending_qty
-        if pending is not None and last and not text[last.end :].strip(" *"):
-            code, description = split_code(text[: last.start])
-            if has_letters(description) and pending.amount is None:
+        last = amounts[-1] if amounts else None
+        if last and pending is not None and pending.amount is None:
+            item = parse_amount_line(text, last, self.country, columns=False)
+            if item:  # the Argentine tique: `2,000 x 45,00 (21,00)` above `Item  90,00`
                 self._emit(
-                    ItemLine(
-                        description,
-                        last.value,
-                        code,
-                        pending.quantity,
-                        pending.unit_price,
-                        pending.unit,
+                    replace(
+                        item,
+                        quantity=pending.quantity,
+                        unit_price=pending.unit_price,
+                        unit=pending.unit,
                     )
                 )
                 return "item (quantity above)"
@@ -296,37 +300,22 @@ class Reader:
         if one_line:
             self._emit(one_line)
             return "item (quantity x price on the line)"
-        columns = parse_columns(text, amounts, self.country, trust=self.columns)
+        columns = parse_columns(text, amounts, self.country)
         if columns:
             self._emit(columns)
             return "item (columns)"
-        last = amounts[-1] if amounts else None
-        if last and not text[last.end :].strip(" *") and self._priced(last):
-            code, description = split_code(text[: last.start])
-            if has_letters(description):
-                pending = self.pending_qty
-                if pending is not None:
-                    self._emit(
-                        ItemLine(
-                            description,
-                            last.value,
-                            code,
-                            pending.quantity,
-                            pending.unit_price,
-                            pending.unit,
-                        )
-                    )
-                    return "item (quantity above)"
-                self._emit(ItemLine(description, last.value, code))
-                return "item"
+        if last and self._priced(last):
+            item = parse_amount_line(text, last, self.country, columns=self.columns)
+            if item:
+                self._emit(item)
+                return "item" if item.quantity == 1 else "item (quantity first)"
         if not any(a.strong for a in amounts) and has_letters(text) and not self._is_meta(folded):
             code, description = split_code(text)
-            if self.pending_qty is not None and self.pending_qty.amount is not None:
-                pending = self.pending_qty
+            if pending is not None and pending.amount is not None:
                 self._emit(
                     ItemLine(
                         description,
-                        pending.amount or Decimal(0),
+                        pending.amount,
                         code,
                         pending.quantity,
                         pending.unit_price,

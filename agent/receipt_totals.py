@@ -34,6 +34,9 @@ class Totals:
     pending_methods: list[str] = field(default_factory=list)
     tendered: Decimal | None = None
     adjustments: list[Decimal] = field(default_factory=list)  # rounding, surcharges (signed)
+    item_discounts: Decimal = ZERO  # printed among the items
+    late_discounts: list[Decimal] = field(default_factory=list)  # printed after the TOTAL
+    later_totals: list[Decimal] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def take(self, kind: str, value: Decimal, label: str) -> str:
@@ -50,10 +53,19 @@ class Totals:
             if self.total is None:
                 self.total = amount
                 return "total"
+            self.later_totals.append(amount)
             return "total (repeated)"
         if kind == "discount":
             if self.pending_coupon is not None:
                 return self.coupon(self.pending_coupon, value)
+            if self.total is not None:
+                self.late_discounts.append(amount)
+                return "discount (after the total)"
+            if self.subtotal is None:
+                self.item_discounts += amount
+            elif self.item_discounts and amount == self.item_discounts:
+                self.item_discounts = ZERO  # `DESCUENTOS -26,00` repeating the item discounts
+                return "discounts summary (already counted)"
             self.discounts.append(amount)
             return "discount"
         if kind == "tax":
@@ -85,7 +97,13 @@ class Totals:
     def receipt(
         self, *, kind: Kind, number: str | None, issued_at: datetime | None, customer: Customer
     ) -> Receipt:
+        late = sum(self.late_discounts, ZERO)
+        if late and self.total is not None and self.total - late in self.later_totals:
+            self.total -= late  # TOTAL, a discount, then the amount to pay: the last one counts
+            self.discounts.extend(self.late_discounts)
+            self.late_discounts = []
         discount = sum(self.discounts, ZERO) + sum((c.amount for c in self.coupons), ZERO)
+        discount += sum(self.late_discounts, ZERO)
         tax = self.tax_total if self.tax_total is not None else sum(self.taxes, ZERO)
         warnings = list(self.warnings)
         reconciled = self._reconcile(discount, tax, warnings, kind)
@@ -121,7 +139,8 @@ class Totals:
             warnings.append("no item lines found")
             return False
         items = sum((line.amount for line in self.lines), ZERO)
-        net = items - discount + sum(self.adjustments, ZERO)
+        # A discount printed after the total (and no new total) is already inside it.
+        net = items - discount + sum(self.late_discounts, ZERO) + sum(self.adjustments, ZERO)
         if self.subtotal is not None and self.subtotal not in (items, net):
             warnings.append(
                 f"subtotal {money(self.subtotal)} differs from the lines ({money(items)})"

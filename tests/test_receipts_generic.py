@@ -229,3 +229,64 @@ TOTAL                        -2.500,00
 
 def test_exchange_titled_cambio_is_a_refund() -> None:
     assert read("CAMBIO\nRemera   500,00\nTOTAL   500,00").kind == "refund"
+
+
+def test_item_discount_repeated_in_a_summary_and_rounding_after_the_total() -> None:
+    receipt = read("""
+Serie: A   Nro: 0012345
+----------------------------------------
+7790070012050 GALLETITAS OREO 118G
+   3 x 52,00                      156,00
+0000000002341 BANANA ECUADOR
+   1,235 kg x 89,00 $/kg          109,92
+DESC. OFERTA OREO                 -26,00
+----------------------------------------
+SUBTOTAL                          265,92
+DESCUENTOS                        -26,00
+TOTAL A PAGAR $                   239,92
+Redondeo                            0,08
+Débito MAESTRO ****4432           240,00
+Socio: 4.567.890-1
+""")
+    assert receipt.number == "A-0012345"
+    assert receipt.lines[1] == ReceiptLine(
+        "BANANA ECUADOR", D("1.235"), D("89.00"), D("109.92"), "0000000002341", "kg"
+    )
+    assert receipt.discount == D(26) and receipt.total == D("239.92") and receipt.reconciled
+    assert receipt.customer.phone is None  # a membership number is not a phone
+
+
+def test_a_discount_after_the_total_then_the_amount_to_pay() -> None:
+    receipt = read("""
+Pan                      100,00
+TOTAL                    100,00
+Ley 19.210 dto. IVA       -1,64
+TOTAL A PAGAR             98,36
+""")
+    assert (receipt.total, receipt.discount) == (D("98.36"), D("1.64")) and receipt.reconciled
+
+
+def test_quantity_first_without_unit_price() -> None:
+    receipt = read("""
+1 Latte Grande        $3.990
+2 Croissant           $5.980
+Total                 $9.970
+""", "CL", "CLP")
+    assert [(line.description, line.quantity, line.amount) for line in receipt.lines] == [
+        ("Latte Grande", 1, 3990),
+        ("Croissant", 2, 5980),
+    ]
+
+
+def test_columns_with_a_quantity_but_no_unit_price() -> None:
+    receipt = read("""
+DESCRIPCION           CANT  VALOR
+ARROZ DIANA 1KG          2  7.800
+HUEVOS AA X30            1 16.900
+TOTAL                      $24.700
+""", "CO", "COP")
+    assert [(line.description, line.quantity, line.amount) for line in receipt.lines] == [
+        ("ARROZ DIANA 1KG", 2, 7800),
+        ("HUEVOS AA X30", 1, 16900),
+    ]
+    assert receipt.reconciled
