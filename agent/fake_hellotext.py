@@ -27,7 +27,14 @@ from types import TracebackType
 from typing import Any
 
 from agent.fake_http import Reply, Server
-from agent.fake_rules import Rejection, error_body, profile_fields, profile_id, validate_event
+from agent.fake_rules import (
+    Rejection,
+    error_body,
+    iso_currencies,
+    profile_fields,
+    profile_id,
+    validate_event,
+)
 
 __all__ = ["Faults", "FakeHellotext"]
 
@@ -94,6 +101,7 @@ class FakeHellotext:
 
     def start(self) -> FakeHellotext:
         if self._server is None:
+            iso_currencies()  # load pycountry now, not during the first request
             self._server = Server((self._host, self._port), self)
             self._thread = threading.Thread(
                 target=self._server.serve_forever,

@@ -217,6 +217,8 @@ class Handler(BaseHTTPRequestHandler):
         if not ok:
             return Reply(400, error_body("invalid", "the body must be JSON", None))
         if path == "/v1/attribution/events":
+            if self.fields.get("content-type", "").startswith("application/x-www-form"):
+                raw = json.dumps(body).encode()  # recorded bodies are always JSON
             return fake.track(raw, body)
         if path == "/v1/profiles":
             return fake.upsert_profile(body)

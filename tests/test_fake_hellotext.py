@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -257,6 +258,14 @@ def test_profiles_are_created_and_matched_by_phone_or_email(
     assert client.get(f"/profiles/{second}").json()["phone"] == "+59899000002"
 
 
+def test_form_encoded_bodies_are_read_too(fake: FakeHellotext, client: httpx.Client) -> None:
+    pid = client.post("/profiles", data={"phone[mobile]": "+59899000009"}).json()["id"]
+    assert fake.profiles[pid]["phone"] == "+59899000009"
+    form = {"action": "tienda_fisica.pago", "profile": pid, "amount": "10", "currency": "UYU"}
+    assert client.post("/attribution/events", data=form).status_code == 200
+    assert fake.events == [form]
+
+
 def test_a_phone_not_in_e164_is_refused(client: httpx.Client) -> None:
     answer = client.post("/profiles", json={"phone[mobile]": "099 000 001"})
     assert_error(answer, 422, "invalid", "phone")
@@ -419,6 +428,28 @@ def test_control_endpoint(fake: FakeHellotext, client: httpx.Client) -> None:
     assert fake.actions == {"tienda_fisica.pago"}
     assert post_statuses(client, 1) == [200]
     assert httpx.get(f"{control}/nothing").status_code == 404
+
+
+def non_loopback_address() -> str | None:
+    """This host's own non-loopback IPv4 address (a UDP connect sends no packet)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: only picks the outgoing interface
+        except OSError:
+            return None
+        address: str = probe.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
+def test_control_endpoint_refuses_other_hosts() -> None:
+    address = non_loopback_address()
+    if address is None:
+        pytest.skip("this host has no non-loopback IPv4 address to connect from")
+    with FakeHellotext(host="0.0.0.0", token=TOKEN) as server:
+        port = server.url.rsplit(":", 1)[1].removesuffix("/v1")
+        remote = httpx.post(f"http://{address}:{port}/_control/reset")
+        assert_error(remote, 403, "not_allowed", None)
+        assert httpx.get(f"http://127.0.0.1:{port}/_control/state").status_code == 200
 
 
 def test_reset_returns_to_the_constructed_state() -> None:
