@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache, lru_cache
 
 UNDEFINED = "\ufffe"  # charmap_decode treats this as "no mapping"
 
@@ -85,7 +85,7 @@ def _katakana_table() -> str:
     return "".join(chars)
 
 
-@lru_cache(maxsize=64)
+@cache  # one per code page name in use: a few dozen at most
 def _base_table(codec: str) -> str:
     """Decode every byte alone; anything that is not printable text becomes UNDEFINED."""
     if codec == "katakana":
@@ -116,24 +116,25 @@ def decode_table(codec: str, international: int = 0) -> str:
     return "".join(table)
 
 
+@cache
 def is_known_codec(codec: str) -> bool:
+    """True for a single-byte code page: the decoder maps each byte alone through a table,
+    so CJK multi-byte codecs and the UTF encodings are refused."""
     if codec == "katakana":
         return True
     try:
         info = codecs.lookup(codec)
     except LookupError:
         return False
-    try:
-        # single-byte codecs only: a table maps each byte alone
-        return len(b"A".decode(info.name)) == 1 and info.name not in _MULTIBYTE
-    except UnicodeDecodeError:
+    decoder = info.incrementaldecoder
+    if info.name.startswith("utf") or not isinstance(decoder, type) or any(
+        cls.__name__ == "MultibyteIncrementalDecoder" for cls in decoder.__mro__
+    ):
         return False
-
-
-_MULTIBYTE = frozenset(
-    {"cp932", "shift_jis", "euc_jp", "gb2312", "gbk", "gb18030", "big5", "cp949", "euc_kr",
-     "utf-8", "utf-16", "utf-32", "cp950", "johab", "hz", "iso2022_jp", "iso2022_kr"}
-)
+    try:
+        return len(b"A".decode(info.name)) == 1
+    except (UnicodeDecodeError, LookupError):  # LookupError: not a text encoding (base64)
+        return False
 
 
 def codec_for_page(page: int, codepage_map: Mapping[int, str] | None) -> str | None:
