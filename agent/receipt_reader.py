@@ -334,7 +334,8 @@ class Reader:
         return self.country in NO_CENTS and amount.value >= 10
 
     def _is_meta(self, folded: str) -> bool:
-        return self.t.has("meta", folded) or self.t.has("customer", folded[:12])
+        customer = self.t.label_match("customer", folded)
+        return self.t.has("meta", folded) or bool(customer and customer.start() < 12)
 
     def _emit(self, item: ItemLine) -> None:
         self.pending_desc = self.pending_qty = None
