@@ -96,6 +96,7 @@ GS_FIXED: dict[int, int] = {
     0x72: 3,  # GS r n   transmit status
     0x77: 3,  # GS w n   barcode width
     0x7A: 5,  # GS z 0 t1 t2 online recovery wait time
+    0x7C: 3,  # GS | n   print density (clones; python-escpos sends it)
 }
 
 FS_FIXED: dict[int, int] = {

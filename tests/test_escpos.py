@@ -403,3 +403,42 @@ def test_a_corrupt_image_length_cannot_hide_the_receipts_after_it() -> None:
     assert doc.text == "Ticket 3"
     (after,) = decoder.feed(b"Ticket 4\n" + GS + b"VA\x00")
     assert (after.text, after.ended_by) == ("Ticket 4", "cut")
+
+
+def test_python_escpos_print_modes_and_device_commands_are_all_understood() -> None:
+    p = Dummy()
+    p.hw("INIT")
+    p.set(align="center", font="b", bold=True, underline=1, width=2, height=2,
+          custom_size=True)
+    p.textln("FARMACIA")
+    p.set(align="left", font="a", bold=False, underline=0, normal_textsize=True, invert=True,
+          smooth=True, density=5)
+    p.textln("inverted")
+    p.set(invert=False, double_width=True)
+    p.textln("wide")
+    p.set(normal_textsize=True)
+    p.line_spacing(60)
+    p.block_text("Block of text that wraps at some column width here", columns=20)
+    p.ln()
+    p.barcode("123456789012", "EAN13", function_type="A")
+    p.barcode("CODE39TEST", "CODE39", function_type="B")
+    p.qr("hola", native=True, size=4, ec=2)
+    p.cashdraw(2)
+    p.buzzer(2, 1)
+    p.panel_buttons(False)
+    p.print_and_feed(2)
+    p.image(Image.new("1", (50, 30)))
+    p.textln("end")
+    p.cut(feed=False)
+    decoder = EscposDecoder()
+    (doc,) = decoder.feed(p.output)
+    assert [(line.text, line.bold, line.double_height, line.double_width)
+            for line in doc.lines] == [
+        ("FARMACIA", True, True, True), ("inverted", False, False, False),
+        ("wide", False, False, True), ("Block of text that", False, False, False),
+        ("wraps at some column", False, False, False), ("width here", False, False, False),
+        ("end", False, False, False),
+    ]
+    assert doc.barcodes == [Barcode("EAN13", "123456789012"), Barcode("CODE39", "CODE39TEST")]
+    assert doc.qr_codes == ["hola"] and doc.images_skipped == 1
+    assert doc.unknown_bytes == 0 and doc.ended_by == "cut" and doc.size == len(p.output)
