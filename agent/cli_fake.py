@@ -14,6 +14,7 @@ from types import FrameType
 from typing import Any
 
 from agent.cli_common import EXIT_OK, Context, add_command
+from agent.errors import AgentError
 
 
 def register(commands: Any) -> None:
@@ -109,6 +110,10 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
         faults=faults,
         seed=args.seed,
     )
+    try:
+        fake.start()
+    except OSError as exc:  # port taken, address not on this host
+        raise AgentError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from exc
     with fake:
         print(f"listening on {fake.url}", flush=True)
         while not stop.wait(0.5):

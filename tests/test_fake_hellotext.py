@@ -525,3 +525,11 @@ def test_cli_refuses_a_bad_fault_setting() -> None:
     command = [sys.executable, "-m", "agent.cli", "fake-hellotext", "--fail-rate", "3"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=30)
     assert done.returncode != 0 and b"fail_rate" in done.stderr and done.stdout == b""
+
+
+def test_cli_reports_a_port_already_taken(fake: FakeHellotext) -> None:
+    port = fake.url.rsplit(":", 1)[1].removesuffix("/v1")
+    command = [sys.executable, "-m", "agent.cli", "fake-hellotext", "--port", port]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=30)
+    assert done.returncode == 1 and done.stdout == b""
+    assert f"cannot listen on 127.0.0.1:{port}".encode() in done.stderr
