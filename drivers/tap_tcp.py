@@ -131,7 +131,10 @@ class TcpTap(TapBase):
                         return
                     try:
                         pos, _addr = self._server.accept()
-                    except OSError:
+                    except OSError as exc:  # e.g. out of fds: back off, don't spin on it
+                        self.last_error = f"accept failed: {exc.strerror or exc}"
+                        if self.waker.wait(0.1):
+                            return
                         continue
                     self._seq += 1
                     worker = threading.Thread(
