@@ -116,7 +116,8 @@ FS_FIXED: dict[int, int] = {
 DLE_DC4_LENGTHS: dict[int, int] = {1: 5, 2: 5, 3: 8, 7: 4, 8: 10}
 
 # Control bytes that are known single-byte commands with no effect on the text.
-SINGLE_BYTE_NOOPS = frozenset({0x0E, 0x12, 0x14, 0x18})  # SO DC2 DC4 CAN (old/page mode)
+# BEL (buzzer on some models), SO DC2 DC4 (old print modes), CAN (page mode).
+SINGLE_BYTE_NOOPS = frozenset({0x07, 0x0E, 0x12, 0x14, 0x18})
 
 # GS k m: symbology names, for both formats (m 0-6 NUL terminated, m 65-79 with a length).
 SYMBOLOGIES: dict[int, str] = {
