@@ -260,7 +260,7 @@ def test_international_character_sets(n: int, expected: str) -> None:
 
 def test_unknown_bytes_are_counted_never_text() -> None:
     decoder = EscposDecoder(codepage="iso8859_15")
-    docs = decoder.feed(b"A\x00\x07B\x7f\x85C" + ESC + b"\x01" + b"D" + GS + b"\xf0E\n")
+    docs = decoder.feed(b"A\x00\x01B\x7f\x85C" + ESC + b"\x01" + b"D" + GS + b"\xf0E\n")
     docs += decoder.flush()
     assert [doc.text for doc in docs] == ["ABCDE"]
     assert docs[0].unknown_bytes == decoder.unknown_bytes == 8
