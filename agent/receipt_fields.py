@@ -120,7 +120,7 @@ def combine(day: date | None, moment: time | None) -> datetime | None:
 _DOC_WORDS = (
     r"e-?ticket|e-?factura|tique(?:\s+factura)?|ticket|factura|boleta(?:\s+electronica)?|"
     r"comprobante|recibo|receipt|invoice|folio|nota\s+de\s+(?:credito|venta)|nota\s+credito|"
-    r"transaccion|trx|documento|cfe|cupom|nfc-?e|devolucion"
+    r"transaccion|trx|documento|cfe|cupom|nfc-?e|devolucion|orden|order|pedido"
 )
 _NUMBER_PATTERNS = (
     re.compile(
@@ -175,7 +175,9 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE_CANDIDATE = re.compile(r"\+?\(?\d[\d\s().-]{5,}\d")
 _DOC_VALUE = re.compile(
     r"(?<![^\W_])(?P<type>c\.?\s?i|cedula|d\.?n\.?i|cuit|cuil|rut|rfc|nit|cc|ruc|cpf|cnpj|"
-    r"curp|run|pasaporte|passport|documento|doc)\b\.?\s*(?:n[o°]?\.?|nro\.?|#)?\s*:?\s*"
+    r"curp|run|pasaporte|passport|documento|doc)\b\.?"
+    # `CPF do consumidor: 123...`: a few words may sit between the type and the value.
+    r"(?:\s+(?:de|del|do|da)\s+[a-z]+)?\s*(?:n[o°]?\.?|nro\.?|#)?\s*:?\s*"
     r"(?P<value>[a-z0-9](?:[a-z0-9]|[.\-/](?=[a-z0-9]))*)"
 )
 _DOC_TYPES = {"cedula": "CI", "documento": "DOC", "doc": "DOC", "pasaporte": "PASAPORTE"}

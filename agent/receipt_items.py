@@ -30,14 +30,17 @@ DESC_QTY_LINE = re.compile(
 )
 _RATE = re.compile(r"\(\s*\d+(?:[.,]\d+)?\s*%?\s*\)|\b\d+(?:[.,]\d+)?\s*%")
 _TRAILING_FLAG = re.compile(r"\s+(?:[A-Z]{1,2}|\*|\(\w\))\s*$")
-_CODE = re.compile(r"^\s*(?P<code>\d{4,14})\s+(?=\S)")
+# An item number (`001`) may come before the code, as on Brazilian NFC-e.
+_CODE = re.compile(r"^\s*(?:\d{1,3}\s+(?=\d{4,14}\s))?(?P<code>\d{4,14})\s+(?=\S)")
+_TAIL_CODE = re.compile(r"\s(?P<code>\d{8,14})$")  # `MILK 2% GAL  007874235187`
+_AFTER_AMOUNT = re.compile(r"\s*(?:[A-Z]{1,2}|\*|\(\w\))?\s*\**$")  # tax flags: `3.48 N`
 _LEAD_QTY = re.compile(
-    r"^\s*(?:(?P<code>\d{4,14})\s+)?(?P<quantity>\d{1,4}(?:[.,]\d{1,3})?)\s+"
+    r"^\s*(?:(?:\d{1,3}\s+(?=\d{4,14}\s))?(?P<code>\d{4,14})\s+)?(?P<quantity>\d{1,4}(?:[.,]\d{1,3})?)\s+"
     r"(?:(?P<unit>kgs?|un|u|uds?)\.?\s+)?(?P<description>.*\S)\s*$",
     re.I,
 )
 _TAIL_QTY = re.compile(
-    r"^\s*(?:(?P<code>\d{4,14})\s+)?(?P<description>.*?\S)\s+"
+    r"^\s*(?:(?:\d{1,3}\s+(?=\d{4,14}\s))?(?P<code>\d{4,14})\s+)?(?P<description>.*?\S)\s+"
     r"(?P<quantity>\d{1,4}(?:[.,]\d{1,3})?)\s*(?P<unit>kgs?|un|u|uds?)?\.?\s*$",
     re.I,
 )
@@ -165,7 +168,7 @@ def parse_columns(text: str, amounts: list[Amount], country: str) -> ItemLine | 
 def parse_amount_line(text: str, last: Amount, country: str, *, columns: bool) -> ItemLine | None:
     """`Description   90,00`, `7730241003258 Description  90,00`, `2 Croissant  5.980`, or
     (under a header with a quantity column) `Description   2   7.800`."""
-    if text[last.end :].strip(" *"):
+    if not _AFTER_AMOUNT.fullmatch(text[last.end :]):
         return None
     head = text[: last.start]
     if columns:
@@ -190,7 +193,11 @@ def split_code(text: str) -> tuple[str | None, str]:
     match = _CODE.match(text)
     if match and _LETTER.search(text[match.end() :]):
         return match["code"], clean_description(text[match.end() :])
-    return None, clean_description(text)
+    text = clean_description(text)
+    tail = _TAIL_CODE.search(text)
+    if tail and _LETTER.search(text[: tail.start()]):
+        return tail["code"], text[: tail.start()].rstrip()
+    return None, text
 
 
 def clean_description(text: str) -> str:
@@ -198,6 +205,7 @@ def clean_description(text: str) -> str:
     text = re.sub(r"\(\s*\d+(?:[.,]\d+)?\s*%?\s*\)\s*$", "", text.rstrip())
     text = re.sub(r"(?:\s(?:US\$|\$|€))+\s*$", "", text)
     text = re.sub(r"\s*\.{3,}\s*$", "", text)
+    text = re.sub(r"\s+[A-Z]$", "", text)  # a one-letter tax flag before the amount
     return " ".join(text.split())
 
 

@@ -227,7 +227,7 @@ class Reader:
         if t.has("tendered", label) and self.zone == "totals":
             self.totals.tendered = abs(last.value)
             return "cash tendered"
-        if t.has("adjustment", label):
+        if t.has("adjustment", label) and self.zone == "totals":
             if self.totals.total is not None:
                 return "adjustment after the total (not added)"
             self.totals.adjustments.append(last.value)

@@ -55,7 +55,8 @@ GENERIC_LABELS: dict[str, str] = {
         "cod seguridad|codigo de seguridad|dgi|afip|sii|dian|sat|sunat|nota de venta"
     ),
     "count": (
-        "articulos|items|item|unidades|productos|piezas|lineas|bultos|cantidad|cant|qty|arts|prods"
+        "articulos|items|item|unidades|productos|piezas|lineas|bultos|cantidad|cant|qty|arts|"
+        "prods|itens|qtd|quantidade"
     ),
     "tax": (
         "iva|i v a|igv|tax|taxes|impuesto|impuestos|impto|inc|icms|itbms|itbis|isv|vat|"
@@ -66,7 +67,10 @@ GENERIC_LABELS: dict[str, str] = {
         "neto|gravado|gravada|base imponible|exento|exenta|no gravado|net|base|exonerada|"
         "inafecta|op gravada"
     ),
-    "adjustment": "redondeo|rounding|ajuste|recargo|surcharge|arredondamento",
+    "adjustment": (
+        "redondeo|rounding|ajuste|recargo|surcharge|arredondamento|servicio|servicio de mesa|"
+        "cubierto|cubiertos|service charge|cover|propina incluida|acrescimo"
+    ),
     "discount": (
         "descuento|descuentos|desc|dto|dcto|dscto|bonificacion|bonificaciones|bonif|"
         "rebaja|discount|promocion|promo|oferta|desconto"

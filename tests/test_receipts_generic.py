@@ -290,3 +290,48 @@ TOTAL                      $24.700
         ("HUEVOS AA X30", 1, 16900),
     ]
     assert receipt.reconciled
+
+
+def test_us_layout_with_codes_after_the_description_and_tax_flags() -> None:
+    receipt = read("""
+MILK 2% GAL      007874235187 F   3.48 N
+PAPER TOWELS     003700087654     9.97 X
+                    SUBTOTAL     13.45
+          TAX 1  7.000 %          0.70
+                    TOTAL        14.15
+           VISA TEND             14.15
+""", "US", "USD")
+    assert receipt.lines == (
+        ReceiptLine("MILK 2% GAL", D(1), None, D("3.48"), "007874235187"),
+        ReceiptLine("PAPER TOWELS", D(1), None, D("9.97"), "003700087654"),
+    )
+    assert receipt.tax == D("0.70") and receipt.reconciled
+
+
+def test_brazilian_nfce_columns_with_item_number_and_cpf() -> None:
+    receipt = read("""
+NFC-e  Nº 000123  Série 001
+CPF do consumidor: 123.456.789-09
+ITEM COD DESCRICAO QTD UN VL UNIT VL TOTAL
+001 7891000100103 LEITE INTEGRAL 1L 2 UN 4,99 9,98
+QTD. TOTAL DE ITENS 2
+VALOR TOTAL R$ 9,98
+Cartao de Debito 9,98
+""", "BR", "BRL")
+    assert receipt.lines == (
+        ReceiptLine("LEITE INTEGRAL 1L", D(2), D("4.99"), D("9.98"), "7891000100103"),
+    )
+    assert receipt.customer.document == "CPF 123.456.789-09"
+    assert receipt.payments == (Payment("debito", D("9.98")),) and receipt.reconciled
+
+
+def test_restaurant_service_charge_is_part_of_the_total_and_the_tip_is_not() -> None:
+    receipt = read("""
+Mesa: 12  Mozo: Carlos
+2  Milanesa napolitana     3.200,00
+Subtotal                   3.200,00
+Servicio de mesa             400,00
+TOTAL                      3.600,00
+Propina sugerida 10%         360,00
+""", "AR", "ARS")
+    assert receipt.total == D(3600) and receipt.reconciled
