@@ -32,7 +32,7 @@ _RATE = re.compile(r"\(\s*\d+(?:[.,]\d+)?\s*%?\s*\)|\b\d+(?:[.,]\d+)?\s*%")
 _TRAILING_FLAG = re.compile(r"\s+(?:[A-Z]{1,2}|\*|\(\w\))\s*$")
 # An item number (`001`) may come before the code, as on Brazilian NFC-e.
 _CODE = re.compile(r"^\s*(?:\d{1,3}\s+(?=\d{4,14}\s))?(?P<code>\d{4,14})\s+(?=\S)")
-_TAIL_CODE = re.compile(r"\s(?P<code>\d{8,14})$")  # `MILK 2% GAL  007874235187`
+_TAIL_CODE = re.compile(r"\s(?P<code>\d{8,14})(?:\s+[A-Z])?$")  # `MILK 2% GAL  0078742351 F`
 _AFTER_AMOUNT = re.compile(r"\s*(?:[A-Z]{1,2}|\*|\(\w\))?\s*\**$")  # tax flags: `3.48 N`
 _LEAD_QTY = re.compile(
     r"^\s*(?:(?:\d{1,3}\s+(?=\d{4,14}\s))?(?P<code>\d{4,14})\s+)?(?P<quantity>\d{1,4}(?:[.,]\d{1,3})?)\s+"
@@ -205,7 +205,6 @@ def clean_description(text: str) -> str:
     text = re.sub(r"\(\s*\d+(?:[.,]\d+)?\s*%?\s*\)\s*$", "", text.rstrip())
     text = re.sub(r"(?:\s(?:US\$|\$|€))+\s*$", "", text)
     text = re.sub(r"\s*\.{3,}\s*$", "", text)
-    text = re.sub(r"\s+[A-Z]$", "", text)  # a one-letter tax flag before the amount
     return " ".join(text.split())
 
 

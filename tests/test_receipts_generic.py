@@ -335,3 +335,7 @@ TOTAL                      3.600,00
 Propina sugerida 10%         360,00
 """, "AR", "ARS")
     assert receipt.total == D(3600) and receipt.reconciled
+
+
+def test_a_one_letter_word_ending_a_description_is_kept() -> None:
+    assert read("Vitamina C          120,00\nTOTAL 120,00").lines[0].description == "Vitamina C"
