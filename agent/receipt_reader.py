@@ -39,7 +39,8 @@ def _words(text: str) -> frozenset[str]:
 _KIND_NOISE = _words("no sin plazo dias politica hasta para con solo aceptan se por sus")
 _COLUMN_WORDS = _words(
     "cant cantidad qty cod codigo descripcion detalle articulo producto item description p u "
-    "pu precio unit unitario importe total monto valor price amount subtotal"
+    "pu precio unit unitario importe total monto valor price amount subtotal descricao qtd un "
+    "vl und unid ctd"
 )
 _COUPON_CODE = re.compile(r"(?<![^\W_])(?=[A-Z0-9-]*\d|[A-Z]{4,})[A-Z0-9][A-Z0-9-]{2,}(?![^\W_])")
 

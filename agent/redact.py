@@ -12,9 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-# Digit groups joined by one space or dash; a group glued to a decimal mark is part of an
-# amount (`1.234,50`) and ends the run.
-_GROUP = re.compile(r"\d+")
+# Digit groups joined by one space or dash.
+_GROUP = re.compile(r"[0-9]+")
 MAX_GROUPS = 5
 _CODE_AT_START = re.compile(r"^\s*(\d{8,14})\s+(?=\S*[^\W\d_])")
 
@@ -45,22 +44,16 @@ def mask(digits: str) -> str:
 
 
 def _runs(text: str) -> list[list[re.Match[str]]]:
-    """Maximal runs of digit groups separated by exactly one space or dash."""
+    """Maximal runs of digit groups separated by exactly one space or dash. A group next to
+    a decimal mark (`1.234,50`) may join a run: the search below tries every stretch, so the
+    card inside `4111 1111 1111 1111 1.234,50` is still found, and nothing is missed because
+    of what happens to be printed next to it."""
     runs: list[list[re.Match[str]]] = []
     current: list[re.Match[str]] = []
     for match in _GROUP.finditer(text):
-        before = text[match.start() - 1] if match.start() else ""
-        after = text[match.end()] if match.end() < len(text) else ""
-        glued = before in ".,/:" and match.start() >= 2 and text[match.start() - 2].isdigit()
-        glued = glued or (after in ".,/:" and text[match.end() + 1 : match.end() + 2].isdigit())
         joined = bool(
             current and match.start() - current[-1].end() == 1 and text[current[-1].end()] in " -"
         )
-        if glued:
-            if current:
-                runs.append(current)
-            current = []
-            continue
         if not joined and current:
             runs.append(current)
             current = []

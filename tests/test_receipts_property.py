@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -95,3 +96,34 @@ def test_random_baskets_are_read_back_exactly(job: tuple[str, list[Item]]) -> No
     assert receipt.total == printed_total(layout, basket)
     assert receipt.reconciled, receipt.warnings
     assert not re.search(r"\d{13}", receipt.number or "")
+
+
+CARD = "4111 1111 1111 1111"
+LINE = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(LINE, max_size=30),
+    st.integers(0, 30),
+    LINE.filter(lambda text: not text[-1:].isdigit()),
+    LINE.filter(lambda text: not text[:1].isdigit()),
+)
+def test_any_text_is_read_without_error_and_without_card_numbers(
+    lines: list[str], where: int, before: str, after: str
+) -> None:
+    from drivers.document import Document, TextLine
+
+    # The card is printed among random text, right next to whatever comes before and after
+    # (other than more digits: a longer digit string is not this card number).
+    lines.insert(min(where, len(lines)), f"{before}{CARD}{after}")
+    doc = Document(lines=[TextLine(line) for line in lines])
+    receipt = extract(doc, template=GENERIC, country="UY", currency="UYU")
+    assert "4111111111111111" not in repr(receipt.to_json()).replace(" ", "")
+
+
+def test_every_real_capture_is_read_without_error(escpos_fixtures: Path) -> None:
+    for path in sorted(escpos_fixtures.glob("*.bin")):
+        for doc in decode_all(path.read_bytes()):
+            receipt = extract(doc, template=GENERIC, country="UY", currency="UYU")
+            assert receipt.kind in ("sale", "refund", "void"), path.name
