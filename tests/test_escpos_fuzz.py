@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,8 +19,9 @@ ESC, GS, FS, DLE = b"\x1b", b"\x1d", b"\x1c", b"\x10"
 FUZZ = settings(max_examples=300, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
-def decode_in_chunks(data: bytes, sizes: list[int]) -> list[Document]:
-    decoder = EscposDecoder()
+
+def decode_in_chunks(data: bytes, sizes: list[int], **caps: int) -> list[Document]:
+    decoder = EscposDecoder(**caps)
     docs: list[Document] = []
     pos = 0
     for size in sizes:
@@ -56,6 +58,10 @@ def test_random_bytes_never_raise_and_chunking_does_not_matter(
     whole = decode_all(data)
     assert_clean(whole, data)
     assert decode_in_chunks(data, sizes) == whole
+    capped = decode_in_chunks(data, [len(data)], max_line_chars=7, max_document_lines=3)
+    assert decode_in_chunks(data, sizes, max_line_chars=7, max_document_lines=3) == capped
+    assert all(len(doc.lines) <= 3 and len(doc.barcodes) + len(doc.qr_codes) <= 3
+               and all(len(line.text) <= 7 for line in doc.lines) for doc in capped)
 
 
 # -- mutated real captures -------------------------------------------------------------------
@@ -77,6 +83,7 @@ def mutated_capture(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
+@pytest.mark.skipif(not CAPTURES, reason=f"shared ESC/POS captures not found at {FIXTURES}")
 @settings(FUZZ, max_examples=100)
 @given(data=mutated_capture(), sizes=st.lists(st.integers(1, 4096), max_size=20))
 def test_mutated_captures_never_raise_and_chunking_does_not_matter(
