@@ -40,7 +40,17 @@ Effect = Callable[[bytes, int], None]
 
 
 class EscposDecoder(VariableLengthCommands):
-    """Turns a stream of ESC/POS bytes into documents; see the module docstring."""
+    """Turns one printer stream's ESC/POS bytes into documents (see the module docstring).
+
+    A document ends at a cut (GS V, ESC i, ESC m), at ESC @ once it has content, at
+    `idle()` and at `flush()`; one with neither text, barcode nor QR code is not emitted.
+    LF, CR and CR LF end lines; HT pads to the tab stops (ESC D); ESC $ / ESC \\ become
+    spaces; text between ESC = 2 and ESC = 1 went to a customer display and is left out.
+
+    Counters (running totals, for status): `unknown_bytes`, `dropped_chars` and
+    `dropped_lines` (beyond the caps), `unsupported_codepages` (ESC t for a page we cannot
+    decode: the default page is used), `images_skipped` and `textless_documents` (image-only
+    sections, as in a logo test print)."""
 
     def __init__(
         self,
