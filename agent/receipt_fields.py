@@ -157,10 +157,11 @@ def find_number(text: str, folded: str, template: Template) -> str | None:
         if groups.get("pv"):
             return f"{groups['pv']}-{number}"
         series = groups.get("series") or ""
-        glue = (
-            "-" if series[-1:] in (" ", "-") or pattern is _NUMBER_PATTERNS[0] else ""
-        )  # `A 1234567` -> A-1234567, B001 stays
-        return f"{series.strip(' -').upper()}{glue}{number}" if series.strip() else number
+        if not series.strip():
+            return number
+        # `A 1234567` and `Serie: A Nro: 1234567` -> A-1234567; `B001-00012345` stays as is.
+        spaced = series[-1:] in (" ", "-") or pattern is _NUMBER_PATTERNS[0]
+        return series.strip(" -").upper() + ("-" if spaced else "") + number
     return None
 
 

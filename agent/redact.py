@@ -111,7 +111,3 @@ def redact_card_numbers(text: str, *, item_codes: Collection[str] = ()) -> str:
         last = end
     out.append(text[last:])
     return "".join(out)
-
-
-def has_card_number(text: str) -> bool:
-    return bool(card_spans(text))
