@@ -15,7 +15,11 @@ named groups that are tried before the generic rules, e.g.
     number = ['^TKT (?P<number>\\d+)$']
 
 Labels match accent- and case-insensitively on whole words (punctuation between words
-is free); regexes run on the printed text.
+is free); regexes run on the printed text, case-insensitively, and need these groups:
+item: description, amount (code, quantity, unit_price, unit optional); total, subtotal,
+discount, tax: amount; coupon: code (amount optional); payment: method, amount; number:
+number; issued_at: day, month, year (the time is still found by the generic rule); phone,
+email, document (read inside a customer block only); ignore: none.
 """
 
 from __future__ import annotations
