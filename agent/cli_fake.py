@@ -66,6 +66,13 @@ def register(commands: Any) -> None:
         help="share of requests whose connection is closed unanswered",
     )
     faults.add_argument(
+        "--lose-answer-rate",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="share of requests processed (events recorded) whose answer is never sent",
+    )
+    faults.add_argument(
         "--offline",
         action="store_true",
         help="reset every connection at once (as if the network were down)",
@@ -90,6 +97,7 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
         drop_rate=args.drop_rate,
         offline=args.offline,
         status_override=args.status_override,
+        lose_answer_rate=args.lose_answer_rate,
     )
     try:
         faults.check()

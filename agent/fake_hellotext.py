@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 from agent.fake_http import Reply, Server
 from agent.fake_rules import (
@@ -47,19 +47,31 @@ class Faults:
     fail_rate: float = 0.0  # share of requests answered 500/502/503
     rate_limit_every: int = 0  # every Nth request answers 429
     retry_after: str | None = None  # Retry-After on 429/503: seconds or an HTTP date
-    delay: float = 0.0  # seconds before answering
+    delay: float = 0.0  # seconds before processing and answering (a client that timed out
+    #                     may still have been recorded: "maybe delivered")
     drop_rate: float = 0.0  # share of requests read, then the connection closed unanswered
     offline: bool = False  # connections reset at once (SO_LINGER 0), as near "no network" as can be
     status_override: int | None = None  # answer every request with this status (401, 403...)
+    lose_answer_rate: float = 0.0  # share of requests processed (events recorded) whose
+    #                                answer is lost: the connection closes instead
 
     def check(self) -> None:
-        for name in ("fail_rate", "drop_rate"):
+        for name in ("fail_rate", "drop_rate", "lose_answer_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
         if self.rate_limit_every < 0 or self.delay < 0:
             raise ValueError("rate_limit_every and delay cannot be negative")
         if self.status_override is not None and not 100 <= self.status_override <= 599:
             raise ValueError("status_override must be an HTTP status")
+
+
+class Draw(NamedTuple):
+    """The faults drawn for one request."""
+
+    delay: float
+    forced: Reply | None  # answer this instead of processing
+    drop: bool  # close without processing or answering
+    lose_answer: bool  # process, then close without answering
 
 
 class FakeHellotext:
@@ -186,7 +198,8 @@ class FakeHellotext:
             return self._requests
 
     def count(self, status: int) -> int:
-        """Answers sent with `status`; 0 counts requests dropped without an answer."""
+        """Answers sent with `status`; 0 counts requests left without an answer (drop_rate,
+        lose_answer_rate)."""
         with self._lock:
             return self._statuses[status]
 
@@ -216,14 +229,14 @@ class FakeHellotext:
 
     # -- called by the request handler (agent.fake_http) -----------------------------------
 
-    def admit(self) -> tuple[float, Reply | None, bool]:
-        """Count a /v1 request and draw its fault: (delay, forced reply or None, drop)."""
+    def admit(self) -> Draw:
+        """Count a /v1 request and draw its faults."""
         with self._lock:
             self._requests += 1
             f = self._faults
             if f.drop_rate and self._rng.random() < f.drop_rate:
                 self._statuses[0] += 1
-                return f.delay, None, True
+                return Draw(f.delay, None, drop=True, lose_answer=False)
             retry = {"Retry-After": f.retry_after} if f.retry_after else {}
             forced: Reply | None = None
             if f.status_override is not None and not 200 <= f.status_override < 300:
@@ -237,7 +250,10 @@ class FakeHellotext:
                 status = self._rng.choice((500, 502, 503))
                 headers = retry if status == 503 else {}
                 forced = Reply(status, error_body("server_error", "temporary failure"), headers)
-            return f.delay, forced, False
+            lose = bool(f.lose_answer_rate) and self._rng.random() < f.lose_answer_rate
+            if lose:
+                self._statuses[0] += 1
+            return Draw(f.delay, forced, drop=False, lose_answer=lose)
 
     def is_offline(self) -> bool:
         return self._faults.offline  # one attribute read: atomic, no lock needed

@@ -185,19 +185,24 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/_control/"):
             self._send(self._control(path, query, raw), counted=False)
             return
-        delay, forced, drop = fake.admit()
-        if delay:
-            time.sleep(delay)
-        if drop:
+        draw = fake.admit()
+        if draw.delay:
+            time.sleep(draw.delay)
+        if draw.drop:
             self.close_connection = True
             return
+        forced = draw.forced
         if forced is None and not fake.authorized(self.fields.get("authorization")):
             forced = Reply(
                 401,
                 error_body("unauthorized", "the token is missing, invalid or revoked"),
                 {"WWW-Authenticate": "Bearer"},
             )
-        self._send(forced or self._route(path, query, raw), counted=True)
+        reply = forced or self._route(path, query, raw)
+        if draw.lose_answer:
+            self.close_connection = True
+            return
+        self._send(reply, counted=True)
 
     def _route(self, path: str, query: str, raw: bytes) -> Reply:
         fake, method = self.server.fake, self.command

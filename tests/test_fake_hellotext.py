@@ -355,6 +355,18 @@ def test_a_dropped_connection_gets_no_answer(fake: FakeHellotext, client: httpx.
     assert post_statuses(client, 1) == [200]
 
 
+def test_a_lost_answer_after_the_event_was_stored(
+    fake: FakeHellotext, client: httpx.Client
+) -> None:
+    fake.set_faults(lose_answer_rate=1.0)
+    with pytest.raises(httpx.RemoteProtocolError):
+        client.post("/attribution/events", json=payment())
+    assert len(fake.events) == 1 and fake.count(0) == 1 and fake.count(200) == 0
+    fake.set_faults(lose_answer_rate=0.0)
+    assert post_statuses(client, 1) == [200]  # the sender's retry: a visible duplicate
+    assert fake.duplicates == 1
+
+
 def test_offline_resets_new_and_kept_alive_connections(
     fake: FakeHellotext, client: httpx.Client
 ) -> None:
