@@ -29,6 +29,7 @@ from agent.receipt_totals import Totals
 from agent.templates import Template
 
 _SEPARATOR = re.compile(r"^\s*[-=_*.~#+ ]{5,}\s*$")
+_SPACED = re.compile(r"^[\W_]*(?:[^\W\d_] ){3,}[^\W\d_][\W_]*$")
 
 
 def _words(text: str) -> frozenset[str]:
@@ -87,6 +88,8 @@ class Reader:
             return custom
         amounts = find_amounts(text, self.country)
         label = folded[: amounts[0].start] if amounts else folded
+        if _SPACED.match(label):
+            label = label.replace(" ", "")  # `T O T A L`: letters spaced out for emphasis
         strong = any(a.strong for a in amounts)
         notes: list[str] = []
         if not strong:

@@ -339,3 +339,7 @@ Propina sugerida 10%         360,00
 
 def test_a_one_letter_word_ending_a_description_is_kept() -> None:
     assert read("Vitamina C          120,00\nTOTAL 120,00").lines[0].description == "Vitamina C"
+
+
+def test_a_label_spaced_out_for_emphasis() -> None:
+    assert read("Pan   100,00\nT O T A L    100,00").total == D(100)
