@@ -136,3 +136,14 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for option in ("--json", "--template", "--explain", "--codepage", "--country", "--currency"):
         assert option in out
+
+
+def test_explain_in_json_lists_every_line_with_its_rule(
+    escpos_fixtures: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = str(escpos_fixtures / "escpos-php-receipt-with-logo.bin")
+    code, out, _ = run(capsys, path, "--json", "--explain")
+    (receipt,) = json.loads(out)["receipts"]
+    rules = {step["line"].split("  ")[0]: step["rule"] for step in receipt["explain"]}
+    assert code == 0 and rules["Example item #1"] == "item" and rules["Subtotal"] == "subtotal"
+    assert rules["A local tax"] == "tax" and rules["Total"] == "total"
