@@ -17,6 +17,7 @@ Usage: `with FakeHellotext(token="t") as fake: client.post(fake.url + "/attribut
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import json
 import random
 import threading
@@ -263,7 +264,8 @@ class FakeHellotext:
             self._statuses[status] += 1
 
     def authorized(self, header: str | None) -> bool:
-        return header is not None and header == f"Bearer {self.token}"
+        expected = f"Bearer {self.token}".encode()
+        return header is not None and hmac.compare_digest(header.encode(), expected)
 
     def success_status(self) -> int:
         override = self._faults.status_override
