@@ -64,11 +64,15 @@ class Reader:
         self.issued_day: date | None = None
         self.issued_time: time | None = None
         self.customer: dict[str, str] = {}
+        self.negative_item = False  # the current line was priced negative: a discount
 
     # -- the walk -----------------------------------------------------------------------
 
     def feed(self, text: str) -> None:
+        self.negative_item = False
         rule = self._rule(text.rstrip())
+        if self.negative_item:
+            rule = "discount (negative line)"
         self.trace.append((text.rstrip(), rule))
 
     def _rule(self, text: str) -> str:
@@ -347,6 +351,7 @@ class Reader:
         self.zone = "items"
         amount = item.amount
         if amount < 0 and self.kind == "sale":
+            self.negative_item = True
             self.totals.take("discount", amount, "")
             return
         self.totals.lines.append(
