@@ -139,3 +139,23 @@ def test_a_card_number_in_any_line_never_reaches_the_receipt(country: str) -> No
     assert "4111111111111111" not in str(receipt).replace(" ", "").replace("-", "")
     assert "41111111" not in "".join(text for text, _ in trace).replace(" ", "").replace("-", "")
     assert receipt.lines[0].description == "Regalo ****1111"
+
+
+@pytest.mark.parametrize(
+    ("data", "accented", "euro", "images", "qr"),
+    [
+        (cafe([Item("Té", D(900))]), "CAFÉ DEL ÁNGEL", True, 1, 1),  # CP858
+        (clothing([Item("Jeans", D(100))]), "Envíos a España: pago en €", True, 1, 0),  # CP1252
+        (pharmacy([Item("Té", D(900))]), "de Farmacéutica Güemes S.R.L.", False, 0, 1),
+        (supermarket([YERBA]), "Gracias por su compra. ¡Vuelva pronto!", False, 1, 1),
+    ],
+)
+def test_layouts_carry_accents_euro_logos_codes_and_cuts(
+    data: bytes, accented: str, euro: bool, images: int, qr: int
+) -> None:
+    (doc,) = decode_all(data)
+    assert doc.ended_by == "cut"
+    assert accented in [line.text for line in doc.lines]
+    assert any("€" in line.text for line in doc.lines) == euro
+    assert doc.images_skipped == images and len(doc.qr_codes) == qr
+    assert doc.barcodes  # every layout prints a CODE128 with the ticket number
