@@ -234,6 +234,7 @@ def cafe(basket: Basket, *, tip_pct: int = 10) -> bytes:
     p.text(row("REDCOMPRA ****5678", fmt(total, "cl")))
     p.text("Aceptamos € y US$ al cambio del día\n")
     p.qr("https://www.sii.cl/boleta?folio=4567", native=True)
+    p.barcode("{B4567", "CODE128", function_type="B")
     p.cut()
     return bytes(p.output)
 
