@@ -117,6 +117,14 @@ def decode_table(codec: str, international: int = 0) -> str:
 
 
 @cache
+def international_map(international: int) -> dict[int, str]:
+    """`ESC R` as a str.translate table, for text that is not decoded through a table."""
+    subst = INTERNATIONAL_SETS.get(international, INTERNATIONAL_SETS[0])
+    return {pos: char for pos, char in zip(_INTL_POSITIONS, subst, strict=True)
+            if chr(pos) != char}
+
+
+@cache
 def is_known_codec(codec: str) -> bool:
     """True for a single-byte code page: the decoder maps each byte alone through a table,
     so CJK multi-byte codecs and the UTF encodings are refused."""

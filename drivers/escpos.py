@@ -82,7 +82,7 @@ class EscposDecoder(VariableLengthCommands):
             0x56: self._gs_cut, 0x6B: self._gs_barcode, 0x76: self._gs_raster,
         }
         self._fs_var: dict[int, Handler] = {
-            0x28: self._paren, 0x67: self._fs_nv_memory, 0x71: self._fs_nv_images,
+            0x28: self._fs_paren, 0x67: self._fs_nv_memory, 0x71: self._fs_nv_images,
         }
         ctl: list[Handler] = [self._unknown1] * 256  # only control bytes and DEL get here
         for b in SINGLE_BYTE_NOOPS:
@@ -133,6 +133,8 @@ class EscposDecoder(VariableLengthCommands):
         if self._pending:  # a command cut short by the end of the stream
             self._unknown(len(self._pending))
             self._pending = bytearray()
+        if self._utf8 is not None:  # a UTF-8 sequence cut short by the end of the stream
+            self._unknown(len(self._utf8.decode(b"", final=True)))
         if self._parts:
             self._end_line()
         self._end_document("flush", self._fed)

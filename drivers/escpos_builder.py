@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 from collections.abc import Mapping
 
-from drivers.codepages import codec_for_page, decode_table, is_known_codec
+from drivers.codepages import codec_for_page, decode_table, international_map, is_known_codec
 from drivers.document import Barcode, Document, EndReason, TextLine
 from drivers.errors import DriverError
 
@@ -20,6 +20,7 @@ DEFAULT_TABS = tuple(range(8, 256, 8))  # Epson: a tab stop every 8 characters
 BOLD, DOUBLE_HEIGHT, DOUBLE_WIDTH = 1, 2, 4
 MAX_COLUMNS = 96  # Font B across 112 mm paper is about 90 characters
 _BLANK = TextLine("")
+_NOT_UTF8_TEXT = dict.fromkeys([*range(0x80, 0xA0), 0xFFFD])  # C1 controls, bad bytes
 
 
 class DocumentBuilder:
@@ -33,7 +34,10 @@ class DocumentBuilder:
         max_line_chars: int,
         max_document_lines: int,
     ) -> None:
-        if not is_known_codec(codepage):
+        self._default_utf8 = codepage.lower().replace("_", "-") in ("utf-8", "utf8")
+        if self._default_utf8:
+            codepage = "cp437"  # what ESC t pages fall back to if FS ( C leaves UTF-8
+        elif not is_known_codec(codepage):
             raise DriverError(f"unsupported default code page {codepage!r}")
         for page, codec in (codepage_map or {}).items():
             if not 0 <= page <= 255 or not is_known_codec(codec):
@@ -58,6 +62,8 @@ class DocumentBuilder:
 
     def _reset_printer(self) -> None:
         """Printer state after power-on or ESC @; the unprinted partial line is lost."""
+        self._utf8: codecs.IncrementalDecoder | None = None
+        self._select_encoding(self._default_utf8)
         self._codec = self._default_codec
         self._intl = 0
         self._table = decode_table(self._codec, 0)
@@ -91,9 +97,13 @@ class DocumentBuilder:
 
     def _text_block(self, raw: bytes) -> None:
         """Printable bytes and line feeds (nothing else) in the current print mode."""
-        s = _charmap_decode(raw, "ignore", self._table)[0]
-        if len(s) != len(raw):  # bytes with no glyph in this code page (C1 controls, holes)
-            self._unknown(len(raw) - len(s))
+        utf8 = self._utf8
+        if utf8 is None:
+            s = _charmap_decode(raw, "ignore", self._table)[0]
+            if len(s) != len(raw):  # bytes with no glyph in this page (C1 controls, holes)
+                self._unknown(len(raw) - len(s))
+        else:
+            s = self._utf8_text(utf8, raw)
         if "\n" not in s:
             if s:
                 self._add_text(s)
@@ -107,6 +117,21 @@ class DocumentBuilder:
             self._whole_lines(pieces)
         if last:
             self._add_text(last)
+
+    def _utf8_text(self, utf8: codecs.IncrementalDecoder, raw: bytes) -> str:
+        """UTF-8 mode (FS ( C, or a "utf-8" default page): a sequence may span chunks."""
+        s = utf8.decode(raw)
+        text = s.translate(_NOT_UTF8_TEXT)
+        if len(text) != len(s):  # C1 controls and undecodable bytes
+            self._unknown(len(s) - len(text))
+        return text.translate(international_map(self._intl)) if self._intl else text
+
+    def _select_encoding(self, utf8: bool) -> None:
+        """FS ( C function 48: UTF-8, or back to one byte per character (ESC t pages)."""
+        if not utf8:
+            self._utf8 = None
+        elif self._utf8 is None:
+            self._utf8 = codecs.getincrementaldecoder("utf-8")("replace")
 
     def _whole_lines(self, pieces: list[str]) -> None:
         """pieces[1:] are lines printed whole in the current style: _end_line's rules, in

@@ -185,6 +185,22 @@ class VariableLengthCommands(DocumentBuilder):
         self._skip = data[j + 3] | data[j + 4] << 8
         return j + 5
 
+    def _fs_paren(self, data: bytes, j: int) -> int:
+        """FS ( fn pL pH d...; FS ( C function 48 selects UTF-8 (m 2) or one-byte (m 1)."""
+        n = len(data)
+        if j + 5 > n:
+            return -5
+        size = data[j + 3] | data[j + 4] << 8
+        if data[j + 2] != 0x43 or size < 2:
+            self._skip = size
+            return j + 5
+        if j + 7 > n:
+            return -7
+        if data[j + 5] == 0x30 and data[j + 6] in (1, 2, 0x31, 0x32):
+            self._select_encoding(data[j + 6] in (2, 0x32))
+        self._skip = size - 2
+        return j + 7
+
     def _gs_paren(self, data: bytes, j: int) -> int:
         """GS ( fn pL pH d...: 2D symbols (fn k) and graphics (fn L) need a look inside."""
         n = len(data)

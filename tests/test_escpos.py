@@ -446,3 +446,18 @@ def test_python_escpos_print_modes_and_device_commands_are_all_understood() -> N
     assert doc.barcodes == [Barcode("EAN13", "123456789012"), Barcode("CODE39", "CODE39TEST")]
     assert doc.qr_codes == ["hola"] and doc.images_skipped == 1
     assert doc.unknown_bytes == 0 and doc.ended_by == "cut" and doc.size == len(p.output)
+
+
+def test_utf8_selected_by_fs_paren_c_or_as_the_default() -> None:
+    utf8_on, one_byte = FS + b"(C\x02\x000\x02", FS + b"(C\x02\x000\x01"
+    job = (b"Caf\x82\n" + utf8_on + "Café ñandú €\n".encode() + ESC + b"R\x07#"
+           + "\u0085€\n".encode() + b"\xff" + one_byte + b"\x82\n")
+    assert texts(job) == ["Café\nCafé ñandú €\n₧€\né"]
+    docs = decode_all(job)
+    assert docs[0].unknown_bytes == 2  # a C1 control (NEL) and an undecodable byte
+    assert chunked(job, [1] * len(job)) == docs  # sequences split across chunks
+    assert texts("Año 2026: €\n".encode(), codepage="utf-8") == ["Año 2026: €"]
+    decoder = EscposDecoder(codepage="UTF8")
+    decoder.feed("ok\n€".encode()[:-1])
+    (doc,) = decoder.flush()
+    assert doc.text == "ok" and doc.unknown_bytes == 1  # the € cut short

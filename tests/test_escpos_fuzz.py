@@ -44,6 +44,7 @@ escposish = st.lists(
     st.one_of(
         st.binary(min_size=1, max_size=8),
         st.sampled_from([ESC, GS, FS, DLE, b"\n", b"\r", b"\t", b"\x00", GS + b"(", GS + b"k",
+                         FS + b"(C\x02\x000\x02",
                          ESC + b"*", GS + b"v0", ESC + b"&", ESC + b"D", GS + b"8L", FS + b"q"]),
     ),
     max_size=200,
@@ -128,6 +129,7 @@ def fixed(draw: st.DrawFn) -> bytes:
         (FS + b"2", 74), (DLE + b"\x04\x01", 0), (DLE + b"\x04\x07", 1), (DLE + b"\x05", 1),
         (DLE + b"\x14\x01", 2), (DLE + b"\x14\x08", 7), (DLE + b"\x14\x03", 5),
         (GS + b"V\x00", 0), (GS + b"V1", 0), (GS + b"VA", 1), (GS + b"Vh", 1), (ESC + b"i", 0),
+        (FS + b"(C\x02\x000", 1),
     ]))
     return head + blob(draw, size)
 
