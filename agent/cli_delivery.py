@@ -352,7 +352,7 @@ def _sync_with_bar(syncer: Syncer) -> SyncReport:
 
 
 def _status(args: argparse.Namespace, ctx: Context) -> int:
-    from agent.sync import delivery_status
+    from agent.sync_status import delivery_status
 
     now = time.time()
     with open_outbox(ctx.config()) as outbox:

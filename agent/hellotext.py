@@ -160,7 +160,11 @@ class HellotextClient:
         self._clock = clock
         self._http = httpx.Client(
             base_url=api_url.rstrip("/") + "/",
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            headers={
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+                "Content-Type": "application/json",  # a default: no per-request merge
+            },
             timeout=httpx.Timeout(timeout),
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
@@ -189,7 +193,9 @@ class HellotextClient:
         self, body: Mapping[str, Any] | bytes, *, event_id: str = "", attempt: int = 0
     ) -> Outcome:
         """POST /v1/attribution/events; `body` as a dict or as JSON bytes (`Event.body_json`)."""
-        return self._request("POST", EVENTS_PATH, body=body, event_id=event_id, attempt=attempt)
+        return self._request(
+            "POST", EVENTS_PATH, body=body, event_id=event_id, attempt=attempt, want_data=False
+        )
 
     def create_profile(self, e164: str, *, event_id: str = "", attempt: int = 0) -> Outcome:
         """POST /v1/profiles: create or match by phone; Sent.data carries the profile `id`."""
@@ -218,22 +224,22 @@ class HellotextClient:
         params: Mapping[str, str] | None = None,
         event_id: str = "",
         attempt: int = 0,
+        want_data: bool = True,
     ) -> Outcome:
         started = time.monotonic()
         content = body if body is None or isinstance(body, bytes) else encode(body)
-        headers = {"Content-Type": "application/json"} if content is not None else None
         try:
-            response = self._http.request(
-                method, path, content=content, params=params, headers=headers
-            )
+            response = self._http.request(method, path, content=content, params=params)
         except httpx.TransportError as exc:
             outcome: Outcome = _transport_failure(exc)
         except httpx.HTTPError as exc:  # a bad URL: nothing to retry
             raise DeliveryError(f"{method} /{path}: {type(exc).__name__}") from exc
         else:
-            outcome = classify(
-                response.status_code, response.headers, response.text, now=self._clock()
-            )
+            status = response.status_code
+            if 200 <= status < 300 and not want_data:
+                outcome = Sent(status)  # an accepted event: its answer says nothing more
+            else:
+                outcome = classify(status, response.headers, response.text, now=self._clock())
         _log(method, path, outcome, event_id, attempt, time.monotonic() - started)
         return outcome
 

@@ -1,17 +1,20 @@
 """The sync engine: claim due events oldest first, deliver them, record what each answer meant.
 
-One pass (`run_once`) is a small pipeline. The calling thread owns the outbox (SQLite) and
-does all of its writes: it claims a batch, hands rows to `sync.concurrency` workers that
-share one httpx.Client (connection reuse), and acks whatever has come back each time it
-wakes up, so acks are grouped when the server is fast and immediate when it is slow. A row
-is acked before its worker's slot is refilled: a crash can repeat at most the requests in
-flight (one per worker).
+A pass (`run_once`) runs `sync.concurrency` workers that share one httpx.Client (connection
+reuse). Each worker takes the next claimed row (claiming a batch when none is left), posts
+it and records the answer itself before it takes another, so a crash can repeat at most one
+request per worker, and no worker waits for a coordinator between requests.
 
 Answers (see `agent.hellotext.classify`): sent -> ack; park -> parked with the error body,
 the rows behind it go on; pause (401/403) -> every claimed row is released unchanged and
 nothing is sent until the token probe answers 200; retry -> back to pending after full-jitter
 backoff, never before Retry-After. A run of temporary failures (the internet is down, the
 server is failing) ends the pass early rather than hammering; the next tick tries again.
+
+The engine writes through its own connection with `synchronous=NORMAL` (WAL): its writes
+(claims, acks, retries) only decide whether an event might be sent twice, never whether it
+is lost. A process crash loses none of them; a power cut may undo the last acks, which
+means a duplicate, not a loss. Sales are still added with the configured `synchronous`.
 """
 
 from __future__ import annotations
@@ -23,27 +26,27 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from typing import Any
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 
 from agent.backoff import retry_delay
 from agent.config import AgentConfig
 from agent.hellotext import HellotextClient, Outcome, Park, Pause, Retry, Sent
 from agent.outbox import Outbox, OutboxRow
 from agent.profiles import LOCAL_STATUS, ProfileResolver
+from agent.sync_status import (
+    META_DUPLICATES,
+    META_LAST_ERROR,
+    META_LAST_ERROR_AT,
+    META_LAST_SUCCESS,
+    META_PAUSED,
+    META_PAUSED_AT,
+)
 
 log = logging.getLogger("agent.sync")
 
-# Meta keys (the outbox's key/value table), read by `status` from another process.
-META_PAUSED = "sync.paused"  # why sending is paused; absent when it is not
-META_PAUSED_AT = "sync.paused_at"
-META_LAST_SUCCESS = "sync.last_success_at"
-META_LAST_ERROR = "sync.last_error"
-META_LAST_ERROR_AT = "sync.last_error_at"
-META_DUPLICATES = "sync.possible_duplicates"  # timeouts and drops: the server may have it
-
-NOTES_EVERY_SECONDS = 1.0
+NOTES_EVERY_SECONDS = 1.0  # status notes are written at most this often
+PROGRESS_EVERY_SECONDS = 0.1
 
 Progress = Callable[[int, int], None]
 
@@ -64,6 +67,67 @@ class SyncReport:
         return self.sent + self.retried + self.parked
 
 
+@dataclass
+class _Pass:
+    """What the workers of one pass share, behind `lock`."""
+
+    report: SyncReport
+    deadline: float | None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    queue: deque[OutboxRow] = field(default_factory=deque)
+    exhausted: bool = False
+    claiming: bool = False  # a worker is claiming the next batch (outside the lock)
+    failures: int = 0  # temporary failures since the last success
+    stop: bool = False
+
+    def __post_init__(self) -> None:
+        self.claimed = threading.Condition(self.lock)
+
+
+class _GroupAck:
+    """Acks from several workers share one transaction; each worker returns only once its
+    own ack is committed, so "one request at risk per worker" still holds."""
+
+    def __init__(self, outbox: Outbox, clock: Callable[[], float]) -> None:
+        self._outbox = outbox
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._pending: list[str] = []
+        self._group = 0  # the group new ids join
+        self._committed = 0  # groups below this one are written
+        self._flushing = False
+        self._failed: dict[int, BaseException] = {}
+
+    def ack(self, id: str) -> None:
+        with self._cond:
+            self._pending.append(id)
+            mine = self._group
+            while self._committed <= mine:
+                if not self._flushing:
+                    break
+                self._cond.wait()
+            else:
+                if mine in self._failed:
+                    raise self._failed[mine]
+                return
+            self._flushing = True
+            batch, self._pending = self._pending, []
+            self._group += 1
+        error: BaseException | None = None
+        try:
+            self._outbox.ack(batch, now=self._clock())
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            with self._cond:
+                if error is not None:
+                    self._failed[mine] = error
+                self._committed = mine + 1
+                self._flushing = False
+                self._cond.notify_all()
+
+
 class Syncer:
     def __init__(
         self,
@@ -75,7 +139,8 @@ class Syncer:
         clock: Callable[[], float] = time.time,
         batch_size: int | None = None,
     ) -> None:
-        self._outbox = outbox
+        synchronous = "off" if config.outbox.synchronous == "off" else "normal"
+        self._outbox = Outbox(outbox.path, synchronous=synchronous)
         self._client = client
         self._rng = rng or random.Random()
         self._clock = clock
@@ -86,14 +151,16 @@ class Syncer:
         self._batch = batch_size or max(16, 4 * self._concurrency)
         # A claimed row must stay ours until it was tried: at worst every round of the
         # batch waits out a full timeout.
-        rounds = math.ceil(self._batch / self._concurrency) + 1
+        rounds = math.ceil(self._batch / self._concurrency) + 2  # + the rows claimed ahead
         self._lease = max(config.outbox.lease_seconds, rounds * config.hellotext.timeout_seconds)
         # This many temporary failures in a row with no success: stop the pass.
         self._give_up_after = max(4, 2 * self._concurrency)
         self.profiles = ProfileResolver(client, country=config.store.country)
         self._pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="sync")
+        self._acks = _GroupAck(self._outbox, clock)
         self._running = threading.Lock()
-        self._paused: str | None = outbox.get_meta(META_PAUSED) or None
+        self._state = threading.Lock()  # pause and notes, shared by the workers
+        self._paused: str | None = self._outbox.get_meta(META_PAUSED) or None
         self._last_probe: float | None = None  # paused by an earlier run: probe at once
         self._notes: dict[str, str] = {}  # status for `status`, written in groups
         self._new_duplicates = 0
@@ -104,8 +171,9 @@ class Syncer:
         return self._paused
 
     def close(self) -> None:
-        """Stop the workers (the client belongs to the caller)."""
+        """Stop the workers and close the engine's connection (the client is the caller's)."""
         self._pool.shutdown(wait=True)
+        self._outbox.close()
 
     def maybe_probe(self, now: float) -> bool:
         """True when sending may go on; while paused, re-check the token every probe interval."""
@@ -133,12 +201,10 @@ class Syncer:
             return SyncReport(busy=True, paused=self._paused)
         try:
             report = SyncReport()
-            if not self.maybe_probe(self._clock()):
-                report.paused = self._paused
-                return report
-            self._pass(report, deadline, progress)
+            if self.maybe_probe(self._clock()):
+                self._pass(_Pass(report, deadline), progress)
             report.paused = self._paused
-            if report.handled or report.paused or report.stopped_early:
+            if report.handled or report.stopped_early:
                 log.info(
                     "sync: %d sent, %d to retry, %d parked%s%s",
                     report.sent,
@@ -153,57 +219,68 @@ class Syncer:
 
     # -- one pass ------------------------------------------------------------------------
 
-    def _pass(self, report: SyncReport, deadline: float | None, progress: Progress | None) -> None:
+    def _pass(self, run: _Pass, progress: Progress | None) -> None:
         total = self._outbox.counts().get("pending", 0)
-        queue: deque[OutboxRow] = deque()
-        running: dict[Future[Outcome], OutboxRow] = {}
-        exhausted = False
-        failures = 0  # temporary failures since the last success
+        workers = [self._pool.submit(self._work, run) for _ in range(self._concurrency)]
         try:
             while True:
-                stopping = self._paused is not None or report.stopped_early is not None
-                if not stopping and not exhausted and len(queue) < self._concurrency:
-                    if deadline is not None and self._clock() >= deadline:
-                        report.stopped_early = "deadline"
-                        stopping = True
-                    else:
-                        rows = self._outbox.claim(
-                            limit=self._batch, now=self._clock(), lease_seconds=self._lease
-                        )
-                        exhausted = not rows
-                        queue.extend(rows)
-                while not stopping and queue and len(running) < self._concurrency:
-                    row = queue.popleft()
-                    self._seed_profile(row)
-                    running[self._pool.submit(self._deliver, row)] = row
-                if not running:
-                    break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                results = [(running.pop(future), future.result()) for future in done]
-                failures = self._apply(results, report, failures)
-                self._store_profiles()
-                self._flush_notes(self._clock())
-                if failures >= self._give_up_after and report.stopped_early is None:
-                    report.stopped_early = f"{failures} temporary failures in a row"
-                    log.warning("sync: %s; waiting for the next tick", report.stopped_early)
+                done, running = wait(workers, PROGRESS_EVERY_SECONDS, FIRST_EXCEPTION)
                 if progress is not None:
-                    progress(report.handled, max(total, report.handled))
+                    handled = run.report.handled
+                    progress(handled, max(total, handled))
+                self._flush_notes(self._clock())
+                if not running or any(f.exception() for f in done):
+                    break
         finally:
-            # Whatever was claimed and never tried goes back as it was.
-            for future, row in list(running.items()):
-                if future.cancel():
-                    queue.append(row)
-                    del running[future]
-            if running:  # an exception escaped: let the in-flight requests finish unrecorded
-                wait(running)
-            if queue:
-                self._outbox.release([row.id for row in queue], now=self._clock())
-                report.released += len(queue)
-            self._store_profiles()
+            with run.lock:
+                run.stop = True  # an exception or Ctrl-C: workers finish their request, stop
+            wait(workers)
+            if run.queue:  # claimed and never tried: back as they were
+                self._outbox.release([row.id for row in run.queue], now=self._clock())
+                run.report.released += len(run.queue)
             self._flush_notes(self._clock(), force=True)
+        for worker in workers:
+            worker.result()  # re-raise a worker's exception here
+
+    def _work(self, run: _Pass) -> None:
+        """A worker: take a row, deliver it, record the answer; until none is left or stop."""
+        while (row := self._next(run)) is not None:
+            outcome = self._deliver(row)
+            self._record(run, row, outcome)
+
+    def _next(self, run: _Pass) -> OutboxRow | None:
+        """The next claimed row. The worker that finds the queue short claims the next batch
+        outside the lock, so the others keep sending meanwhile."""
+        while True:
+            with run.lock:
+                if run.stop:
+                    return None
+                short = len(run.queue) <= self._concurrency and not run.exhausted
+                if run.queue and not (short and not run.claiming):
+                    return run.queue.popleft()
+                if not run.queue and (run.exhausted or run.claiming):
+                    if run.exhausted:
+                        return None
+                    run.claimed.wait()
+                    continue
+                now = self._clock()
+                if run.deadline is not None and now >= run.deadline:
+                    run.report.stopped_early = "deadline"
+                    run.stop = True
+                    return None
+                run.claiming = True
+            rows: list[OutboxRow] = []
+            try:
+                rows = self._outbox.claim(limit=self._batch, now=now, lease_seconds=self._lease)
+            finally:
+                with run.lock:
+                    run.claiming = False
+                    run.exhausted = not rows  # (also after an error: the pass is ending)
+                    run.queue.extend(rows)
+                    run.claimed.notify_all()
 
     def _deliver(self, row: OutboxRow) -> Outcome:
-        """In a worker: resolve the phone if there is one, then post the event."""
+        """Resolve the phone if there is one (cached), then post the event."""
         event = row.event
         attempt = row.attempts + 1
         profile: str | None = None
@@ -211,128 +288,98 @@ class Syncer:
             e164 = self.profiles.normalise(event.phone)
             if e164 is None:
                 return Park(LOCAL_STATUS, "the phone is not a possible number")
+            if self.profiles.known(e164) is None:
+                cached = self._outbox.get_profile(e164)
+                if cached:
+                    self.profiles.remember(e164, cached)
             got = self.profiles.resolve(e164, event_id=event.id, attempt=attempt)
             if not isinstance(got, str):
                 return got
             profile = got
+            for phone, profile_id in self.profiles.take_new():
+                self._outbox.put_profile(phone, profile_id, now=self._clock())
         body = event.body_json(profile=profile)
         return self._client.track(body, event_id=event.id, attempt=attempt)
 
-    def _apply(
-        self, results: list[tuple[OutboxRow, Outcome]], report: SyncReport, failures: int
-    ) -> int:
-        """Record a group of answers (acks in one transaction); returns the failure streak."""
+    def _record(self, run: _Pass, row: OutboxRow, outcome: Outcome) -> None:
+        """Write what the answer means for this row, before the worker takes another."""
         now = self._clock()
-        sent: list[str] = []
-        released: list[str] = []
-        for row, outcome in results:
-            match outcome:
-                case Sent():
-                    sent.append(row.id)
-                    failures = 0
-                case Park(status=status, body=body):
-                    self._outbox.park(row.id, now=now, status=status, error=body)
-                    report.parked += 1
-                    self._last_error(f"{status} parked event {row.id}", now)
-                case Pause(reason=reason):
-                    released.append(row.id)
-                    if self._paused is None:
-                        self._pause(reason, now)
-                case Retry() as retry:
-                    delay = retry_delay(
-                        row.attempts,
-                        base=self._base,
-                        cap=self._cap,
-                        rng=self._rng,
-                        retry_after=retry.retry_after,
-                    )
-                    self._outbox.retry(
-                        row.id, now=now, delay=delay, status=retry.status, error=retry.error
-                    )
-                    report.retried += 1
-                    report.maybe_delivered += retry.maybe_delivered
-                    failures += 1
-                    self._last_error(retry.error, now, maybe_delivered=retry.maybe_delivered)
-        if sent:
-            self._outbox.ack(sent, now=now)
-            report.sent += len(sent)
-            self._notes[META_LAST_SUCCESS] = repr(now)
-        if released:
-            self._outbox.release(released, now=now)
-            report.released += len(released)
-        return failures
+        match outcome:
+            case Sent():
+                self._acks.ack(row.id)
+                with run.lock:
+                    run.report.sent += 1
+                    run.failures = 0
+                self._note({META_LAST_SUCCESS: repr(now)})
+            case Park(status=status, body=body):
+                self._outbox.park(row.id, now=now, status=status, error=body)
+                with run.lock:
+                    run.report.parked += 1
+                self._note_error(f"{status} parked event {row.id}", now)
+            case Pause(reason=reason):
+                self._outbox.release([row.id], now=now)
+                with run.lock:
+                    run.report.released += 1
+                    run.stop = True
+                self._pause(reason, now)
+            case Retry() as retry:
+                delay = retry_delay(
+                    row.attempts,
+                    base=self._base,
+                    cap=self._cap,
+                    rng=self._rng,
+                    retry_after=retry.retry_after,
+                )
+                self._outbox.retry(
+                    row.id, now=now, delay=delay, status=retry.status, error=retry.error
+                )
+                with run.lock:
+                    run.report.retried += 1
+                    run.report.maybe_delivered += retry.maybe_delivered
+                    run.failures += 1
+                    if run.failures >= self._give_up_after and not run.stop:
+                        run.stop = True
+                        run.report.stopped_early = f"{run.failures} temporary failures in a row"
+                        log.warning("sync: %s; waiting for the next tick", run.report.stopped_early)
+                self._note_error(retry.error, now, maybe_delivered=retry.maybe_delivered)
+
+    # -- pause and status notes ------------------------------------------------------------
 
     def _pause(self, reason: str, now: float) -> None:
+        with self._state:
+            if self._paused == reason:
+                return
+            self._paused = reason
+            self._last_probe = now
         log.error(
             "delivery paused: %s; nothing is lost, re-checking every %.0fs",
             reason,
             self._probe_interval,
         )
-        self._paused = reason
-        self._last_probe = now
-        self._last_error(reason, now)
-        self._notes[META_PAUSED] = reason
-        self._notes[META_PAUSED_AT] = repr(now)
+        self._note_error(reason, now)
+        self._note({META_PAUSED: reason, META_PAUSED_AT: repr(now)})
         self._flush_notes(now, force=True)
 
-    def _last_error(self, error: str, now: float, *, maybe_delivered: bool = False) -> None:
-        self._notes[META_LAST_ERROR] = error
-        self._notes[META_LAST_ERROR_AT] = repr(now)
-        self._new_duplicates += maybe_delivered
+    def _note(self, notes: dict[str, str]) -> None:
+        with self._state:
+            self._notes.update(notes)
+
+    def _note_error(self, error: str, now: float, *, maybe_delivered: bool = False) -> None:
+        with self._state:
+            self._notes[META_LAST_ERROR] = error
+            self._notes[META_LAST_ERROR_AT] = repr(now)
+            self._new_duplicates += maybe_delivered
 
     def _flush_notes(self, now: float, *, force: bool = False) -> None:
         """Write status notes at most once a second: each write is a transaction of its own."""
-        if not force and now - self._notes_flushed < NOTES_EVERY_SECONDS:
-            return
-        self._notes_flushed = now
-        if self._new_duplicates:
-            count = int(self._outbox.get_meta(META_DUPLICATES) or 0) + self._new_duplicates
-            self._notes[META_DUPLICATES] = str(count)
-            self._new_duplicates = 0
-        notes, self._notes = self._notes, {}
+        with self._state:
+            if not force and now - self._notes_flushed < NOTES_EVERY_SECONDS:
+                return
+            self._notes_flushed = now
+            notes, self._notes = self._notes, {}
+            new_duplicates, self._new_duplicates = self._new_duplicates, 0
+        if new_duplicates:
+            count = int(self._outbox.get_meta(META_DUPLICATES) or 0) + new_duplicates
+            notes[META_DUPLICATES] = str(count)
         for key, value in notes.items():
             self._outbox.set_meta(key, value)
-
-    def _seed_profile(self, row: OutboxRow) -> None:
-        """Give the workers' memory the cached profile id, read here (the outbox's thread)."""
-        if row.event.phone is None:
-            return
-        e164 = self.profiles.normalise(row.event.phone)
-        if e164 is not None and self.profiles.known(e164) is None:
-            cached = self._outbox.get_profile(e164)
-            if cached:
-                self.profiles.remember(e164, cached)
-
-    def _store_profiles(self) -> None:
-        now = self._clock()
-        for phone, profile_id in self.profiles.take_new():
-            self._outbox.put_profile(phone, profile_id, now=now)
-
-
-def delivery_status(outbox: Outbox, *, now: float) -> dict[str, Any]:
-    """What `status` shows: counts per state, the oldest waiting event, pause, last results.
-
-    Times are Unix seconds (None when unknown); `*_age_seconds` are relative to `now`.
-    """
-
-    def moment(key: str) -> float | None:
-        value = outbox.get_meta(key)
-        try:
-            return float(value) if value else None
-        except ValueError:
-            return None
-
-    oldest = outbox.oldest_pending_at()
-    next_due = outbox.next_due_at()
-    return {
-        "counts": outbox.counts(),
-        "oldest_pending_at": oldest,
-        "oldest_pending_age_seconds": None if oldest is None else max(0.0, now - oldest),
-        "next_attempt_at": next_due,
-        "paused": outbox.get_meta(META_PAUSED) or None,
-        "paused_at": moment(META_PAUSED_AT),
-        "last_success_at": moment(META_LAST_SUCCESS),
-        "last_error": outbox.get_meta(META_LAST_ERROR),
-        "last_error_at": moment(META_LAST_ERROR_AT),
-        "possible_duplicates": int(outbox.get_meta(META_DUPLICATES) or 0),
-    }

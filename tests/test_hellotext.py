@@ -61,7 +61,7 @@ def _event(profile: str, action: str = "tienda_fisica.pago", n: int = 1) -> dict
 
 def test_accepted_event_is_sent_and_recorded(fake: FakeHellotext, client: HellotextClient) -> None:
     outcome = client.track(_event(_profile(client)))
-    assert outcome == Sent(200, {"status": "received"})
+    assert outcome == Sent(200)
     assert fake.events[0]["metadata"]["agent_event_id"] == "ev-1"
 
 

@@ -25,7 +25,8 @@ from agent.events import Event, new_event_id
 from agent.fake_hellotext import FakeHellotext
 from agent.hellotext import HellotextClient
 from agent.outbox import Outbox
-from agent.sync import META_DUPLICATES, META_LAST_SUCCESS, META_PAUSED, Syncer
+from agent.sync import Syncer
+from agent.sync_status import META_DUPLICATES, META_LAST_SUCCESS, META_PAUSED
 
 TOKEN = "sync-token"
 NOW = 1_800_000_000.0

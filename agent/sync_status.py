@@ -1,0 +1,47 @@
+"""Delivery status: the notes the sync engine leaves in the outbox's meta table, read back.
+
+`hellotext-agent status` runs in another process than the daemon, so everything it shows
+comes from the database: counts per state, the oldest waiting event, and these notes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.outbox import Outbox
+
+META_PAUSED = "sync.paused"  # why sending is paused; absent when it is not
+META_PAUSED_AT = "sync.paused_at"
+META_LAST_SUCCESS = "sync.last_success_at"
+META_LAST_ERROR = "sync.last_error"
+META_LAST_ERROR_AT = "sync.last_error_at"
+META_DUPLICATES = "sync.possible_duplicates"  # timeouts and drops: the server may have it
+
+
+def delivery_status(outbox: Outbox, *, now: float) -> dict[str, Any]:
+    """What `status` shows: counts per state, the oldest waiting event, pause, last results.
+
+    Times are Unix seconds (None when unknown); `*_age_seconds` are relative to `now`.
+    """
+
+    def moment(key: str) -> float | None:
+        value = outbox.get_meta(key)
+        try:
+            return float(value) if value else None
+        except ValueError:
+            return None
+
+    oldest = outbox.oldest_pending_at()
+    next_due = outbox.next_due_at()
+    return {
+        "counts": outbox.counts(),
+        "oldest_pending_at": oldest,
+        "oldest_pending_age_seconds": None if oldest is None else max(0.0, now - oldest),
+        "next_attempt_at": next_due,
+        "paused": outbox.get_meta(META_PAUSED) or None,
+        "paused_at": moment(META_PAUSED_AT),
+        "last_success_at": moment(META_LAST_SUCCESS),
+        "last_error": outbox.get_meta(META_LAST_ERROR),
+        "last_error_at": moment(META_LAST_ERROR_AT),
+        "possible_duplicates": int(outbox.get_meta(META_DUPLICATES) or 0),
+    }
