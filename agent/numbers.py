@@ -78,6 +78,7 @@ AMOUNT_RE = re.compile(
     rf"(?P<num>{_NUM})"
     r"(?P<close>\s?\))?"
     r"(?P<trail>-)?"
+    r"(?:\s?(?P<tcur>€|EUR\b|USD\b))?"  # `12,50 €`
     r"(?![\w/:%*]|[.,]\d|\s%)"
 )
 
@@ -156,7 +157,7 @@ def find_amounts(text: str, country: str) -> list[Amount]:
         )
         if bool(match["open"]) != bool(match["close"]):
             continue  # half a parenthesis: part of something else
-        cur = match["cur"]
+        cur = match["cur"] or match["tcur"]
         tail = re.search(r"[.,](\d+)$", num)
         cents_style = bool(tail and len(tail.group(1)) == 2)
         grouped = bool(re.search(r"\d[.,]\d{3}(?:$|[.,])", num)) and not cents_style

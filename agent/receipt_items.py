@@ -33,7 +33,7 @@ _TRAILING_FLAG = re.compile(r"\s+(?:[A-Z]{1,2}|\*|\(\w\))\s*$")
 # An item number (`001`) may come before the code, as on Brazilian NFC-e.
 _CODE = re.compile(r"^\s*(?:\d{1,3}\s+(?=\d{4,14}\s))?(?P<code>\d{4,14})\s+(?=\S)")
 _TAIL_CODE = re.compile(r"\s(?P<code>\d{8,14})(?:\s+[A-Z])?$")  # `MILK 2% GAL  0078742351 F`
-_AFTER_AMOUNT = re.compile(r"\s*(?:[A-Z]{1,2}|\*|\(\w\))?\s*\**$")  # tax flags: `3.48 N`
+_AFTER_AMOUNT = re.compile(r"\s*(?:[A-Z]{1,2}|\*|\(\w\)|€)?\s*\**$")  # tax flags: `3.48 N`
 _LEAD_QTY = re.compile(
     r"^\s*(?:(?:\d{1,3}\s+(?=\d{4,14}\s))?(?P<code>\d{4,14})\s+)?(?P<quantity>\d{1,4}(?:[.,]\d{1,3})?)\s+"
     r"(?:(?P<unit>kgs?|un|u|uds?)\.?\s+)?(?P<description>.*\S)\s*$",

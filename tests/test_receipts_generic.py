@@ -343,3 +343,8 @@ def test_a_one_letter_word_ending_a_description_is_kept() -> None:
 
 def test_a_label_spaced_out_for_emphasis() -> None:
     assert read("Pan   100,00\nT O T A L    100,00").total == D(100)
+
+
+def test_euro_amounts_printed_after_the_number() -> None:
+    receipt = read("Café con leche     1,80 €\nTOTAL              1,80 €")
+    assert receipt.lines[0].amount == D("1.80") and receipt.currency == "EUR"

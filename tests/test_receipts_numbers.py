@@ -71,3 +71,8 @@ def test_fold_keeps_positions_and_drops_accents() -> None:
     for text in ("DEVOLUCIÓN Nº 12", "Crédito N° 3", "CUPÓN año"):
         assert len(fold(text)) == len(text)
     assert fold("DEVOLUCIÓN Nº 12") == "devolucion no 12"
+
+
+def test_a_currency_sign_after_the_amount() -> None:
+    (amount,) = find_amounts("TOTAL 12,50 €", "UY")
+    assert (amount.value, amount.currency, amount.strong) == (Decimal("12.50"), "EUR", True)
