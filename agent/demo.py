@@ -138,9 +138,14 @@ def run_demo(*, console: Console | None = None, pause: float = 1.2) -> int:
                     if index == len(plan) // 3:
                         fake.set_faults(offline=True)
                         phase = "OFFLINE: events wait in the outbox"
+                        live.console.print("[yellow]Hellotext went offline[/yellow]")
                     if index == 2 * len(plan) // 3:
                         fake.set_faults(offline=False)
                         phase = "back online: the backlog drains"
+                        waiting = service.outbox.counts()["pending"] if service.outbox else 0
+                        live.console.print(
+                            f"[green]Hellotext is back[/green]: {waiting} events waited offline"
+                        )
                     for code in step["scans"]:
                         os.write(master, code.encode() + b"\r")
                         time.sleep(0.1)
