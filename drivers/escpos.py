@@ -20,14 +20,13 @@ from collections.abc import Callable, Mapping
 
 from drivers.document import Document
 from drivers.escpos_builder import BOLD, DOUBLE_HEIGHT, DOUBLE_WIDTH
-from drivers.escpos_commands import (
+from drivers.escpos_commands import MAX_PAYLOAD, VariableLengthCommands
+from drivers.escpos_tables import (
     DLE_DC4_LENGTHS,
     ESC_FIXED,
     FS_FIXED,
     GS_FIXED,
-    MAX_PAYLOAD,
     SINGLE_BYTE_NOOPS,
-    VariableLengthCommands,
 )
 
 __all__ = ["EscposDecoder", "decode_all"]
