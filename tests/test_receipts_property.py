@@ -3,7 +3,7 @@ lines (description, quantity, unit price, amount, code, unit) and the same total
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent.numbers import fold
-from agent.receipts import GENERIC, extract
+from agent.receipts import GENERIC, Coupon, Payment, extract
 from agent.templates import GENERIC_LABELS, GENERIC_PAYMENTS
 from drivers.escpos import decode_all
 from tests.receipt_layouts import (
@@ -22,6 +22,7 @@ from tests.receipt_layouts import (
     clothing,
     ean13,
     expected_lines,
+    supermarket,
 )
 
 # A product called "Descuento" or "Total" is ambiguous for people too: keep label words out.
@@ -65,38 +66,72 @@ def items(draw: st.DrawFn, layout: str) -> Item:
     return Item(description, price, Decimal(draw(st.integers(1, 9))))
 
 
+@dataclass(frozen=True)
+class Job:
+    layout: str
+    basket: list[Item]
+    discount_pct: int = 0  # clothing
+    coupon: tuple[str, Decimal] | None = None  # clothing
+    tendered_extra: Decimal = Decimal(0)  # supermarket: cash handed over beyond the total
+
+    def print(self) -> bytes:
+        if self.layout == "clothing":
+            return clothing(self.basket, discount_pct=self.discount_pct, coupon=self.coupon)
+        if self.layout == "supermarket":
+            return supermarket(self.basket, paid=self.subtotal() + self.tendered_extra)
+        return LAYOUTS[self.layout](self.basket)
+
+    def subtotal(self) -> Decimal:
+        cents = self.layout != "cafe"
+        return sum((item.amount(cents=cents) for item in self.basket), Decimal(0))
+
+    def discount(self) -> Decimal:
+        off = (self.subtotal() * self.discount_pct / 100).quantize(
+            Decimal("0.01"), rounding=ROUND_HALF_UP
+        )
+        return off + (self.coupon[1] if self.coupon else 0)
+
+    def total(self) -> Decimal:
+        return self.subtotal() - self.discount()
+
+
 @st.composite
-def jobs(draw: st.DrawFn) -> tuple[str, list[Item]]:
+def jobs(draw: st.DrawFn) -> Job:
     layout = draw(st.sampled_from(sorted(LAYOUTS)))
-    return layout, draw(st.lists(items(layout), min_size=1, max_size=8))
-
-
-def printed_total(layout: str, basket: list[Item]) -> Decimal:
-    total = sum((item.amount(cents=layout != "cafe") for item in basket), Decimal(0))
-    if layout == "clothing":  # 10% off, no coupon
-        total -= (total / 10).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return total
+    basket = draw(st.lists(items(layout), min_size=1, max_size=8))
+    if layout == "clothing":
+        job = Job(layout, basket, discount_pct=draw(st.integers(0, 30)))
+        code = draw(st.from_regex(r"[A-Z]{4,8}[0-9]{0,3}", fullmatch=True))
+        amount = draw(cents(100, 5000))
+        if draw(st.booleans()) and job.total() > amount:
+            job = Job(layout, basket, job.discount_pct, (code, amount))
+        return job
+    if layout == "supermarket":
+        return Job(layout, basket, tendered_extra=draw(cents(0, 100_000)))
+    return Job(layout, basket)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(jobs())
-def test_random_baskets_are_read_back_exactly(job: tuple[str, list[Item]]) -> None:
-    layout, basket = job
-    data = clothing(basket, coupon=None) if layout == "clothing" else LAYOUTS[layout](basket)
-    docs = [doc for doc in decode_all(data) if doc.has_content]
+def test_random_baskets_are_read_back_exactly(job: Job) -> None:
+    docs = [doc for doc in decode_all(job.print()) if doc.has_content]
     assert len(docs) == 1
     receipt = extract(
-        docs[0], template=GENERIC, country=COUNTRY[layout], currency=CURRENCY[layout]
+        docs[0], template=GENERIC, country=COUNTRY[job.layout], currency=CURRENCY[job.layout]
     )
     got = [
         (line.description, line.quantity, line.unit_price, line.amount, line.code, line.unit)
         for line in receipt.lines
     ]
-    assert got == expected_lines(layout, basket)
-    assert receipt.total == printed_total(layout, basket)
+    assert got == expected_lines(job.layout, job.basket)
+    assert receipt.total == job.total()
+    assert receipt.discount == job.discount()
+    assert receipt.coupons == ((Coupon(*job.coupon),) if job.coupon else ())
+    if job.layout == "supermarket":  # cash: the amount handed over, change not deducted
+        assert receipt.payments == (Payment("efectivo", job.total() + job.tendered_extra),)
+    else:
+        assert [p.amount for p in receipt.payments] == [job.total()]
     assert receipt.reconciled, receipt.warnings
-    assert not re.search(r"\d{13}", receipt.number or "")
-
 
 CARD = "4111 1111 1111 1111"
 LINE = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60)
