@@ -68,6 +68,8 @@ CURRENCY_SYMBOLS: dict[str, str] = {
 
 ISO_CURRENCIES: frozenset[str] = frozenset(str(c.alpha_3) for c in pycountry.currencies)
 
+MAX_DIGITS = 18
+
 _NUM = r"\d+(?:[.,]\d+)*"
 AMOUNT_RE = re.compile(
     r"(?<![\w.,/:%#*-])"
@@ -106,6 +108,8 @@ def parse_number(token: str, country: str, *, prefer_decimal: bool = False) -> D
     token = token.strip()
     if not token or not token[0].isdigit() or not token[-1].isdigit():
         return None
+    if sum(ch.isdigit() for ch in token) > MAX_DIGITS:
+        return None  # no till prints that much money; Decimal math stays exact below it
     dots, commas = token.count("."), token.count(",")
     if dots and commas:
         decimal_mark = "." if token.rfind(".") > token.rfind(",") else ","

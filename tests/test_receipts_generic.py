@@ -348,3 +348,9 @@ def test_a_label_spaced_out_for_emphasis() -> None:
 def test_euro_amounts_printed_after_the_number() -> None:
     receipt = read("Café con leche     1,80 €\nTOTAL              1,80 €")
     assert receipt.lines[0].amount == D("1.80") and receipt.currency == "EUR"
+
+
+def test_absurdly_long_numbers_are_not_money() -> None:
+    nines = "9" * 40
+    receipt = read(f"Pan {nines},00\n2 x {nines} 5,00\nPan 10,00\nTOTAL {nines},00\nTOTAL 15,00")
+    assert receipt.total == D(15) and receipt.to_json()["total"] == "15.00"
