@@ -230,9 +230,12 @@ class EscposDecoder(VariableLengthCommands):
         return j + 1
 
     def _cr_handler(self, data: bytes, j: int) -> int:
-        # CR ends the line; an LF right after it (commands between allowed) is swallowed
-        self._end_line()
-        self._cr = True
+        # CR ends a line that has text, and an LF right after it (commands between allowed)
+        # is then swallowed; on an empty line it does nothing, so LF CR and CR LF CR LF do
+        # not make blank lines that LF alone would not
+        if self._parts:
+            self._end_line()
+            self._cr = True
         return j + 1
 
     # -- prefixes -------------------------------------------------------------------------

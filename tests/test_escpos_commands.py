@@ -67,6 +67,8 @@ def test_tabs_cr_lf_and_form_feed() -> None:
     assert texts(b"a\tb\tc\r\nd\re\n\x0cf\n") == ["a       b       c\nd\ne\nf"]
     assert texts(ESC + b"D\x04\x0a\x00" + b"ab\tc\td\te\n") == ["ab  c     d e"]
     assert texts(b"x\r" + ESC + b"E\x01" + b"\ny\n") == ["x\ny"]  # CR <cmd> LF is one end
+    assert texts(b"a\n\rb\n\r\n\rc\n\r") == ["a\nb\n\nc"]  # LF CR: the CR adds nothing
+    assert texts(b"a\r\n\r\nb\r\n") == ["a\n\nb"]
 
 
 def test_a_customer_display_on_the_same_line_is_not_receipt_text() -> None:
