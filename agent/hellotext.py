@@ -172,6 +172,9 @@ class HellotextClient:
             transport=transport,
         )
         self.set_token(token)
+        # Absolute URLs built once: merging a relative path costs more than the rest of
+        # building a request.
+        self._urls = {p: self._http.base_url.join(p) for p in (EVENTS_PATH, PROFILES_PATH)}
 
     @classmethod
     def from_config(cls, config: AgentConfig) -> HellotextClient:
@@ -229,7 +232,8 @@ class HellotextClient:
         started = time.monotonic()
         content = body if body is None or isinstance(body, bytes) else encode(body)
         try:
-            response = self._http.request(method, path, content=content, params=params)
+            url = self._urls.get(path) or path
+            response = self._http.request(method, url, content=content, params=params)
         except httpx.TransportError as exc:
             outcome: Outcome = _transport_failure(exc)
         except httpx.HTTPError as exc:  # a bad URL: nothing to retry
