@@ -135,11 +135,17 @@ def test_random_baskets_are_read_back_exactly(job: Job) -> None:
 
 CARD = "4111 1111 1111 1111"
 LINE = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60)
+# Lines made of what receipts are made of: digits, separators, signs and a few labels.
+RECEIPTISH = st.lists(
+    st.sampled_from(["TOTAL", "IVA", "x", "kg", "$", "-", "(", ")", "%", " ", "  ", "DESC"])
+    | st.from_regex(r"[0-9]{1,25}([.,][0-9]{1,4})?", fullmatch=True),
+    max_size=12,
+).map("".join)
 
 
 @settings(max_examples=100, deadline=None)
 @given(
-    st.lists(LINE, max_size=30),
+    st.lists(LINE | RECEIPTISH, max_size=30),
     st.integers(0, 30),
     LINE.filter(lambda text: not text[-1:].isdigit()),
     LINE.filter(lambda text: not text[:1].isdigit()),
