@@ -82,3 +82,14 @@ def test_missing_and_invalid_files(tmp_path: Path) -> None:
     (tmp_path / "broken.toml").write_text("[labels\n", encoding="utf-8")
     with pytest.raises(ReceiptError, match="not valid TOML"):
         load_template("broken", templates_dir=tmp_path)
+
+
+def test_a_site_can_make_a_bare_cel_line_the_customer(tmp_path: Path) -> None:
+    text = "Tel: 2600 1234\nPan   100,00\nTOTAL   100,00\nCel: 094 555 010"
+    # Generic: a phone outside a customer block may be the store's own; it is not taken.
+    generic = extract(doc(text), template=GENERIC, country="UY", currency="UYU")
+    assert generic.customer.phone is None
+    path = tmp_path / "cel.toml"
+    path.write_text('[labels]\ncustomer = ["Cel"]\n', encoding="utf-8")
+    site = extract(doc(text), template=load_template(str(path)), country="UY", currency="UYU")
+    assert site.customer.phone == "+59894555010"
