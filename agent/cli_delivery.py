@@ -313,10 +313,12 @@ def _register_sync(commands: Any) -> None:
 def _sync(args: argparse.Namespace, ctx: Context) -> int:
     from agent.hellotext import HellotextClient
     from agent.sync import Syncer
+    from agent.sync_status import add_possible_duplicates
 
     config = ctx.config()
     with HellotextClient.from_config(config) as client, open_outbox(config) as outbox:
-        outbox.recover_leases(now=time.time())  # expired leases only: the daemon's stay
+        # Expired leases only (a crash mid-send): a running daemon's stay its own.
+        add_possible_duplicates(outbox, outbox.recover_leases(now=time.time()))
         syncer = Syncer(outbox, client, config=config)
         try:
             report = _sync_with_bar(syncer) if args.progress else syncer.run_once()

@@ -236,7 +236,7 @@ class HellotextClient:
             response = self._http.request(method, url, content=content, params=params)
         except httpx.TransportError as exc:
             outcome: Outcome = _transport_failure(exc)
-        except httpx.HTTPError as exc:  # a bad URL: nothing to retry
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # a bad URL: nothing to retry
             raise DeliveryError(f"{method} /{path}: {type(exc).__name__}") from exc
         else:
             status = response.status_code

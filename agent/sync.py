@@ -35,12 +35,12 @@ from agent.hellotext import HellotextClient, Outcome, Park, Pause, Retry, Sent
 from agent.outbox import Outbox, OutboxRow
 from agent.profiles import LOCAL_STATUS, ProfileResolver
 from agent.sync_status import (
-    META_DUPLICATES,
     META_LAST_ERROR,
     META_LAST_ERROR_AT,
     META_LAST_SUCCESS,
     META_PAUSED,
     META_PAUSED_AT,
+    add_possible_duplicates,
 )
 
 log = logging.getLogger("agent.sync")
@@ -378,8 +378,6 @@ class Syncer:
             self._notes_flushed = now
             notes, self._notes = self._notes, {}
             new_duplicates, self._new_duplicates = self._new_duplicates, 0
-        if new_duplicates:
-            count = int(self._outbox.get_meta(META_DUPLICATES) or 0) + new_duplicates
-            notes[META_DUPLICATES] = str(count)
         for key, value in notes.items():
             self._outbox.set_meta(key, value)
+        add_possible_duplicates(self._outbox, new_duplicates)

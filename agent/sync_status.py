@@ -45,3 +45,11 @@ def delivery_status(outbox: Outbox, *, now: float) -> dict[str, Any]:
         "last_error_at": moment(META_LAST_ERROR_AT),
         "possible_duplicates": int(outbox.get_meta(META_DUPLICATES) or 0),
     }
+
+
+def add_possible_duplicates(outbox: Outbox, count: int) -> None:
+    """Count events that may have reached Hellotext without being acked (a timeout, or a
+    lease recovered after a crash mid-send)."""
+    if count > 0:
+        total = int(outbox.get_meta(META_DUPLICATES) or 0) + count
+        outbox.set_meta(META_DUPLICATES, str(total))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from agent.cli import main
 from agent.cli_common import EXIT_CONFIG, EXIT_OK, EXIT_PENDING
 from agent.fake_hellotext import FakeHellotext
+from agent.outbox import Outbox
 
 TOKEN = "cli-token"
 
@@ -103,6 +105,19 @@ def test_possible_duplicates_are_counted(
     fake.set_faults(drop_rate=1.0)
     assert main(["sync"]) == EXIT_PENDING
     capsys.readouterr()
+    assert status_json(capsys)["possible_duplicates"] == 1
+
+
+def test_sync_recovers_a_send_cut_off_by_a_crash(
+    fake: FakeHellotext, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (id,) = track(capsys)
+    with Outbox(tmp_path / "outbox.db") as outbox:  # a crashed sender's claim, long expired
+        claimed = outbox.claim(limit=5, now=time.time(), lease_seconds=0)
+        assert [r.id for r in claimed] == [id]
+    assert main(["sync"]) == EXIT_OK
+    capsys.readouterr()
+    assert [e["metadata"]["agent_event_id"] for e in fake.events] == [id]
     assert status_json(capsys)["possible_duplicates"] == 1
 
 
