@@ -65,11 +65,14 @@ class Reader:
         self.issued_time: time | None = None
         self.customer: dict[str, str] = {}
         self.negative_item = False  # the current line was priced negative: a discount
+        self.emphasized = False
 
     # -- the walk -----------------------------------------------------------------------
 
-    def feed(self, text: str) -> None:
+    def feed(self, text: str, *, emphasized: bool = False) -> None:
+        """Read one printed line; `emphasized` (bold or double height) marks the TOTAL."""
         self.negative_item = False
+        self.emphasized = emphasized
         rule = self._rule(text.rstrip())
         if self.negative_item:
             rule = "discount (negative line)"
@@ -248,7 +251,7 @@ class Reader:
             printed = last.currency or iso_currency(text[: amounts[0].start])
             if printed:
                 self.totals.currency = printed
-            return self.totals.take("total", last.value, label)
+            return self.totals.take("total", last.value, label, emphasized=self.emphasized)
         if t.has("count", label) and not last.strong:
             return "item count"
         if t.has("coupon", label):

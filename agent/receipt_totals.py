@@ -37,9 +37,10 @@ class Totals:
     item_discounts: Decimal = ZERO  # printed among the items
     late_discounts: list[Decimal] = field(default_factory=list)  # printed after the TOTAL
     later_totals: list[Decimal] = field(default_factory=list)
+    total_emphasized: bool = False
     warnings: list[str] = field(default_factory=list)
 
-    def take(self, kind: str, value: Decimal, label: str) -> str:
+    def take(self, kind: str, value: Decimal, label: str, *, emphasized: bool = False) -> str:
         """Record a labelled amount; returns the rule name for `explain`."""
         amount = abs(value)
         if kind == "subtotal":
@@ -50,8 +51,11 @@ class Totals:
         if kind == "total":
             included = re.search(r"\b(inclu\w*|incl|contenido)\b", label)
             self.tax_included = self.tax_included or bool(included)
-            if self.total is None:
-                self.total = amount
+            if self.total is None or (emphasized and not self.total_emphasized):
+                # The first TOTAL, unless a later one is printed bold or double height.
+                if self.total is not None:
+                    self.later_totals.append(self.total)
+                self.total, self.total_emphasized = amount, emphasized
                 return "total"
             self.later_totals.append(amount)
             return "total (repeated)"

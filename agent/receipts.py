@@ -46,7 +46,8 @@ def _read(doc: Document, template: Template, country: str, currency: str) -> Rea
     codes = {b.data for b in doc.barcodes if b.symbology.upper() in _GTIN_SYMBOLOGIES}
     reader = Reader(template, country, currency)
     for line in doc.lines:
-        reader.feed(redact_card_numbers(line.text, item_codes=codes))
+        text = redact_card_numbers(line.text, item_codes=codes)
+        reader.feed(text, emphasized=line.bold or line.double_height)
     return reader
 
 

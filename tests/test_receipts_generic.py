@@ -354,3 +354,12 @@ def test_absurdly_long_numbers_are_not_money() -> None:
     nines = "9" * 40
     receipt = read(f"Pan {nines},00\n2 x {nines} 5,00\nPan 10,00\nTOTAL {nines},00\nTOTAL 15,00")
     assert receipt.total == D(15) and receipt.to_json()["total"] == "15.00"
+
+
+def test_a_bold_or_double_height_total_wins_over_an_earlier_plain_one() -> None:
+    lines = [
+        TextLine("TOTAL FIT barrita           45,00"),
+        TextLine("TOTAL                      145,00", bold=True, double_height=True),
+    ]
+    receipt = extract(Document(lines=lines), template=GENERIC, country="UY", currency="UYU")
+    assert receipt.total == D(145)
