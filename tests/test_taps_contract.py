@@ -117,7 +117,9 @@ def test_an_idle_tap_does_not_spin(rig: Rig) -> None:
     """No POS, no job: the tap waits in poll/timeouts; the till's CPU stays free."""
     rig.send_job(JOB_B)  # afterwards the POS is gone (pty closed, FIFO writer closed, ...)
     assert wait_until(lambda: rig.tap.status().bytes_to_printer == len(JOB_B))
+    threading.Event().wait(0.05)  # let the tap notice the POS has gone
     cpu, wall = time.process_time(), time.monotonic()
     threading.Event().wait(0.4)
-    used = time.process_time() - cpu
-    assert used < 0.1 * (time.monotonic() - wall), f"{used:.3f}s of CPU while idle"
+    used, wall = time.process_time() - cpu, time.monotonic() - wall
+    # A spinning thread takes most of a core even on a loaded till; waiting takes ~nothing.
+    assert used < 0.25 * wall, f"{used:.3f}s of CPU in {wall:.3f}s while idle"
