@@ -161,8 +161,8 @@ def fill_codes(
 ) -> tuple[tuple[SaleLine, ...], tuple[str, ...]]:
     """Give lines without a printed code the codes scanned for them, when unambiguous."""
     products = [s.meaning for s in scans if isinstance(s.meaning, Product | VariableMeasure)]
-    printed = {line.code for line in lines if line.code}
-    unmatched = [p for p in products if p.code not in printed and _gtin(p) not in printed]
+    printed = {_canonical(line.code) for line in lines if line.code}
+    unmatched = [p for p in products if _canonical(p.code) not in printed]
     missing = [i for i, line in enumerate(lines) if not line.code]
     result = [SaleLine(line=line, code=line.code) for line in lines]
     notes: list[str] = []
@@ -170,7 +170,8 @@ def fill_codes(
         if len(missing) == len(unmatched):
             for index, product in zip(missing, unmatched, strict=True):
                 weight = product.weight if isinstance(product, VariableMeasure) else None
-                code = product.plu if isinstance(product, VariableMeasure) else _gtin(product)
+                # As scanned (the package's EAN-13): the same reference the POS would print.
+                code = product.plu if isinstance(product, VariableMeasure) else product.code
                 result[index] = replace(
                     result[index], code=code, weight=weight, code_from_scan=True
                 )
@@ -182,10 +183,9 @@ def fill_codes(
     return tuple(result), tuple(notes)
 
 
-def _gtin(product: Product | VariableMeasure) -> str:
-    if isinstance(product, Product):
-        return product.gtin or product.code
-    return product.code
+def _canonical(code: str) -> str:
+    """UPC-A, EAN-13 and GTIN-14 spellings of one product compare equal."""
+    return code.lstrip("0") if code.isdigit() else code
 
 
 _SLUG_DROP = re.compile(r"[^a-z0-9]+")
