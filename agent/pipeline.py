@@ -315,9 +315,7 @@ class Pipeline:
             self._commit([self._viewed(viewed.meaning, scan)], False, None, at)
 
     def _viewed(self, product: Product | VariableMeasure, scan: Scan) -> Event:
-        code = (
-            product.plu if isinstance(product, VariableMeasure) else (product.gtin or product.code)
-        )
+        code = product.plu if isinstance(product, VariableMeasure) else product.code
         terminal = self.config.store.terminal_id
         return Event(
             id=stable_event_id(terminal, "viewed", code, repr(scan.at)),
