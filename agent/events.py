@@ -21,7 +21,7 @@ import uuid
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
 import phonenumbers
 import pycountry
@@ -29,6 +29,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationInfo,
     field_serializer,
     field_validator,
@@ -38,6 +39,14 @@ from pydantic import (
 __all__ = ["Event", "Metadata", "new_event_id", "stable_event_id"]
 
 Metadata = dict[str, str | int | float | bool | None]
+# Identifiers are trimmed (in pydantic-core, cheaply); customer text in metadata is kept as is.
+Trimmed = Annotated[str, StringConstraints(strip_whitespace=True)]
+Ident = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+# The same as Metadata, checked in pydantic-core: non-empty keys, finite floats (JSON numbers).
+_MetadataField = dict[
+    Annotated[str, StringConstraints(min_length=1)],
+    str | int | Annotated[float, Field(allow_inf_nan=False)] | bool | None,
+]
 
 ACTION_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 # Fixed forever: changing it would change every stable id and resend old receipts.
@@ -84,11 +93,16 @@ def _e164(phone: str) -> str | None:
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
-def _json_value(value: Any, where: str, stored: bool) -> Any:
+class _WithDecimals(dict[str, Any]):
+    """object_parameters holding a Decimal somewhere: only these need tagging for storage."""
+
+
+def _json_value(value: Any, where: str, stored: bool, seen: list[bool]) -> Any:
     """Check that object_parameters hold JSON-able data (Decimals allowed); `stored`: our own
-    JSON, whose tagged Decimals are turned back into Decimals."""
+    JSON, whose tagged Decimals are turned back into Decimals. seen[0]: a Decimal was met."""
     if isinstance(value, dict):
         if stored and set(value) == {_DECIMAL_TAG}:
+            seen[0] = True
             try:
                 return Decimal(value[_DECIMAL_TAG])
             except (ArithmeticError, TypeError, ValueError):
@@ -99,14 +113,16 @@ def _json_value(value: Any, where: str, stored: bool) -> Any:
                 raise ValueError(f"{where}: keys must be strings, got {key!r}")
             if key == _DECIMAL_TAG and not stored:
                 raise ValueError(f"{where}: the key {_DECIMAL_TAG!r} is reserved")
-            out[key] = _json_value(item, f"{where}.{key}", stored)
+            out[key] = _json_value(item, f"{where}.{key}", stored, seen)
         return out
     if isinstance(value, list | tuple):
-        return [_json_value(item, f"{where}[{i}]", stored) for i, item in enumerate(value)]
+        return [_json_value(v, f"{where}[{i}]", stored, seen) for i, v in enumerate(value)]
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{where}: {value!r} is not a JSON number")
-    if isinstance(value, Decimal) and not value.is_finite():
-        raise ValueError(f"{where}: {value!r} is not a JSON number")
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{where}: {value!r} is not a JSON number")
+        seen[0] = True
     if value is None or isinstance(value, str | int | float | bool | Decimal):
         return value
     raise ValueError(f"{where}: {type(value).__name__} is not JSON data")
@@ -149,26 +165,20 @@ def iso_utc(moment: datetime) -> str:
 class Event(BaseModel):
     """One Hellotext event, immutable. Exactly one of profile, session, phone."""
 
-    # No global whitespace stripping: metadata and object text are the customer's, kept as is.
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str
-    action: str
-    profile: str | None = Field(None, min_length=1, max_length=128)
-    session: str | None = Field(None, min_length=1, max_length=128)
-    phone: str | None = None
+    id: Trimmed
+    action: Trimmed
+    profile: Ident | None = None
+    session: Ident | None = None
+    phone: Trimmed | None = None
     object: str | None = Field(None, min_length=1, max_length=128)
     object_parameters: dict[str, Any] | None = None
     object_type: str | None = Field(None, min_length=1, max_length=64)
     amount: Decimal | None = Field(None, ge=0, le=MAX_AMOUNT, allow_inf_nan=False)
-    currency: str | None = None
+    currency: Trimmed | None = None
     tracked_at: datetime
-    metadata: Metadata = Field(default_factory=dict)
-
-    @field_validator("id", "action", "profile", "session", "phone", "currency", mode="before")
-    @classmethod
-    def _strip(cls, value: Any) -> Any:
-        return value.strip() if isinstance(value, str) else value
+    metadata: _MetadataField = Field(default_factory=dict)
 
     @field_validator("id")
     @classmethod
@@ -221,26 +231,17 @@ class Event(BaseModel):
             return None
         if info.context == _STORED_UNTAGGED:  # our own JSON, no Decimals: nothing to undo
             return value
-        checked = _json_value(value, "object_parameters", info.context == _STORED_TAGGED)
+        seen = [False]
+        checked = _json_value(value, "object_parameters", info.context == _STORED_TAGGED, seen)
         if not isinstance(checked, dict):
             raise ValueError("object_parameters must be a mapping")
-        return checked
-
-    @field_validator("metadata")
-    @classmethod
-    def _metadata(cls, value: Metadata) -> Metadata:
-        for key, item in value.items():
-            if not key:
-                raise ValueError("metadata keys must not be empty")
-            if isinstance(item, float) and not math.isfinite(item):
-                raise ValueError(f"metadata.{key}: {item!r} is not a JSON number")
-        return value
+        return _WithDecimals(checked) if seen[0] else checked
 
     @model_validator(mode="after")
     def _rules(self) -> Event:
-        identities = [n for n in ("profile", "session", "phone") if getattr(self, n) is not None]
-        if len(identities) != 1:
-            got = ", ".join(identities) or "none"
+        if (self.profile is None) + (self.session is None) + (self.phone is None) != 2:
+            names = ("profile", "session", "phone")
+            got = ", ".join(n for n in names if getattr(self, n) is not None) or "none"
             raise ValueError(f"exactly one of profile, session, phone is required (got {got})")
         if self.currency is not None and self.amount is None:
             raise ValueError("amount is required when currency is given")
@@ -250,7 +251,7 @@ class Event(BaseModel):
 
     @field_serializer("object_parameters", when_used="json")
     def _store_params(self, value: dict[str, Any] | None) -> Any:
-        return None if value is None else _tag(value)
+        return _tag(value) if isinstance(value, _WithDecimals) else value
 
     @field_serializer("amount", when_used="json")
     def _store_amount(self, value: Decimal | None) -> str | None:
@@ -302,7 +303,8 @@ class Event(BaseModel):
     # --- storage --------------------------------------------------------------------------
 
     def to_json(self) -> str:
-        return self.model_dump_json()
+        # Top-level None fields are left out (they are the defaults); None inside metadata stays.
+        return self.model_dump_json(exclude_none=True)
 
     @classmethod
     def from_json(cls, text: str) -> Event:

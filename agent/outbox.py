@@ -25,6 +25,7 @@ import random
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ T = TypeVar("T")
 
 STATES = stmt.STATES
 SYNCHRONOUS = ("off", "normal", "full", "extra")
+RECENT_EVENTS = 4096  # about 2 MB: a burst of sales waiting for the next sync
 MAX_ERROR_CHARS = 4000  # an error body is for review, not an archive
 LEASE_NOTE = "lease expired: the agent stopped mid-send; Hellotext may already have it"
 
@@ -69,13 +71,13 @@ class AddResult:
     duplicates: tuple[str, ...]  # already in the outbox (a receipt seen twice): not added again
 
 
-def _row(v: Sequence[Any]) -> OutboxRow:
+def _row(v: Sequence[Any], event: Event | None = None) -> OutboxRow:
     def opt(x: Any) -> float | None:
         return None if x is None else float(x)
 
     return OutboxRow(
         v[0],
-        Event.from_json(v[1]),
+        event or Event.from_json(v[1]),
         v[2],
         v[3],
         float(v[4]),
@@ -99,6 +101,9 @@ class Outbox:
         self._lock = threading.RLock()
         self._busy_seconds = max(busy_timeout_ms, 0) / 1000
         self._db: sqlite_utils.Database | None = None
+        # Events this process just added, by id: the daemon adds a sale and claims it moments
+        # later, so it need not parse back what it wrote (bodies never change once stored).
+        self._recent: OrderedDict[str, Event] = OrderedDict()
         with self._errors("opening it"):
             stmt.create_private(self.path)
             conn = sqlite3.connect(
@@ -211,16 +216,37 @@ class Outbox:
         state = "local" if hold else "pending"
         rows = [(event.id, event.to_json(), state, now, now) for event in events]
 
+        ids = [row[0] for row in rows]
+
         def run(conn: sqlite3.Connection) -> AddResult:
+            inserted = conn.executemany(stmt.INSERT, rows).rowcount
+            if inserted == len(rows):  # the usual case: no duplicate
+                return AddResult(tuple(ids), ())
+            # Some ids were known (a receipt seen twice). This transaction holds the write
+            # lock, so its new rows have consecutive rowids ending at last_insert_rowid().
+            fresh: set[str] = set()
+            if inserted:
+                last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+                span = (last - inserted, last)
+                fresh = {i for (i,) in conn.execute(stmt.IDS_IN_SEQ_RANGE, span)}
             added: list[str] = []
             duplicates: list[str] = []
-            for row in rows:
-                fresh = conn.execute(stmt.INSERT, row).rowcount == 1
-                (added if fresh else duplicates).append(row[0])
+            for id in ids:
+                (added if id in fresh else duplicates).append(id)
+                fresh.discard(id)  # the same id twice in one batch: the second is a duplicate
             return AddResult(tuple(added), tuple(duplicates))
 
         what = f"storing {len(rows)} event(s)"
-        return self._write(what, run) if rows else AddResult((), ())
+        if not rows:
+            return AddResult((), ())
+        with self._lock:
+            result = self._write(what, run)
+            if not hold:
+                fresh = set(result.added)
+                self._recent.update((e.id, e) for e in events if e.id in fresh)
+                while len(self._recent) > RECENT_EVENTS:
+                    self._recent.popitem(last=False)
+        return result
 
     def claim(self, *, limit: int, now: float, lease_seconds: float) -> builtins.list[OutboxRow]:
         """Lease up to `limit` due pending rows, oldest first, as inflight."""
@@ -232,7 +258,7 @@ class Outbox:
             rows: builtins.list[OutboxRow] = []
             for values in raw:
                 try:
-                    rows.append(_row(values))
+                    rows.append(_row(values, self._recent.pop(values[0], None)))
                 except ValueError as exc:  # pydantic ValidationError and friends
                     # A row nobody can send must not block the queue: park it for review.
                     error = f"stored event is invalid: {exc}"[:MAX_ERROR_CHARS]
@@ -306,7 +332,9 @@ class Outbox:
         return min(values) if values else None
 
     def next_due_at(self) -> float | None:
-        sql = "SELECT min(next_attempt_at) FROM events WHERE state = 'pending'"
+        sql = (
+            "SELECT min(next_attempt_at) FROM events INDEXED BY events_due WHERE state = 'pending'"
+        )
         value = self._read("reading", sql)[0][0]
         return None if value is None else float(value)
 

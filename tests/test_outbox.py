@@ -56,12 +56,12 @@ def test_file_is_private_wal_and_migrations_are_recorded(tmp_path: Path) -> None
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     names = [r[0] for r in conn.execute("SELECT name FROM migrations")]
-    assert names == ["0001_initial"]
+    assert names == ["0001_initial", "0002_partial_due_index"]
     conn.close()
     with Outbox(path) as again:  # reopening applies nothing twice and keeps the data
         assert again.counts()["pending"] == 1
     conn = sqlite3.connect(path)
-    assert conn.execute("SELECT count(*) FROM migrations").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM migrations").fetchone()[0] == 2
     conn.close()
 
 
@@ -360,3 +360,11 @@ def test_sigkill_mid_write_leaves_whole_sales_only(tmp_path: Path) -> None:
             assert sum(counts.values()) >= 16 * (run + 1)
             assert sum(counts.values()) % 16 == 0  # every sale whole (ids never repeat), or absent
             assert box.recover_leases(now=1e13) == counts["inflight"]
+
+
+def test_a_huge_batch_is_still_one_transaction(outbox: Outbox) -> None:
+    events = make(1200)  # more ids than one look-up statement takes
+    outbox.add(events[:5], now=T0)
+    result = outbox.add(events, now=T0)
+    assert len(result.added) == 1195 and result.duplicates == tuple(ids(events[:5]))
+    assert outbox.counts()["pending"] == 1200
