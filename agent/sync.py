@@ -1,9 +1,9 @@
 """The sync engine: claim due events oldest first, deliver them, record what each answer meant.
 
 A pass (`run_once`) runs `sync.concurrency` workers that share one httpx.Client (connection
-reuse). Each worker takes the next claimed row (claiming a batch when none is left), posts
-it and records the answer itself before it takes another, so a crash can repeat at most one
-request per worker, and no worker waits for a coordinator between requests.
+reuse). Each worker takes the next claimed row (claiming the next batch when few are left),
+posts it and records the answer itself before it takes another, so a crash can repeat at
+most one request per worker, and no worker waits for a coordinator between requests.
 
 Answers (see `agent.hellotext.classify`): sent -> ack; park -> parked with the error body,
 the rows behind it go on; pause (401/403) -> every claimed row is released unchanged and
