@@ -12,6 +12,7 @@ from datetime import date, datetime, time
 
 import phonenumbers
 
+from agent.numbers import fold
 from agent.templates import Template
 
 MONTHS = {
@@ -239,3 +240,25 @@ def normalise_phone(raw: str, country: str, *, mobile_only: bool = False) -> str
     if mobile_only and phonenumbers.number_type(parsed) not in _MOBILE:
         return None
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+_CODE_TOKEN = re.compile(r"(?<![^\W_])[^\W_][\w-]*")
+_CODE_SHAPE = re.compile(r"(?=[A-Za-z0-9-]*\d)[A-Za-z0-9][A-Za-z0-9-]{3,}|[A-Z][A-Z0-9-]{3,}")
+
+
+def coupon_code(text: str, template: Template) -> str:
+    """The code on a coupon line (`CUPON VERANO10`, `Cupón de descuento: VERANO10`): the first
+    code-like token (a digit in it, or all capitals; 4 or more characters) after the label
+    that is not itself a coupon or discount word; such a word only when nothing else is."""
+    label = template.label_match("coupon", fold(text))
+    fallback = ""
+    for token in _CODE_TOKEN.finditer(text, label.end() if label else 0):
+        word = token.group()
+        if not _CODE_SHAPE.fullmatch(word):
+            continue
+        key = fold(word)
+        if template.has("coupon", key) or template.has("discount", key) or key == "codigo":
+            fallback = fallback or word
+            continue
+        return word.upper()
+    return fallback.upper()

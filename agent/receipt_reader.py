@@ -11,8 +11,8 @@ from dataclasses import replace
 from datetime import date, time
 from decimal import Decimal
 
+from agent import receipt_fields as fields
 from agent.numbers import NO_CENTS, Amount, find_amounts, fold, iso_currency
-from agent.receipt_fields import combine, find_contact, find_date, find_number, find_time
 from agent.receipt_items import (
     ItemLine,
     QtyLine,
@@ -43,7 +43,6 @@ _COLUMN_WORDS = _words(
     "pu precio unit unitario importe total monto valor price amount subtotal descricao qtd un "
     "vl und unid ctd"
 )
-_COUPON_CODE = re.compile(r"(?<![^\W_])(?=[A-Z0-9-]*\d|[A-Z]{4,})[A-Z0-9][A-Z0-9-]{2,}(?![^\W_])")
 
 
 class Reader:
@@ -189,16 +188,16 @@ class Reader:
     def _header_fields(self, text: str, folded: str) -> str | None:
         rules: list[str] = []
         if not self.date_found:
-            day = find_date(folded, self.country, self.t)
+            day = fields.find_date(folded, self.country, self.t)
             if day:
                 self.date_found, self.issued_day = True, day
-                self.issued_time = find_time(folded) or self.issued_time
+                self.issued_time = fields.find_time(folded) or self.issued_time
                 rules.append("date")
         if self.issued_time is None and not rules and re.match(r"^[\W_]*(hora|time)\b", folded):
-            self.issued_time = find_time(folded)
+            self.issued_time = fields.find_time(folded)
             rules.append("time")
         if self.number is None and self.zone == "head":
-            number = find_number(text, folded, self.t)
+            number = fields.find_number(text, folded, self.t)
             if number:
                 self.number = number
                 rules.append("number")
@@ -212,7 +211,7 @@ class Reader:
         if not opens and (not self.in_customer or strong):
             self.in_customer = False
             return None
-        contact = find_contact(text, folded, self.t, self.country)
+        contact = fields.find_contact(text, folded, self.t, self.country)
         for key in ("phone", "email", "document"):
             value = getattr(contact, key)
             if value and key not in self.customer:
@@ -255,8 +254,7 @@ class Reader:
         if t.has("count", label) and not last.strong:
             return "item count"
         if t.has("coupon", label):
-            code = _COUPON_CODE.search(text[: amounts[0].start].upper().split(":")[-1])
-            return self.totals.coupon(code.group() if code else "", last.value)
+            return self.totals.coupon(fields.coupon_code(text[: amounts[0].start], t), last.value)
         if t.has("discount", label):
             return self.totals.take("discount", last.value, label)
         if t.has("tax_base", label):
@@ -365,18 +363,18 @@ class Reader:
 
     def _unpriced_label(self, text: str, folded: str) -> str:
         if self.t.has("coupon", folded):
-            code = _COUPON_CODE.search(text.upper().split(":")[-1])
+            code = fields.coupon_code(text, self.t)
             if code:
-                self.totals.pending_coupon = code.group()
+                self.totals.pending_coupon = code
                 return "coupon code"
         method = self.t.payment_method(folded)
         if method and self.zone == "totals":
             self.totals.pending_methods.append(method)
             return f"payment method {method}"
         if re.match(r"^[\W_]*(moneda|currency|divisa)\b", folded):
-            code = re.search(r"\b([A-Z]{3})\b", text.upper().split(":")[-1])
-            if code:
-                self.totals.currency = code.group(1)
+            iso = re.search(r"\b([A-Z]{3})\b", text.upper().split(":")[-1])
+            if iso:
+                self.totals.currency = iso.group(1)
                 return "currency"
         if self.t.has("meta", folded):
             return "header"
@@ -387,6 +385,6 @@ class Reader:
         return self.totals.receipt(
             kind=self.kind,
             number=self.number,
-            issued_at=combine(self.issued_day, self.issued_time),
+            issued_at=fields.combine(self.issued_day, self.issued_time),
             customer=customer,
         )
