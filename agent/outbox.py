@@ -25,7 +25,6 @@ import random
 import sqlite3
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -46,7 +45,9 @@ T = TypeVar("T")
 
 STATES = stmt.STATES
 SYNCHRONOUS = ("off", "normal", "full", "extra")
-RECENT_EVENTS = 4096  # about 2 MB: a burst of sales waiting for the next sync
+# Events this process just stored: the daemon's pipeline adds a sale and its sync engine
+# (through another Outbox) claims it moments later without parsing back what was written.
+_RECENT = stmt.RecentEvents(4096)  # a few MB at most: a burst of sales awaiting the next sync
 MAX_ERROR_CHARS = 4000  # an error body is for review, not an archive
 LEASE_NOTE = "lease expired: the agent stopped mid-send; Hellotext may already have it"
 
@@ -101,9 +102,6 @@ class Outbox:
         self._lock = threading.RLock()
         self._busy_seconds = max(busy_timeout_ms, 0) / 1000
         self._db: sqlite_utils.Database | None = None
-        # Events this process just added, by id: the daemon adds a sale and claims it moments
-        # later, so it need not parse back what it wrote (bodies never change once stored).
-        self._recent: OrderedDict[str, Event] = OrderedDict()
         with self._errors("opening it"):
             stmt.create_private(self.path)
             conn = sqlite3.connect(
@@ -239,13 +237,11 @@ class Outbox:
         what = f"storing {len(rows)} event(s)"
         if not rows:
             return AddResult((), ())
-        with self._lock:
-            result = self._write(what, run)
-            if not hold:
-                fresh = set(result.added)
-                self._recent.update((e.id, e) for e in events if e.id in fresh)
-                while len(self._recent) > RECENT_EVENTS:
-                    self._recent.popitem(last=False)
+        result = self._write(what, run)
+        if not hold:
+            fresh = set(result.added)
+            stored = zip(rows, events, strict=True)
+            _RECENT.put((row[0], row[1], e) for row, e in stored if row[0] in fresh)
         return result
 
     def claim(self, *, limit: int, now: float, lease_seconds: float) -> builtins.list[OutboxRow]:
@@ -258,7 +254,7 @@ class Outbox:
             rows: builtins.list[OutboxRow] = []
             for values in raw:
                 try:
-                    rows.append(_row(values, self._recent.pop(values[0], None)))
+                    rows.append(_row(values, _RECENT.take(values[0], values[1])))
                 except ValueError as exc:  # pydantic ValidationError and friends
                     # A row nobody can send must not block the queue: park it for review.
                     error = f"stored event is invalid: {exc}"[:MAX_ERROR_CHARS]

@@ -1,4 +1,6 @@
-"""The outbox's schema, as migrations recorded in a table (the sqlite-utils way).
+"""The outbox's schema, as migrations recorded in a table (the sqlite-utils way), its SQL
+statements, and the helpers below the Outbox class (file creation, error classification, a
+cache of parsed events).
 
 Each migration runs once, in order, inside the caller's write transaction, and is recorded in
 `migrations` with the time it ran. Never edit a released migration: append a new one.
@@ -12,10 +14,14 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import sqlite_utils
+
+from agent.events import Event
 
 STATES = ("pending", "inflight", "sent", "parked", "local")
 
@@ -81,6 +87,33 @@ def apply(db: sqlite_utils.Database, migrations: list[Migration], *, now: float)
     for name, step in migrations:
         step(db)
         db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", [name, now])
+
+
+# --- events already parsed ---------------------------------------------------------------
+
+
+class RecentEvents:
+    """Events this process stored, with their stored text, shared by every Outbox of the
+    process. A claim takes one only when the text read back is the same, so a replaced
+    database file or a row changed elsewhere can never yield a stale event."""
+
+    def __init__(self, size: int) -> None:
+        self._items: OrderedDict[str, tuple[str, Event]] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def put(self, items: Iterable[tuple[str, str, Event]]) -> None:
+        with self._lock:
+            for id, text, event in items:
+                self._items[id] = (text, event)
+                self._items.move_to_end(id)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def take(self, id: str, text: str) -> Event | None:
+        with self._lock:
+            found = self._items.pop(id, None)
+        return found[1] if found is not None and found[0] == text else None
 
 
 # --- files and errors ------------------------------------------------------------------

@@ -368,3 +368,24 @@ def test_a_huge_batch_is_still_one_transaction(outbox: Outbox) -> None:
     result = outbox.add(events, now=T0)
     assert len(result.added) == 1195 and result.duplicates == tuple(ids(events[:5]))
     assert outbox.counts()["pending"] == 1200
+
+
+def test_an_event_claimed_through_another_outbox_object_is_the_stored_one(
+    tmp_path: Path,
+) -> None:
+    """The pipeline adds through one Outbox and sync claims through another (same process);
+    a row whose stored text changed meanwhile is read from the database, not remembered."""
+    path = tmp_path / "outbox.db"
+    events = make(3)
+    with Outbox(path) as pipeline, Outbox(path) as sync:
+        pipeline.add(events, now=T0)
+        conn = sqlite3.connect(path)
+        conn.execute(
+            "UPDATE events SET body = json_set(body, '$.metadata.edited', 'yes') WHERE id = ?",
+            (events[1].id,),
+        )
+        conn.commit()
+        conn.close()
+        rows = sync.claim(limit=3, now=T0, lease_seconds=60)
+    assert rows[0].event == events[0] and rows[2].event == events[2]
+    assert rows[1].event.metadata == {"edited": "yes"}
