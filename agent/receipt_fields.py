@@ -242,6 +242,31 @@ def normalise_phone(raw: str, country: str, *, mobile_only: bool = False) -> str
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+# A footer line that is only a phone label and a number: `WhatsApp: 099 123 456`. The label
+# must open the line (`Pedidos por WhatsApp 099...` is the store advertising its own).
+_PHONE_WORDS = r"telefono|tel|celular|cel|movil|whats\s*app|wsp"
+_FOOTER_PHONE = re.compile(
+    rf"^[\W_]*(?P<labels>(?:{_PHONE_WORDS})\b(?:[\s/.,-]*(?:{_PHONE_WORDS})\b)*)"
+    r"\.?(?:\s*(?:nro|no|n)\b\.?)?\s*[:#-]?\s*(?P<number>\+?[\d(][\d\s().-]*\d)[\s.]*$"
+)
+_MOBILE_WORDS = re.compile(r"\b(?:cel|celular|movil|whats\s*app|wsp)\b")
+
+
+def footer_phone(folded: str, country: str) -> str | None:
+    """The customer's mobile on a `Tel/Cel/WhatsApp: <number>` line printed below the items;
+    a landline there is the store's, so only mobile numbers count."""
+    match = _FOOTER_PHONE.match(folded)
+    if not match:
+        return None
+    phone = normalise_phone(match["number"], country, mobile_only=True)
+    known = normalise_phone(match["number"], country)
+    if phone is None and known and country == "AR" and _MOBILE_WORDS.search(match["labels"]):
+        # Argentines print a mobile as area code + number (`11 4321-0987`); its E.164 form
+        # takes a 9 after the country code, which phonenumbers cannot guess.
+        phone = normalise_phone("+549" + known[3:], country, mobile_only=True)
+    return phone
+
+
 _CODE_TOKEN = re.compile(r"(?<![^\W_])[^\W_][\w-]*")
 _CODE_SHAPE = re.compile(r"(?=[A-Za-z0-9-]*\d)[A-Za-z0-9][A-Za-z0-9-]{3,}|[A-Z][A-Z0-9-]{3,}")
 

@@ -205,7 +205,13 @@ class Reader:
 
     def _customer(self, text: str, folded: str, label: str, strong: bool) -> str | None:
         """Contact data counts only in a block opened by a customer label (Cliente:, Sr/a,
-        Consumidor...): the store's own Tel/RUT/e-mail in the header and footer do not."""
+        Consumidor...): the store's own Tel/RUT/e-mail in the header do not. Below the items a
+        line that is only `Tel/Cel/WhatsApp: <mobile>` is the customer's (a landline there is
+        the store's)."""
+        phone = None if self.zone == "head" else fields.footer_phone(folded, self.country)
+        if phone and "phone" not in self.customer:
+            self.customer["phone"], self.in_customer = phone, False
+            return "customer phone (below the items)"
         marker = self.t.label_match("customer", label)
         opens = bool(marker and marker.start() < 12 and not strong)
         if not opens and (not self.in_customer or strong):

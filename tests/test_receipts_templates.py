@@ -85,8 +85,8 @@ def test_missing_and_invalid_files(tmp_path: Path) -> None:
 
 
 def test_a_site_can_make_a_bare_cel_line_the_customer(tmp_path: Path) -> None:
-    text = "Tel: 2600 1234\nPan   100,00\nTOTAL   100,00\nCel: 094 555 010"
-    # Generic: a phone outside a customer block may be the store's own; it is not taken.
+    text = "Tel: 2600 1234\nCel: 094 555 010\nPan   100,00\nTOTAL   100,00"
+    # Generic: a phone in the header, outside a customer block, is the store's own.
     generic = extract(doc(text), template=GENERIC, country="UY", currency="UYU")
     assert generic.customer.phone is None
     path = tmp_path / "cel.toml"
