@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -22,7 +22,7 @@ from rich.table import Table
 from agent.cli_common import EXIT_FAILURE, EXIT_OK, EXIT_PENDING, Context, add_command
 from agent.config import AgentConfig
 from agent.events import Event, Metadata, new_event_id
-from agent.logs import mask_phone
+from agent.logs import mask_phone, scrub
 from agent.outbox import STATES, Outbox, OutboxRow
 from agent.profiles import to_e164
 
@@ -155,7 +155,8 @@ def _track(parser: argparse.ArgumentParser, args: argparse.Namespace, ctx: Conte
         )
     except ValidationError as exc:
         parser.error(_explain(exc))
-    hold = identity.get("session") == terminal_session(config) and store.unidentified == "local"
+    anonymous = args.phone is None and args.profile is None and args.session is None
+    hold = anonymous and store.unidentified == "local"
     with open_outbox(config) as outbox:
         outbox.add([event], now=time.time(), hold=hold)
     print(event.id)
@@ -194,12 +195,24 @@ def _outbox_usage(args: argparse.Namespace, ctx: Context) -> int:  # argparse re
 
 
 def _row_data(row: OutboxRow) -> dict[str, Any]:
-    data = asdict(row)
-    event = row.event.model_dump(mode="json")
-    if event.get("phone"):
-        event["phone"] = mask_phone(event["phone"])
+    """The row for a person or a script: phones masked, also in an error body echoing one."""
+    data = {f.name: getattr(row, f.name) for f in fields(row)}
+    event = json.loads(row.event.model_dump_json(exclude_none=True))
+    if row.event.object_parameters is not None:  # Decimals as text, not storage tags
+        event["object_parameters"] = _plain(row.event.object_parameters)
+    if row.event.phone:
+        event["phone"] = mask_phone(row.event.phone)
     data["event"] = event
+    data["last_error"] = scrub(row.last_error) if row.last_error else row.last_error
     return data
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return str(value) if isinstance(value, Decimal) else value
 
 
 def _when(moment: float | None) -> str:
@@ -231,7 +244,7 @@ def _list(args: argparse.Namespace, ctx: Context) -> int:
     for row in rows:
         e = row.event
         amount = f"{e.amount} {e.currency or ''}".strip() if e.amount is not None else ""
-        last = f"{row.last_status or ''} {(row.last_error or '')[:60]}".strip()
+        last = f"{row.last_status or ''} {scrub(row.last_error or '')[:60]}".strip()
         table.add_row(
             row.id[:8],
             row.state,

@@ -7,6 +7,7 @@ import sqlite3
 import threading
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -115,22 +116,27 @@ def test_a_bad_config_exits_78(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 
 def seed(config: Path) -> list[str]:
-    """Three events: one parked (404), one sent, one pending, with a phone."""
+    """Three events: one parked (422), one sent, one pending, with a phone."""
     at = datetime(2026, 3, 14, 21, 30, tzinfo=UTC)
     events = [
-        Event(id=stable_event_id("t", str(i)), action="tienda_fisica.pago",
-              phone="+59899123456", tracked_at=at)
+        Event(id=stable_event_id("t", str(i)), action="product.purchased",
+              phone="+59899123456", tracked_at=at,
+              object_parameters={"name": "Yerba", "price": {"amount": Decimal("189.90")}})
         for i in range(3)
     ]  # fmt: skip
+    error = '{"errors":[{"type":"invalid","message":"+59899123456 is not_found"}]}'
     with Outbox(config.parent / "state" / "outbox.db") as box:
         box.add(events, now=1000.0)
         rows = box.claim(limit=2, now=1000.0, lease_seconds=60)
-        box.park(rows[0].id, now=1001.0, status=404, error='{"errors":[{"type":"not_found"}]}')
+        box.park(rows[0].id, now=1001.0, status=422, error=error)
         box.ack([rows[1].id], now=1001.0)
     return [e.id for e in events]
 
 
-def test_outbox_list_json_and_table(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_outbox_list_json_and_table(
+    config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "300")  # no folding: what is printed can be searched
     parked, sent, pending = seed(config)
     assert run(config, "outbox", "list", "--json") == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -142,7 +148,7 @@ def test_outbox_list_json_and_table(config: Path, capsys: pytest.CaptureFixture[
     assert all(d["event"]["phone"] == "+598*****456" for d in lines)
     assert run(config, "outbox", "list", "--state", "parked") == 0
     table = capsys.readouterr().out
-    assert parked[:8] in table and sent[:8] not in table and "404" in table
+    assert parked[:8] in table and sent[:8] not in table and "422" in table
     assert "99123456" not in table
 
 
@@ -154,8 +160,9 @@ def test_outbox_show_masks_the_phone_and_accepts_a_prefix(
     out = capsys.readouterr().out
     data = json.loads(out)
     assert data["id"] == parked and data["state"] == "parked"
-    assert data["last_status"] == 404 and "not_found" in data["last_error"]
-    assert "99123456" not in out
+    assert data["last_status"] == 422 and "not_found" in data["last_error"]
+    assert data["event"]["object_parameters"]["price"] == {"amount": "189.90"}
+    assert "99123456" not in out  # masked in the event and in the echoed error body
     assert run(config, "outbox", "show", "ffffffff-nope") == 1
     assert "no event" in capsys.readouterr().err
 
