@@ -47,7 +47,7 @@ STATES = stmt.STATES
 SYNCHRONOUS = ("off", "normal", "full", "extra")
 # Events this process just stored: the daemon's pipeline adds a sale and its sync engine
 # (through another Outbox) claims it moments later without parsing back what was written.
-_RECENT = stmt.RecentEvents(4096)  # a few MB at most: a burst of sales awaiting the next sync
+_RECENT = stmt.RecentEvents(2048)  # at most ~6 MB: a burst of sales awaiting the next sync
 MAX_ERROR_CHARS = 4000  # an error body is for review, not an archive
 LEASE_NOTE = "lease expired: the agent stopped mid-send; Hellotext may already have it"
 
