@@ -93,3 +93,16 @@ def test_a_site_can_make_a_bare_cel_line_the_customer(tmp_path: Path) -> None:
     path.write_text('[labels]\ncustomer = ["Cel"]\n', encoding="utf-8")
     site = extract(doc(text), template=load_template(str(path)), country="UY", currency="UYU")
     assert site.customer.phone == "+59894555010"
+
+
+def test_the_readme_template_example_loads_and_reads_its_layout(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Tuning a receipt template on site", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "mi-tienda.toml"
+    path.write_text(example, encoding="utf-8")
+    text = "TKT 4521\n123456 Yerba 1kg   245,00\nBONO AB12   -45,00\nNETO A COBRAR  200,00\nOCA 200"
+    receipt = extract(doc(text), template=load_template(str(path)), country="UY", currency="UYU")
+    assert receipt.number == "4521" and receipt.lines[0].code == "123456"
+    assert receipt.coupons[0].code == "AB12" and receipt.total == D(200) and receipt.reconciled
+    assert receipt.payments[0].method == "credito"
