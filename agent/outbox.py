@@ -205,7 +205,12 @@ class Outbox:
                 stmt.apply(db, todo, now=time.time())
                 log.debug("outbox %s: applied %s", self.path, ", ".join(n for n, _ in todo))
 
-        self._write("opening it", run)
+        def up_to_date() -> bool:
+            return db.table("migrations").exists() and not stmt.pending_migrations(db)
+
+        # Up to date (the usual case): no write lock, so `status` never waits for the daemon.
+        if not self._retry_busy(up_to_date):
+            self._write("opening it", run)
 
     # --- the queue ------------------------------------------------------------------------
 

@@ -199,3 +199,20 @@ def test_track_waits_while_another_connection_holds_the_write_lock(
         release.join()
         holder.close()
     assert stored(config, capsys.readouterr().out.strip()).session == "pos-caja-7"
+
+
+def test_outbox_list_does_not_wait_for_a_writer(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reading commands take no write lock: a daemon mid-transaction does not stall them."""
+    seed(config)
+    holder = sqlite3.connect(config.parent / "state" / "outbox.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        assert run(config, "outbox", "list", "--json") == 0
+        assert time.monotonic() - started < 2  # the busy timeout is 5 s
+        assert len(capsys.readouterr().out.splitlines()) == 3
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
