@@ -141,6 +141,7 @@ class PrinterSection(Section):
     listen: str = ""
     target: str = ""
     link: str = ""
+    link_mode: int = Field(0o666, ge=0, le=0o777)  # who may open the serial tap's pty
     port: str = ""
     baudrate: int = Field(9600, gt=0)
     bytesize: Literal[5, 6, 7, 8] = 8

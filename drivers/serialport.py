@@ -291,7 +291,7 @@ class PtyLink:
     open: `peer_open()` tells whether someone does, without blocking.
     """
 
-    def __init__(self, link: str) -> None:
+    def __init__(self, link: str, *, mode: int = 0o666) -> None:
         self.link = link
         try:
             self.master, slave = os.openpty()
@@ -299,6 +299,8 @@ class PtyLink:
             raise DeviceError(link, f"cannot create a pty: {exc}") from exc
         try:
             make_raw(slave)
+            # The POS (another user, as a rule) must be able to open it; the pty is ours.
+            os.fchmod(slave, mode)
             self.slave_name = os.ttyname(slave)
         finally:
             os.close(slave)

@@ -31,6 +31,7 @@ class TapOptions:
     listen: str = ""  # tcp: host:port the POS prints to
     target: str = ""  # tcp: host:port; serial: pyserial URL or device; usb: device node
     link: str = ""  # serial, usb: the pty symlink the POS opens
+    link_mode: int = 0o666  # serial, usb: the POS software often runs as another user
     port: str = ""  # sniff: the device to read
     baudrate: int = 9600
     bytesize: int = 8

@@ -79,7 +79,7 @@ class SerialTap(_DeviceTap):
         self.pty: PtyLink | None = None
 
     def open(self) -> None:
-        self.pty = PtyLink(self.options.link)
+        self.pty = PtyLink(self.options.link, mode=self.options.link_mode)
         os.set_blocking(self.pty.master, False)
         self.listening = True
         self.device.open()  # a printer absent at start is reported, not fatal

@@ -56,3 +56,16 @@ def test_a_device_absent_at_start_is_picked_up_when_it_appears(
     finally:
         dev.close()
         pty.close()
+
+
+def test_pty_link_is_openable_by_the_pos_user(tmp_path: Path) -> None:
+    """The POS software runs as another user than the agent: the link's mode says who may
+    open it (0666 unless the installer narrows it)."""
+    wide = PtyLink(str(tmp_path / "ttyPOS"))
+    narrow = PtyLink(str(tmp_path / "ttyPOS2"), mode=0o660)
+    try:
+        assert os.stat(tmp_path / "ttyPOS").st_mode & 0o777 == 0o666
+        assert os.stat(tmp_path / "ttyPOS2").st_mode & 0o777 == 0o660
+    finally:
+        wide.close()
+        narrow.close()
