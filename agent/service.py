@@ -32,6 +32,7 @@ from agent.pipeline import Pipeline
 from agent.receipts import Receipt
 from agent.sdnotify import Notifier
 from agent.sync import Syncer
+from agent.sync_status import add_possible_duplicates
 from drivers.hid import HidScanner
 from drivers.printer import Tap, TapOptions, open_tap
 from drivers.scanner import SerialScanner
@@ -72,6 +73,7 @@ class Service:
         # The daemon owns the outbox: anything inflight at start was orphaned by a crash, so
         # it is released now rather than after its lease (which covers a whole send round).
         recovered = self.outbox.recover_leases(now=math.inf)
+        add_possible_duplicates(self.outbox, recovered)
         if recovered:
             log.warning("%s events were being sent when the agent stopped: will resend", recovered)
         self.pipeline = Pipeline(

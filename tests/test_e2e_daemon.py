@@ -220,7 +220,9 @@ def start_daemon(world: dict[str, Any]) -> subprocess.Popen[bytes]:
     with open(world["tmp"] / "daemon.log", "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "agent.cli", "--config", str(world["config"]), "run"],
-            cwd=ROOT, env=env, stderr=log,
+            cwd=ROOT,
+            env=env,
+            stderr=log,
         )
     try:
         while b"READY=1" not in sock.recv(4096):
@@ -328,9 +330,10 @@ def test_run_end_to_end_with_sigkill(world: dict[str, Any]) -> None:
         assert pay["tracked_at"].startswith(f"2026-11-21T13:{sale['minute']:02d}:00")
         assert pay["metadata"]["terminal"] == "caja-e2e"
         assert pay["metadata"]["store"] == "tienda-1"
-        for event, (code, description, quantity, price) in zip(
-            products, sale["items"], strict=True
-        ):
+        # Sent concurrently: they may arrive in any order (tracked_at carries the time).
+        by_reference = {e["object_parameters"]["reference"]: e for e in products}
+        for code, description, quantity, price in sale["items"]:
+            event = by_reference[code]
             params = event["object_parameters"]
             assert params["name"] == description
             assert params["reference"] == code
