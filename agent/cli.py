@@ -8,12 +8,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from agent import __version__, cli_daemon, cli_delivery, cli_fake, cli_parse, doctor
+from agent import __version__, cli_daemon, cli_delivery, cli_fake, cli_parse, cli_sync, doctor
 from agent.cli_common import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Context
 from agent.errors import AgentError, ConfigError
 from agent.logs import setup_logging
 
-REGISTRARS = (cli_daemon, cli_delivery, cli_parse, cli_fake, doctor)
+REGISTRARS = (cli_daemon, cli_delivery, cli_sync, cli_parse, cli_fake, doctor)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,5 @@
-"""Commands of the delivery area: `track` and `outbox list|show|retry` (and `sync`, `status`).
+"""Commands of the delivery area: `track` and `outbox list|show|retry` (`sync` and `status`
+are in cli_sync.py).
 
 They only touch the local outbox, so they work offline and while the daemon runs (the
 outbox is shared through SQLite WAL).
@@ -13,28 +14,24 @@ import time
 from dataclasses import fields
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from agent.cli_common import EXIT_FAILURE, EXIT_OK, EXIT_PENDING, Context, add_command
+from agent.cli_common import EXIT_FAILURE, EXIT_OK, Context, add_command
 from agent.config import AgentConfig
 from agent.events import Event, Metadata, new_event_id
 from agent.logs import mask_phone, scrub
 from agent.outbox import STATES, Outbox, OutboxRow
 from agent.profiles import to_e164
 
-if TYPE_CHECKING:  # imported when used: httpx is not needed by every command
-    from agent.sync import Syncer, SyncReport
-
 
 def register(commands: Any) -> None:
     """Add this area's subcommands to the `hellotext-agent` parser."""
     _register_track(commands)
     _register_outbox(commands)
-    _register_sync(commands)
 
 
 def open_outbox(config: AgentConfig) -> Outbox:
@@ -298,130 +295,3 @@ def _retry(args: argparse.Namespace, ctx: Context) -> int:
         count = outbox.requeue(ids, parked=args.parked, now=time.time())
     print(f"{count} event(s) will be sent at the next sync")
     return code
-
-
-# --- sync and status (delivery) ---------------------------------------------------------
-
-
-def _register_sync(commands: Any) -> None:
-    sync = add_command(
-        commands,
-        "sync",
-        _sync,
-        "deliver what is due now (exit 0 when nothing is left pending, 3 otherwise)",
-        "Send every event that is due to Hellotext, then exit. Safe while the daemon runs. "
-        "Exit 0 when nothing is left pending, 3 when events still wait (retry later, "
-        "paused, offline).",
-    )
-    sync.add_argument("--progress", action="store_true", help="show a progress bar")
-    status = add_command(
-        commands,
-        "status",
-        _status,
-        "outbox counts, oldest pending, paused and why, last success and error",
-    )
-    status.add_argument("--json", action="store_true", help="print JSON")
-
-
-def _sync(args: argparse.Namespace, ctx: Context) -> int:
-    from agent.hellotext import HellotextClient
-    from agent.sync import Syncer
-    from agent.sync_status import add_possible_duplicates
-
-    config = ctx.config()
-    with HellotextClient.from_config(config) as client, open_outbox(config) as outbox:
-        # Expired leases only (a crash mid-send): a running daemon's stay its own.
-        add_possible_duplicates(outbox, outbox.recover_leases(now=time.time()))
-        syncer = Syncer(outbox, client, config=config)
-        try:
-            report = _sync_with_bar(syncer) if args.progress else syncer.run_once()
-        finally:
-            syncer.close()
-        counts = outbox.counts()
-    waiting = counts["pending"] + counts["inflight"]
-    print(
-        f"sent {report.sent}, to retry {report.retried}, parked {report.parked}; "
-        f"{waiting} waiting, {counts['parked']} parked in all"
-    )
-    if report.paused:
-        print(f"paused: {report.paused}", file=sys.stderr)
-    elif report.stopped_early:
-        print(f"stopped early: {report.stopped_early}", file=sys.stderr)
-    return EXIT_OK if waiting == 0 else EXIT_PENDING
-
-
-def _sync_with_bar(syncer: Syncer) -> SyncReport:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    columns = (
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
-        task = bar.add_task("delivering", total=None)
-        return syncer.run_once(
-            progress=lambda done, total: bar.update(task, completed=done, total=total)
-        )
-
-
-def _status(args: argparse.Namespace, ctx: Context) -> int:
-    from agent.sync_status import delivery_status
-
-    now = time.time()
-    with open_outbox(ctx.config()) as outbox:
-        data = delivery_status(outbox, now=now)
-    if args.json:
-        print(json.dumps(data, indent=2))
-        return EXIT_OK
-    for line in status_lines(data, now=now):
-        print(line)
-    return EXIT_OK
-
-
-def _ago(seconds: float) -> str:
-    """3725 -> '1h 2m'; a week offline reads '7d 0h'."""
-    seconds = max(0, int(seconds))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
-
-
-def _at(moment: float | None, now: float) -> str:
-    if moment is None:
-        return "never"
-    local = datetime.fromtimestamp(moment).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    delta = now - moment
-    return f"{local} ({_ago(delta)} ago)" if delta >= 0 else f"{local} (in {_ago(-delta)})"
-
-
-def status_lines(data: dict[str, Any], *, now: float) -> list[str]:
-    counts: dict[str, int] = data["counts"]
-    lines = []
-    for state in STATES:
-        note = ""
-        if state == "pending" and data["oldest_pending_at"] is not None:
-            note = f"oldest waiting {_ago(data['oldest_pending_age_seconds'])}"
-            if data["next_attempt_at"] is not None and data["next_attempt_at"] > now:
-                note += f", next try in {_ago(data['next_attempt_at'] - now)}"
-        elif state == "parked" and counts[state]:
-            note = "review: hellotext-agent outbox list --state parked"
-        lines.append(f"{state:<20}{counts[state]:>8}" + (f"   {note}" if note else ""))
-    if data["paused"]:
-        since = f" since {_at(data['paused_at'], now)}" if data["paused_at"] else ""
-        lines.append(f"{'delivery':<20}paused: {data['paused']}{since}")
-    else:
-        lines.append(f"{'delivery':<20}active")
-    lines.append(f"{'last success':<20}{_at(data['last_success_at'], now)}")
-    if data["last_error"]:
-        lines.append(f"{'last error':<20}{_at(data['last_error_at'], now)}: {data['last_error']}")
-    else:
-        lines.append(f"{'last error':<20}none")
-    lines.append(f"{'possible duplicates':<20}{data['possible_duplicates']}")
-    return lines

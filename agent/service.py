@@ -13,6 +13,7 @@ import gc
 import json
 import logging
 import math
+import os
 import signal
 import threading
 import time
@@ -32,7 +33,7 @@ from agent.pipeline import Pipeline
 from agent.receipts import Receipt
 from agent.sdnotify import Notifier
 from agent.sync import Syncer
-from agent.sync_status import add_possible_duplicates
+from agent.sync_status import META_DAEMON, META_DEVICES, add_possible_duplicates
 from drivers.hid import HidScanner
 from drivers.printer import Tap, TapOptions, open_tap
 from drivers.scanner import SerialScanner
@@ -120,6 +121,10 @@ class Service:
             device.start()
             self.scanners.append(device)
         self._schedule()
+        self.outbox.set_meta(
+            META_DAEMON, json.dumps({"pid": os.getpid(), "started_at": time.time()})
+        )
+        self._record_devices()
         release_memory()
         self.notifier.notify(READY=1, STATUS=self._status_line())
         log.info(
@@ -202,6 +207,8 @@ class Service:
         if self._client is not None:
             self._client.close()
         if self.outbox is not None:
+            self._record_devices()
+            self.outbox.set_meta(META_DAEMON, json.dumps({"stopped_at": time.time()}))
             self.outbox.close()
         self.notifier.close()
 
@@ -280,7 +287,7 @@ class Service:
         text = json.dumps(self.device_status(), sort_keys=True)
         if text != self._last_devices:
             self._last_devices = text
-            self.outbox.set_meta("devices", text)
+            self.outbox.set_meta(META_DEVICES, text)
 
 
 def limit_malloc_arenas() -> None:

@@ -6,6 +6,8 @@ comes from the database: counts per state, the oldest waiting event, and these n
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any
 
 from agent.outbox import Outbox
@@ -16,6 +18,8 @@ META_LAST_SUCCESS = "sync.last_success_at"
 META_LAST_ERROR = "sync.last_error"
 META_LAST_ERROR_AT = "sync.last_error_at"
 META_DUPLICATES = "sync.possible_duplicates"  # timeouts and drops: the server may have it
+META_DAEMON = "daemon.process"  # JSON {pid, started_at, stopped_at} of `run`
+META_DEVICES = "daemon.devices"  # JSON of taps, scanners and pipeline counters, on change
 
 
 def delivery_status(outbox: Outbox, *, now: float) -> dict[str, Any]:
@@ -44,7 +48,27 @@ def delivery_status(outbox: Outbox, *, now: float) -> dict[str, Any]:
         "last_error": outbox.get_meta(META_LAST_ERROR),
         "last_error_at": moment(META_LAST_ERROR_AT),
         "possible_duplicates": int(outbox.get_meta(META_DUPLICATES) or 0),
+        "daemon": _daemon(outbox.get_meta(META_DAEMON)),
+        "devices": json.loads(outbox.get_meta(META_DEVICES) or "{}"),
     }
+
+
+def _daemon(text: str | None) -> dict[str, Any]:
+    """The daemon's own note, with whether its process is still there (a SIGKILL leaves a
+    note saying it runs: the pid check tells the truth)."""
+    info: dict[str, Any] = json.loads(text) if text else {}
+    pid = info.get("pid")
+    running = False
+    if isinstance(pid, int):
+        try:
+            os.kill(pid, 0)
+            running = True
+        except PermissionError:
+            running = True  # exists, another user's
+        except OSError:
+            running = False
+    info["running"] = running
+    return info
 
 
 def add_possible_duplicates(outbox: Outbox, count: int) -> None:

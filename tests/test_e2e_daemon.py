@@ -8,6 +8,7 @@ may be lost, none counted twice, and every printed byte must have reached the pr
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import socket
@@ -300,6 +301,29 @@ def test_run_end_to_end_with_sigkill(world: dict[str, Any]) -> None:
             f"{len(fake.events)} of {expected} events arrived"
         )
         time.sleep(1.0)  # anything sent twice would arrive now
+        status = json.loads(
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "agent.cli",
+                    "--config",
+                    str(world["config"]),
+                    "status",
+                    "--json",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=30,
+                env={**os.environ, "HELLOTEXT_API_TOKEN": TOKEN},
+            ).stdout
+        )
+        assert status["daemon"]["running"] and status["daemon"]["pid"] == daemon.pid
+        assert [p["name"] for p in status["devices"]["printers"]] == ["caja", "mostrador"]
+        assert [s["name"] for s in status["devices"]["scanners"]] == ["lector"]
+        assert status["counts"]["pending"] == 0 and status["counts"]["parked"] == 0
+        assert status["possible_duplicates"] >= 0
     finally:
         daemon.send_signal(signal.SIGTERM)
         code = daemon.wait(15)
