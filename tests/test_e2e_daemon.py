@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -23,62 +22,13 @@ from typing import Any
 
 import pytest
 from escpos.printer import Dummy, Network, Serial
+from fake_printer import FakePtyPrinter, FakeTcpPrinter
 
 from agent.fake_hellotext import FakeHellotext
 from agent.outbox import Outbox
 
 TOKEN = "e2e-token-0123456789"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class TcpPrinter:
-    """The real printer behind the tcp tap: records every byte, answers DLE EOT."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.data = bytearray()
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        with conn:
-            while True:
-                try:
-                    chunk = conn.recv(65536)
-                except OSError:
-                    return
-                if not chunk:
-                    return
-                with self.lock:
-                    self.data += chunk
-
-
-class PtyPrinter:
-    """The real serial printer behind the serial tap: the master side of a pty."""
-
-    def __init__(self) -> None:
-        self.master, self.slave = os.openpty()
-        _raw(self.slave)
-        self.path = os.ttyname(self.slave)
-        self.data = bytearray()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                chunk = os.read(self.master, 65536)
-            except OSError:
-                return
-            self.data += chunk
 
 
 def _raw(fd: int) -> None:
@@ -163,7 +113,8 @@ SALES: list[dict[str, Any]] = [
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
     fake = FakeHellotext(token=TOKEN, actions=("tienda_fisica.pago",)).start()
-    tcp_printer, pty_printer = TcpPrinter(), PtyPrinter()
+    tcp_printer = FakeTcpPrinter().start()
+    pty_printer = FakePtyPrinter(str(tmp_path / "printer-tty")).plug()
     scan_master, scan_slave = os.openpty()
     _raw(scan_slave)
     tap_port = _free_port()
@@ -192,7 +143,7 @@ target = "127.0.0.1:{tcp_printer.port}"
 name = "mostrador"
 mode = "serial"
 link = "{link}"
-target = "{pty_printer.path}"
+target = "{pty_printer.link}"
 baudrate = 19200
 [[scanner]]
 name = "lector"
@@ -210,6 +161,10 @@ port = "{os.ttyname(scan_slave)}"
         "tmp": tmp_path,
     }
     fake.stop()
+    tcp_printer.stop()
+    pty_printer.unplug()
+    for fd in (scan_master, scan_slave):
+        os.close(fd)
 
 
 def start_daemon(world: dict[str, Any]) -> subprocess.Popen[bytes]:
@@ -330,10 +285,11 @@ def test_run_end_to_end_with_sigkill(world: dict[str, Any]) -> None:
     assert code == 0, "SIGTERM must end the daemon cleanly"
 
     # Every printed byte reached the printers, unchanged.
-    wait_until(lambda: len(world["tcp"].data) >= len(sent_tcp), 5, "tcp printer bytes")
-    wait_until(lambda: len(world["pty"].data) >= len(sent_serial), 5, "serial printer bytes")
-    assert hashlib.sha256(world["tcp"].data).digest() == hashlib.sha256(sent_tcp).digest()
-    assert hashlib.sha256(world["pty"].data).digest() == hashlib.sha256(sent_serial).digest()
+    tcp, pty = world["tcp"], world["pty"]
+    wait_until(lambda: len(tcp.received()) >= len(sent_tcp), 5, "tcp printer bytes")
+    wait_until(lambda: len(pty.received()) >= len(sent_serial), 5, "serial printer bytes")
+    assert hashlib.sha256(tcp.received()).digest() == hashlib.sha256(sent_tcp).digest()
+    assert hashlib.sha256(pty.received()).digest() == hashlib.sha256(sent_serial).digest()
 
     # Exactly the events of the four sales, none twice.
     events = fake.events

@@ -7,8 +7,6 @@ file (on a real 1 MB tmpfs for the full-disk case).
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,26 +105,6 @@ def test_price_checker_records_product_views(tmp_path: Path) -> None:
         assert row.event.action == "product.viewed"
         assert row.event.object_parameters is not None
         assert row.event.object_parameters["reference"] == "7730241003258"
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root; run as root to test a full disk")
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=False, capture_output=True)
 
 
 def test_a_full_disk_keeps_sales_in_memory_until_there_is_room(small_disk: Path) -> None:
