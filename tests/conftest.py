@@ -23,8 +23,6 @@ def escpos_fixtures() -> Path:
 @pytest.fixture(autouse=True)
 def _clean_agent_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests must not see a developer's real token or config."""
-    import os
-
     for name in list(os.environ):
         if name.startswith("HELLOTEXT_") or name in ("CREDENTIALS_DIRECTORY", "JOURNAL_STREAM"):
             monkeypatch.delenv(name)
