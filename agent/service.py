@@ -39,7 +39,7 @@ from drivers.printer import Tap, TapOptions, open_tap
 from drivers.scanner import SerialScanner
 
 log = logging.getLogger("agent.service")
-SYNC_PASS_SECONDS = 30.0  # a long backlog is drained in passes so the watchdog sees progress
+SYNC_PASS_SECONDS = 5.0  # a backlog is drained in short passes: stop and watchdog stay prompt
 
 
 class Service:
@@ -193,6 +193,7 @@ class Service:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop taking bytes, commit what arrived, finish the send in flight, close."""
         deadline = time.monotonic() + timeout
+        self._stop.set()  # ends the sync loop after its current pass
         for device in [*self.taps, *self.scanners]:
             device.stop(timeout=2.0)
         if self.pipeline is not None:
@@ -221,11 +222,13 @@ class Service:
         try:
             self._wake.clear()
             while not self._stop.is_set():
-                self.syncer.run_once(deadline=time.time() + SYNC_PASS_SECONDS)
+                report = self.syncer.run_once(deadline=time.time() + SYNC_PASS_SECONDS)
                 self._sync_heartbeat = time.monotonic()
-                if not self._wake.is_set():
+                # Go again at once when a sale arrived during the pass, or the pass was cut
+                # by its deadline (a backlog): short passes keep SIGTERM and the watchdog prompt.
+                if not (self._wake.is_set() or report.stopped_early == "deadline"):
                     break
-                self._wake.clear()  # a sale arrived during the pass: go again at once
+                self._wake.clear()
         except Exception:  # a bug in one pass must not end syncing for good
             log.exception("sync pass failed")
         finally:
@@ -255,7 +258,11 @@ class Service:
 
     def healthy(self) -> bool:
         """Taps, scanners and the pipeline threads run, and sync has not hung."""
-        stale = max(4 * self.config.sync.interval_seconds, SYNC_PASS_SECONDS * 4)
+        # A pass can outlast its deadline by a request timeout per round of workers.
+        stale = max(
+            4 * self.config.sync.interval_seconds,
+            SYNC_PASS_SECONDS + 4 * self.config.hellotext.timeout_seconds,
+        )
         sync_ok = time.monotonic() - self._sync_heartbeat < stale
         devices_ok = all(d.alive() for d in [*self.taps, *self.scanners])
         return sync_ok and devices_ok and self.pipeline is not None and self.pipeline.alive()
