@@ -13,6 +13,7 @@ counters) is shared with the keyboard-wedge scanner in drivers/hid.py.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import logging
 import re
@@ -183,7 +184,7 @@ class ScannerStatus:
     last_error: str | None
 
 
-class ScannerThread:
+class ScannerThread(abc.ABC):
     """Lifecycle and counters shared by the serial and HID scanners.
 
     A subclass implements `_run()` (its read loop, which returns when `_stopping` is set
@@ -243,15 +244,18 @@ class ScannerThread:
 
     # -- for subclasses ---------------------------------------------------------------
 
+    @abc.abstractmethod
     def _run(self) -> None:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def _close(self) -> None:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def _drop_counts(self) -> tuple[int, int]:
         """(overlong, garbage) from the subclass's pure decoder."""
-        raise NotImplementedError
+        ...
 
     def _opened(self) -> None:
         with self._lock:

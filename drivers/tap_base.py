@@ -8,6 +8,7 @@ neither delays the printer. Errors are logged once per kind, not per chunk.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import logging
 import os
@@ -170,7 +171,7 @@ class SinkFeeder:
         return self._thread.is_alive()
 
 
-class TapBase:
+class TapBase(abc.ABC):
     """Counters, status, named daemon threads and a prompt stop, for every tap."""
 
     mode = ""
@@ -199,14 +200,16 @@ class TapBase:
             self._threads.append(thread)
         thread.start()
 
+    @abc.abstractmethod
     def printer_connected(self) -> bool:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def open(self) -> None:
         """Open listeners/devices and spawn threads; raise DeviceError if impossible."""
-        raise NotImplementedError
+        ...
 
-    def close(self, deadline: float) -> None:
+    def close(self, deadline: float) -> None:  # noqa: B027 - optional hook, default: nothing
         """Release what open() took, after the stop flag is set and the waker rung."""
 
     # -- the Tap protocol --
