@@ -22,7 +22,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +29,8 @@ from pathlib import Path
 # benchmarks/escpos.py would shadow the python-escpos package: import it from site-packages.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
 from escpos.printer import Dummy  # noqa: E402
+
+from agent.demo import VirtualPrinter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token-0123456789"
@@ -53,27 +54,6 @@ def receipt(number: int) -> bytes:
     p.qr(f"https://example.uy/cfe?{number}", native=True)
     p.cut()
     return bytes(p.output)
-
-
-class Printer:
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._drain, args=(conn,), daemon=True).start()
-
-    @staticmethod
-    def _drain(conn: socket.socket) -> None:
-        with conn:
-            while conn.recv(65536):
-                pass
 
 
 def free_port() -> int:
@@ -106,7 +86,7 @@ def main() -> None:
         )
         assert fake.stdout is not None
         url = fake.stdout.readline().split()[-1]
-        printer = Printer()
+        printer = VirtualPrinter()
         master, slave = os.openpty()
         port = free_port()
         db = Path(tmp) / "outbox.db"
@@ -152,6 +132,7 @@ def main() -> None:
             daemon.wait(15)
             fake.terminate()
             fake.wait(10)
+            printer.close()
             log.close()
             os.close(master)
             os.close(slave)
