@@ -5,11 +5,13 @@ parses its arguments and calls into the library. Commands are registered by smal
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from agent import __version__, cli_daemon, cli_delivery, cli_fake, cli_parse, cli_sync, doctor
 from agent.cli_common import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Context
+from agent.config import ENV_PATH
 from agent.errors import AgentError, ConfigError
 from agent.logs import setup_logging
 
@@ -40,6 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = Context(config_arg=args.config, verbose=args.verbose)
     setup_logging("DEBUG" if args.verbose else "INFO")
     try:
+        if args.config or os.environ.get(ENV_PATH):
+            ctx.config()  # a config named explicitly is checked for every command (exit 78)
         code: int = args.handler(args, ctx)
     except ConfigError as exc:
         print(f"hellotext-agent: invalid configuration: {exc}", file=sys.stderr)

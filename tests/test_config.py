@@ -117,6 +117,10 @@ def test_config_check_masks_token_and_exits_78_on_error(tmp_path: Path) -> None:
     done = run_cli("--config", str(bad), "config", "check")
     assert done.returncode == 78
     assert "sync.concurrency" in done.stderr
+    for command in (["demo"], ["fake-hellotext"], ["status"]):  # every command, not only some
+        done = run_cli("--config", str(bad), *command)
+        assert done.returncode == 78, command
+        assert "sync.concurrency" in done.stderr
     missing = run_cli("--config", str(tmp_path / "nope.toml"), "config", "check")
     assert missing.returncode == 78
     assert "not found" in missing.stderr
