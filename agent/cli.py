@@ -42,7 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = Context(config_arg=args.config, verbose=args.verbose)
     setup_logging("DEBUG" if args.verbose else "INFO")
     try:
-        if args.config or os.environ.get(ENV_PATH):
+        explicit = args.config or os.environ.get(ENV_PATH)
+        if explicit and not getattr(args, "reports_config", False):
             ctx.config()  # a config named explicitly is checked for every command (exit 78)
         code: int = args.handler(args, ctx)
     except ConfigError as exc:

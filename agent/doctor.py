@@ -180,6 +180,7 @@ def register(commands: Any) -> None:
         help=f"judge device access for this user (default: {SERVICE_USER} when run as root, "
         "else yourself)",
     )
+    parser.set_defaults(reports_config=True)  # an invalid config is one of its check lines
 
 
 def _identity(user: str | None) -> Identity:
