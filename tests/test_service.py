@@ -7,15 +7,24 @@ what the service sends to it.
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from fake_printer import FakeTcpPrinter
 
 from agent.config import AgentConfig
+from agent.events import Event, stable_event_id
+from agent.fake_hellotext import FakeHellotext, Faults
+from agent.outbox import Outbox
 from agent.sdnotify import Notifier
 from agent.service import Service
 
@@ -78,3 +87,50 @@ def test_ready_watchdog_and_status_follow_the_taps(
     finally:
         service.stop()
         printer.stop()
+
+
+def test_sigterm_during_a_backlog_drain_exits_0_within_10_s(tmp_path: Path) -> None:
+    """A week offline left 3,200 events; Hellotext answers slowly. SIGTERM must not wait
+    for the whole drain: what is in flight is finished, nothing stays inflight, exit 0."""
+    fake = FakeHellotext(token="t", faults=Faults(delay=0.05)).start()
+    try:
+        with Outbox(tmp_path / "outbox.db") as outbox:
+            now = datetime.now(UTC)
+            for sale in range(200):
+                outbox.add(
+                    [
+                        Event(
+                            id=stable_event_id("backlog", str(sale), str(i)),
+                            action="tienda_fisica.pago",
+                            session="s",
+                            amount=Decimal(1),
+                            currency="UYU",
+                            tracked_at=now,
+                        )
+                        for i in range(16)
+                    ],
+                    now=time.time(),
+                )
+        config = tmp_path / "agent.toml"
+        config.write_text(
+            f'[hellotext]\napi_url = "{fake.url}"\n[outbox]\npath = "{tmp_path / "outbox.db"}"\n'
+        )
+        with open(tmp_path / "daemon.log", "wb") as log:
+            daemon = subprocess.Popen(
+                [sys.executable, "-m", "agent.cli", "--config", str(config), "run"],
+                env={**os.environ, "HELLOTEXT_API_TOKEN": "t"},
+                stderr=log,
+            )
+            assert fake.wait_for_events(50, timeout=20), "the drain started"
+            began = time.monotonic()
+            daemon.send_signal(signal.SIGTERM)
+            code = daemon.wait(15)
+        assert code == 0
+        assert time.monotonic() - began < 10
+        with Outbox(tmp_path / "outbox.db") as outbox:
+            counts = outbox.counts()
+        assert counts["inflight"] == 0
+        assert counts["sent"] == fake.event_count and fake.duplicates == 0
+        assert counts["pending"] > 0, "the drain was really cut short"
+    finally:
+        fake.stop()
