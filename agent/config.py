@@ -219,6 +219,10 @@ class CheckoutSection(Section):
 
 class ReceiptsSection(Section):
     templates_dir: str = "/etc/hellotext-agent/templates"
+    # Print jobs kept as raw bytes for `parse --explain`: none, the unread ones, or all.
+    capture: Literal["none", "unread", "all"] = "unread"
+    capture_dir: str = ""  # empty: "captures" beside the outbox
+    capture_keep: int = Field(50, ge=1)  # the newest this many files are kept
 
 
 class LogSection(Section):

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from agent.captures import MAX_CAPTURE, Captures
 from agent.checkout import Checkout
 from agent.config import AgentConfig, PrinterSection
 from agent.errors import ConfigError, OutboxError, ReceiptError, StorageFullError
@@ -54,6 +55,11 @@ class _Stream:
     last_data: float = 0.0
     armed: bool = False  # bytes arrived since the last document: an idle gap may end one
     first_data: float = 0.0
+    raw: bytearray = field(default_factory=bytearray)  # since the last document, for captures
+
+    def take_raw(self) -> bytes:
+        data, self.raw = bytes(self.raw), bytearray()
+        return data
 
 
 class _Sink:
@@ -87,6 +93,12 @@ class Pipeline:
         self.on_activity = on_activity
         self.stats = PipelineStats()
         self.templates = self._load_templates(config)
+        folder = config.receipts.capture_dir or config.outbox.path.parent / "captures"
+        self.captures = (
+            Captures(Path(folder), keep=config.receipts.capture_keep)
+            if config.receipts.capture != "none"
+            else None
+        )
         self.checkout = Checkout(
             config.store.terminal_id,
             window_seconds=config.checkout.window_seconds,
@@ -159,8 +171,9 @@ class Pipeline:
             kind, who, stream, payload, at = item
             try:
                 if kind == "stop":
-                    for key in list(self._streams):
-                        self._finish(key, self._streams.pop(key).decoder.flush(), at)
+                    for state in self._streams.values():
+                        self._documents(state, state.decoder.flush(), at)
+                    self._streams.clear()
                     return
                 if kind == "data":
                     self._data(who, stream, payload, at)
@@ -194,34 +207,42 @@ class Pipeline:
         if not state.armed:
             state.first_data = at
         state.last_data, state.armed = at, True
+        if self.captures is not None and len(state.raw) + len(chunk) <= MAX_CAPTURE:
+            state.raw += chunk
         docs = state.decoder.feed(chunk)
         if docs:
             state.armed = False
-            self._documents(printer, docs, at)
+            self._documents(state, docs, at)
 
     def _end(self, printer: PrinterSection, stream: str, at: float) -> None:
         state = self._streams.pop((printer.name, stream), None)
         if state is not None:
-            self._documents(printer, state.decoder.flush(), state.first_data or at)
+            self._documents(state, state.decoder.flush(), state.first_data or at)
 
     def _end_idle(self, now: float) -> None:
         for state in self._streams.values():
             if state.armed and now - state.last_data >= state.printer.idle_seconds:
                 state.armed = False
-                self._documents(state.printer, state.decoder.idle(), state.last_data)
+                self._documents(state, state.decoder.idle(), state.last_data)
         self._retry_unsaved(now)
 
-    def _finish(self, key: tuple[str, str], docs: list[Document], at: float) -> None:
-        printer = next((p for p in self.config.printer if p.name == key[0]), None)
-        if printer is not None:
-            self._documents(printer, docs, at)
+    def _documents(self, state: _Stream, docs: list[Document], arrived: float) -> None:
+        """Read each document; the bytes behind them are kept on disk when one was not read
+        (or always, with receipts.capture = "all")."""
+        raw = state.take_raw()
+        problems = [
+            problem
+            for doc in docs
+            if doc.has_content and (problem := self._document(state.printer, doc, arrived))
+        ]
+        keep = self.config.receipts.capture == "all" or problems
+        if self.captures is not None and keep and raw:
+            reason = "; ".join(problems) or "print job captured"
+            level = logging.WARNING if problems else logging.DEBUG
+            self.captures.save(state.printer.name, raw, now=arrived, reason=reason, level=level)
 
-    def _documents(self, printer: PrinterSection, docs: list[Document], arrived: float) -> None:
-        for doc in docs:
-            if doc.has_content:
-                self._document(printer, doc, arrived)
-
-    def _document(self, printer: PrinterSection, doc: Document, arrived: float) -> None:
+    def _document(self, printer: PrinterSection, doc: Document, arrived: float) -> str | None:
+        """Read one document into a sale; the reason when it is not a receipt."""
         store = self.config.store
         receipt = extract(
             doc,
@@ -231,13 +252,15 @@ class Pipeline:
         )
         if not receipt.ok:
             self.stats.unread += 1
-            log.warning(
-                "%s: a print job was not read as a receipt (%s lines): %s",
-                printer.name,
-                len(doc.lines),
-                "; ".join(receipt.warnings) or "no total",
-            )
-            return
+            reason = receipt.problem or "; ".join(receipt.warnings) or "no total"
+            if self.captures is None:
+                log.warning(
+                    "%s: a print job of %s lines was not read as a receipt: %s",
+                    printer.name,
+                    len(doc.lines),
+                    reason,
+                )
+            return f"a print job of {len(doc.lines)} lines was not read as a receipt: {reason}"
         sale = self.checkout.complete(
             receipt, now=arrived, text=doc.text, local_zone=self.local_zone
         )
@@ -246,8 +269,9 @@ class Pipeline:
         if not result.events:
             self.stats.voids += 1
             log.info("%s: receipt %s: %s", printer.name, receipt.number or "-", result.reason)
-            return
+            return None
         self._commit(list(result.events), result.hold, receipt, arrived)
+        return None
 
     def _commit(
         self, events: list[Event], hold: bool, receipt: Receipt | None, arrived: float

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from escpos.printer import Dummy
 
+from agent.captures import Captures
+from agent.cli import main
 from agent.config import AgentConfig
 from agent.outbox import Outbox
 from agent.pipeline import Pipeline
@@ -91,6 +93,19 @@ def test_a_broken_job_is_counted_and_the_next_receipt_still_read(
     wait_for(lambda: pipeline.stats.receipts == 1)
     assert pipeline.stats.unread == 1
     assert outbox.counts()["pending"] == 2
+    # The unread job is kept, private, for the installer's `parse --explain`.
+    (kept,) = (Path(outbox.path).parent / "captures").glob("*.bin")
+    assert kept.read_bytes().startswith(b"\x1b@garbage without a total")
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert main(["parse", str(kept), "--explain"]) == 1  # and it says why
+
+
+def test_captures_keep_only_the_newest(tmp_path: Path) -> None:
+    captures = Captures(tmp_path / "captures", keep=2)
+    for n in range(4):
+        captures.save("caja", bytes([n]), now=1_800_000_000 + n, reason="test")
+    kept = sorted((tmp_path / "captures").glob("*.bin"))
+    assert [p.read_bytes() for p in kept] == [b"\x02", b"\x03"]
 
 
 def test_price_checker_records_product_views(tmp_path: Path) -> None:
