@@ -50,6 +50,7 @@ class SaleLine:
     line: ReceiptLine
     code: str | None  # printed, else filled from a scan
     weight: Decimal | None = None  # from a variable-measure code
+    scale_price: Decimal | None = None  # the price a scale printed into the code
     code_from_scan: bool = False
 
 
@@ -169,11 +170,17 @@ def fill_codes(
     if missing and unmatched:
         if len(missing) == len(unmatched):
             for index, product in zip(missing, unmatched, strict=True):
-                weight = product.weight if isinstance(product, VariableMeasure) else None
+                scale = product if isinstance(product, VariableMeasure) else None
+                weight = scale.weight if scale else None
+                price = scale.price if scale else None
                 # As scanned (the package's EAN-13): the same reference the POS would print.
                 code = product.plu if isinstance(product, VariableMeasure) else product.code
                 result[index] = replace(
-                    result[index], code=code, weight=weight, code_from_scan=True
+                    result[index],
+                    code=code,
+                    weight=weight,
+                    scale_price=price,
+                    code_from_scan=True,
                 )
         else:
             notes.append(

@@ -129,6 +129,8 @@ def _line_fields(line: SaleLine, currency: str, policy: SalePolicy) -> dict[str,
         meta["unit"] = item.unit
     if line.weight is not None:
         meta["weight_kg"] = str(line.weight)
+    if line.scale_price is not None:
+        meta["scale_price"] = str(line.scale_price)
     return {
         "object_parameters": params,
         "amount": abs(item.amount),

@@ -129,6 +129,9 @@ def test_scanned_codes_fill_lines_only_when_they_match_one_to_one() -> None:
     )
     codes = [(s.code, s.code_from_scan) for s in sale.lines]
     assert codes == [("7730241003258", False), ("00123", True), ("7790070410115", True)]
+    assert sale.lines[1].scale_price == Decimal("67.43")
+    leche = events_for_sale(sale, POLICY).events[2]
+    assert leche.metadata["scale_price"] == "67.43"
 
     ambiguous = Checkout("caja-1")
     ambiguous.add_scan(scan("7790070410115"), Product("7790070410115", "07790070410115"))
