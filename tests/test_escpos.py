@@ -9,31 +9,19 @@ from pathlib import Path
 
 import pytest
 from escpos.printer import Dummy
+from escpos_helpers import chunked, texts
 from PIL import Image
 
-from drivers.document import Barcode, Document
+from drivers.document import Barcode
 from drivers.escpos import EscposDecoder, decode_all
 
 ESC, GS, FS, DLE = b"\x1b", b"\x1d", b"\x1c", b"\x10"
 FIXTURE_NAMES = sorted(
-    p.name for p in (Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures"
-                     / "escpos").glob("*.bin")
+    p.name
+    for p in (
+        Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "escpos"
+    ).glob("*.bin")
 )
-
-
-def chunked(data: bytes, sizes: list[int], **options: object) -> list[Document]:
-    decoder = EscposDecoder(**options)  # type: ignore[arg-type]
-    docs: list[Document] = []
-    pos = 0
-    for size in sizes:
-        docs += decoder.feed(data[pos : pos + size])
-        pos += size
-    docs += decoder.feed(data[pos:])
-    return docs + decoder.flush()
-
-
-def texts(data: bytes, **options: object) -> list[str]:
-    return [doc.text for doc in decode_all(data, **options)]  # type: ignore[arg-type]
 
 
 # -- the real captures -------------------------------------------------------------------
@@ -57,8 +45,15 @@ def test_fixture_decodes_the_same_whole_byte_by_byte_and_in_random_chunks(
 def test_receipt_with_logo_reads_items_totals_and_emphasis(escpos_fixtures: Path) -> None:
     (doc,) = decode_all((escpos_fixtures / "escpos-php-receipt-with-logo.bin").read_bytes())
     lines = [" ".join(line.text.split()) for line in doc.lines]
-    for item in ("Example item #1 4.00", "Another thing 3.50", "Something else 1.00",
-                 "A final item 4.45", "Subtotal 12.95", "A local tax 1.30", "Total $ 14.25"):
+    for item in (
+        "Example item #1 4.00",
+        "Another thing 3.50",
+        "Something else 1.00",
+        "A final item 4.45",
+        "Subtotal 12.95",
+        "A local tax 1.30",
+        "Total $ 14.25",
+    ):
         assert item in lines
     assert doc.lines[0].text == "ExampleMart Ltd." and doc.lines[0].double_width
     total = next(line for line in doc.lines if line.text.startswith("Total"))
@@ -72,8 +67,11 @@ def test_qr_fixture_yields_its_payloads(escpos_fixtures: Path) -> None:
     (doc,) = decode_all((escpos_fixtures / "escpos-php-qr-code.bin").read_bytes())
     assert doc.qr_codes == (
         ["Testing 123"] * 2
-        + ["0123456789012345678901234567890123456789",
-           "abcdefghijklmnopqrstuvwxyzabcdefghijklmn", "\0" * 40]
+        + [
+            "0123456789012345678901234567890123456789",
+            "abcdefghijklmnopqrstuvwxyzabcdefghijklmn",
+            "\0" * 40,
+        ]
         + ["Testing 123"] * 14
     )
     assert "Most simple example" in doc.text and "P0" not in doc.text
@@ -85,15 +83,26 @@ def test_barcode_fixture_yields_every_symbology_and_payload(escpos_fixtures: Pat
         [Barcode("CODE39", "ABC")] * 15
         + [Barcode("EAN13", "012345678901")] * 4
         + [Barcode("UPCA", "012345678901"), Barcode("UPCA", "01234567890")]
-        + [Barcode("UPCE", d) for d in
-           ("123456", "0123456", "01234567", "01234567890", "012345678901")]
-        + [Barcode("EAN13", "012345678901"), Barcode("EAN13", "0123456789012"),
-           Barcode("EAN8", "0123456"), Barcode("EAN8", "01234567"),
-           Barcode("CODE39", "ABC 012"), Barcode("CODE39", "$%+-./"),
-           Barcode("CODE39", "*TEXT*"), Barcode("ITF", "0123456789"),
-           Barcode("CODABAR", "A012345A"), Barcode("CODABAR", "A012$+-./:A"),
-           Barcode("CODE93", "012abcd"), Barcode("CODE128", "012ABCD"),
-           Barcode("CODE128", "012ABCDabcd"), Barcode("CODE128", "213243")]
+        + [
+            Barcode("UPCE", d)
+            for d in ("123456", "0123456", "01234567", "01234567890", "012345678901")
+        ]
+        + [
+            Barcode("EAN13", "012345678901"),
+            Barcode("EAN13", "0123456789012"),
+            Barcode("EAN8", "0123456"),
+            Barcode("EAN8", "01234567"),
+            Barcode("CODE39", "ABC 012"),
+            Barcode("CODE39", "$%+-./"),
+            Barcode("CODE39", "*TEXT*"),
+            Barcode("ITF", "0123456789"),
+            Barcode("CODABAR", "A012345A"),
+            Barcode("CODABAR", "A012$+-./:A"),
+            Barcode("CODE93", "012abcd"),
+            Barcode("CODE128", "012ABCD"),
+            Barcode("CODE128", "012ABCDabcd"),
+            Barcode("CODE128", "213243"),
+        ]
     )
     assert "Content: {B012ABCDabcd" in doc.text.splitlines()
 
@@ -185,8 +194,13 @@ def test_python_escpos_qr_barcodes_and_images() -> None:
 
 def test_a_megabyte_raster_streams_through_without_being_buffered() -> None:
     width, height = 512, 2048  # 1 MiB of image data
-    job = ESC + b"@Logo\n" + GS + b"v0\x00" + bytes([width % 256, width // 256,
-                                                     height % 256, height // 256])
+    job = (
+        ESC
+        + b"@Logo\n"
+        + GS
+        + b"v0\x00"
+        + bytes([width % 256, width // 256, height % 256, height // 256])
+    )
     image = bytes([0x0A, 0x1B, 0x40, 0x41]) * (width * height // 4)  # LF, ESC @, "A"...
     tail = b"After the logo\n" + GS + b"VA\x03"
     decoder = EscposDecoder()
@@ -206,8 +220,16 @@ def test_a_megabyte_raster_streams_through_without_being_buffered() -> None:
 
 
 def test_documents_end_at_cuts_at_init_after_content_at_idle_and_at_flush() -> None:
-    cuts = [GS + b"V\x00", GS + b"V1", GS + b"VA\x10", GS + b"VB\x00", GS + b"Va\x05",
-            GS + b"Vh\x01", ESC + b"i", ESC + b"m"]
+    cuts = [
+        GS + b"V\x00",
+        GS + b"V1",
+        GS + b"VA\x10",
+        GS + b"VB\x00",
+        GS + b"Va\x05",
+        GS + b"Vh\x01",
+        ESC + b"i",
+        ESC + b"m",
+    ]
     job = b"".join(f"receipt {i}\n".encode() + cut for i, cut in enumerate(cuts))
     docs = decode_all(job)
     assert [doc.text for doc in docs] == [f"receipt {i}" for i in range(len(cuts))]
@@ -240,8 +262,13 @@ def test_line_and_document_caps_bound_memory_and_count_what_was_dropped() -> Non
 def test_pathological_inputs_decode_in_bounded_time_and_memory() -> None:
     # unterminated NUL barcodes, long tab lists, big 2D stores, glyph definitions, lone ESCs,
     # fed a byte at a time: each waits for a bounded number of bytes, never re-scans much
-    for unit in (GS + b"k\x04" + b"7" * 300, ESC + b"D" + bytes(range(1, 40)),
-                 GS + b"(k\xff\x1f1P0", ESC + b"&\x03\x20\x7e", b"\x1b" * 7):
+    for unit in (
+        GS + b"k\x04" + b"7" * 300,
+        ESC + b"D" + bytes(range(1, 40)),
+        GS + b"(k\xff\x1f1P0",
+        ESC + b"&\x03\x20\x7e",
+        b"\x1b" * 7,
+    ):
         data = unit * (30_000 // len(unit))
         sizes = [1] * len(data)
         started = time.perf_counter()
@@ -280,8 +307,9 @@ def test_flush_resets_printer_state_and_idle_drops_a_split_command() -> None:
 
 def test_a_corrupt_image_length_cannot_hide_the_receipts_after_it() -> None:
     # a GS 8 L claiming 4 GB and a GS v 0 claiming 4 GB are noise, not images
-    job = (GS + b"8L\xff\xff\xff\xff" + b"Ticket 1\n" + GS + b"v0\x00\xff\xff\xff\xff"
-           + b"Ticket 2\n")
+    job = (
+        GS + b"8L\xff\xff\xff\xff" + b"Ticket 1\n" + GS + b"v0\x00\xff\xff\xff\xff" + b"Ticket 2\n"
+    )
     assert texts(job) == ["Ticket 1\nTicket 2"]
     # a plausible length that never completes is dropped at the next idle gap
     decoder = EscposDecoder()
@@ -295,11 +323,18 @@ def test_a_corrupt_image_length_cannot_hide_the_receipts_after_it() -> None:
 def test_python_escpos_print_modes_and_device_commands_are_all_understood() -> None:
     p = Dummy()
     p.hw("INIT")
-    p.set(align="center", font="b", bold=True, underline=1, width=2, height=2,
-          custom_size=True)
+    p.set(align="center", font="b", bold=True, underline=1, width=2, height=2, custom_size=True)
     p.textln("FARMACIA")
-    p.set(align="left", font="a", bold=False, underline=0, normal_textsize=True, invert=True,
-          smooth=True, density=5)
+    p.set(
+        align="left",
+        font="a",
+        bold=False,
+        underline=0,
+        normal_textsize=True,
+        invert=True,
+        smooth=True,
+        density=5,
+    )
     p.textln("inverted")
     p.set(invert=False, double_width=True)
     p.textln("wide")
@@ -319,11 +354,15 @@ def test_python_escpos_print_modes_and_device_commands_are_all_understood() -> N
     p.cut(feed=False)
     decoder = EscposDecoder()
     (doc,) = decoder.feed(p.output)
-    assert [(line.text, line.bold, line.double_height, line.double_width)
-            for line in doc.lines] == [
-        ("FARMACIA", True, True, True), ("inverted", False, False, False),
-        ("wide", False, False, True), ("Block of text that", False, False, False),
-        ("wraps at some column", False, False, False), ("width here", False, False, False),
+    assert [
+        (line.text, line.bold, line.double_height, line.double_width) for line in doc.lines
+    ] == [
+        ("FARMACIA", True, True, True),
+        ("inverted", False, False, False),
+        ("wide", False, False, True),
+        ("Block of text that", False, False, False),
+        ("wraps at some column", False, False, False),
+        ("width here", False, False, False),
         ("end", False, False, False),
     ]
     assert doc.barcodes == [Barcode("EAN13", "123456789012"), Barcode("CODE39", "CODE39TEST")]

@@ -7,28 +7,22 @@ import re
 from pathlib import Path
 
 import pytest
+from escpos_helpers import chunked
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drivers.document import Document
-from drivers.escpos import EscposDecoder, decode_all
+from drivers.escpos import decode_all
 
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "escpos"
 CAPTURES = [p.read_bytes() for p in sorted(FIXTURES.glob("*.bin"))]
 ESC, GS, FS, DLE = b"\x1b", b"\x1d", b"\x1c", b"\x10"
-FUZZ = settings(max_examples=300, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-def decode_in_chunks(data: bytes, sizes: list[int], **caps: int) -> list[Document]:
-    decoder = EscposDecoder(**caps)
-    docs: list[Document] = []
-    pos = 0
-    for size in sizes:
-        docs += decoder.feed(data[pos : pos + size])
-        pos += size
-    docs += decoder.feed(data[pos:])
-    return docs + decoder.flush()
+FUZZ = settings(
+    max_examples=300,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def assert_clean(docs: list[Document], data: bytes) -> None:
@@ -43,9 +37,27 @@ def assert_clean(docs: list[Document], data: bytes) -> None:
 escposish = st.lists(
     st.one_of(
         st.binary(min_size=1, max_size=8),
-        st.sampled_from([ESC, GS, FS, DLE, b"\n", b"\r", b"\t", b"\x00", GS + b"(", GS + b"k",
-                         FS + b"(C\x02\x000\x02",
-                         ESC + b"*", GS + b"v0", ESC + b"&", ESC + b"D", GS + b"8L", FS + b"q"]),
+        st.sampled_from(
+            [
+                ESC,
+                GS,
+                FS,
+                DLE,
+                b"\n",
+                b"\r",
+                b"\t",
+                b"\x00",
+                GS + b"(",
+                GS + b"k",
+                FS + b"(C\x02\x000\x02",
+                ESC + b"*",
+                GS + b"v0",
+                ESC + b"&",
+                ESC + b"D",
+                GS + b"8L",
+                FS + b"q",
+            ]
+        ),
     ),
     max_size=200,
 ).map(b"".join)
@@ -58,11 +70,15 @@ def test_random_bytes_never_raise_and_chunking_does_not_matter(
 ) -> None:
     whole = decode_all(data)
     assert_clean(whole, data)
-    assert decode_in_chunks(data, sizes) == whole
-    capped = decode_in_chunks(data, [len(data)], max_line_chars=7, max_document_lines=3)
-    assert decode_in_chunks(data, sizes, max_line_chars=7, max_document_lines=3) == capped
-    assert all(len(doc.lines) <= 3 and len(doc.barcodes) + len(doc.qr_codes) <= 3
-               and all(len(line.text) <= 7 for line in doc.lines) for doc in capped)
+    assert chunked(data, sizes) == whole
+    capped = chunked(data, [len(data)], max_line_chars=7, max_document_lines=3)
+    assert chunked(data, sizes, max_line_chars=7, max_document_lines=3) == capped
+    assert all(
+        len(doc.lines) <= 3
+        and len(doc.barcodes) + len(doc.qr_codes) <= 3
+        and all(len(line.text) <= 7 for line in doc.lines)
+        for doc in capped
+    )
 
 
 # -- mutated real captures -------------------------------------------------------------------
@@ -92,7 +108,7 @@ def test_mutated_captures_never_raise_and_chunking_does_not_matter(
 ) -> None:
     whole = decode_all(data)
     assert_clean(whole, data)
-    assert decode_in_chunks(data, sizes) == whole
+    assert chunked(data, sizes) == whole
 
 
 # -- known commands with random parameters between known words --------------------------------
@@ -114,23 +130,57 @@ def le16(value: int) -> bytes:
 
 
 def one_param(draw: st.DrawFn) -> bytes:
-    prefix, names = draw(st.sampled_from([(ESC, b"!E-aRtMG3 {Jd%rVUTKe"), (GS, b"!BHhwfabrjIT/E"),
-                                          (FS, b"!-CW")]))
+    prefix, names = draw(
+        st.sampled_from([(ESC, b"!E-aRtMG3 {Jd%rVUTKe"), (GS, b"!BHhwfabrjIT/E"), (FS, b"!-CW")])
+    )
     return prefix + byte(draw, st.sampled_from(names)) + byte(draw)
 
 
 def fixed(draw: st.DrawFn) -> bytes:
-    head, size = draw(st.sampled_from([
-        (ESC + b"p", 3), (ESC + b"$", 2), (ESC + b"\\", 2), (ESC + b"W", 8), (ESC + b"c3", 1),
-        (ESC + b"c4", 1), (ESC + b"c5", 1), (ESC + b"2", 0), (ESC + b"B", 2), (GS + b"L", 2),
-        (GS + b"W", 2), (GS + b"P", 2), (GS + b"^", 3), (GS + b":", 0), (GS + b"g0", 3),
-        (GS + b"z0", 2), (GS + b"C0", 2), (GS + b"C1", 6), (GS + b"c", 0), (GS + b"$", 2),
-        (FS + b"p", 2), (FS + b"S", 2), (FS + b"&", 0), (FS + b".", 0), (FS + b"?", 2),
-        (FS + b"2", 74), (DLE + b"\x04\x01", 0), (DLE + b"\x04\x07", 1), (DLE + b"\x05", 1),
-        (DLE + b"\x14\x01", 2), (DLE + b"\x14\x08", 7), (DLE + b"\x14\x03", 5),
-        (GS + b"V\x00", 0), (GS + b"V1", 0), (GS + b"VA", 1), (GS + b"Vh", 1), (ESC + b"i", 0),
-        (FS + b"(C\x02\x000", 1),
-    ]))
+    head, size = draw(
+        st.sampled_from(
+            [
+                (ESC + b"p", 3),
+                (ESC + b"$", 2),
+                (ESC + b"\\", 2),
+                (ESC + b"W", 8),
+                (ESC + b"c3", 1),
+                (ESC + b"c4", 1),
+                (ESC + b"c5", 1),
+                (ESC + b"2", 0),
+                (ESC + b"B", 2),
+                (GS + b"L", 2),
+                (GS + b"W", 2),
+                (GS + b"P", 2),
+                (GS + b"^", 3),
+                (GS + b":", 0),
+                (GS + b"g0", 3),
+                (GS + b"z0", 2),
+                (GS + b"C0", 2),
+                (GS + b"C1", 6),
+                (GS + b"c", 0),
+                (GS + b"$", 2),
+                (FS + b"p", 2),
+                (FS + b"S", 2),
+                (FS + b"&", 0),
+                (FS + b".", 0),
+                (FS + b"?", 2),
+                (FS + b"2", 74),
+                (DLE + b"\x04\x01", 0),
+                (DLE + b"\x04\x07", 1),
+                (DLE + b"\x05", 1),
+                (DLE + b"\x14\x01", 2),
+                (DLE + b"\x14\x08", 7),
+                (DLE + b"\x14\x03", 5),
+                (GS + b"V\x00", 0),
+                (GS + b"V1", 0),
+                (GS + b"VA", 1),
+                (GS + b"Vh", 1),
+                (ESC + b"i", 0),
+                (FS + b"(C\x02\x000", 1),
+            ]
+        )
+    )
     return head + blob(draw, size)
 
 
@@ -143,8 +193,7 @@ def variable(draw: st.DrawFn) -> bytes:
         x, y = draw(st.integers(0, 40)), draw(st.integers(0, 40))
         return GS + b"v0" + byte(draw) + le16(x) + le16(y) + blob(draw, x * y)
     if kind == 2:  # GS ( k / GS ( L / ESC ( / FS ( with any body
-        head = draw(st.sampled_from([GS + b"(k", GS + b"(L", GS + b"(E", ESC + b"(A",
-                                     FS + b"(A"]))
+        head = draw(st.sampled_from([GS + b"(k", GS + b"(L", GS + b"(E", ESC + b"(A", FS + b"(A"]))
         size = draw(st.integers(0, 300))
         return head + le16(size) + blob(draw, size)
     if kind == 3:  # QR / PDF417 store and print
@@ -207,4 +256,4 @@ def test_parameters_never_become_text(case: tuple[bytes, str], sizes: list[int])
     printed = re.sub(r"\s", "", "".join(doc.text for doc in whole))
     assert printed == words
     assert_clean(whole, data)
-    assert decode_in_chunks(data, sizes) == whole
+    assert chunked(data, sizes) == whole

@@ -6,10 +6,11 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fake_printer import wait_until
 
 from drivers.scanner import Scan, ScanFramer, SerialScanner, split_aim, symbology_name
 
@@ -138,15 +139,6 @@ class Pty:
         self.link.unlink(missing_ok=True)
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 2.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
-
-
 class Collector:
     def __init__(self) -> None:
         self.scans: list[Scan] = []
@@ -157,7 +149,7 @@ class Collector:
             self.scans.append(scan)
 
     def wait(self, n: int, timeout: float = 2.0) -> list[Scan]:
-        wait_for(lambda: len(self.scans) >= n, timeout)
+        wait_until(lambda: len(self.scans) >= n, timeout)
         return list(self.scans)
 
 
@@ -177,7 +169,7 @@ def test_serial_scanner_reads_each_terminator_from_a_pty(pty: Pty, terminator: s
     )
     scanner.start()
     try:
-        assert wait_for(lambda: scanner.status().connected)
+        assert wait_until(lambda: scanner.status().connected)
         end = TERMINATORS[terminator]
         before = time.time()
         pty.write(b"#]E07790001000019" + end + b"#]Q1https://x.uy/?hello_session=ab")
@@ -201,7 +193,7 @@ def test_serial_scanner_pyserial_url(tmp_path: Path) -> None:
     scanner = SerialScanner(name="loop", port="loop://", on_scan=got)
     scanner.start()
     try:
-        assert wait_for(lambda: scanner._serial is not None)
+        assert wait_until(lambda: scanner._serial is not None)
         port = scanner._serial
         assert port is not None
         port.write(b"]C0LOOP-1\r")

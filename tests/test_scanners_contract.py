@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
+from fake_printer import wait_until
 
 from drivers.hid import HidScanner
 from drivers.keymaps import EV_KEY, encode
@@ -28,15 +29,6 @@ from drivers.scanner import Scan, ScannerThread, SerialScanner
 
 MAX = 32
 KEY_F1 = 59
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 2.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 class Collector:
@@ -52,7 +44,7 @@ class Collector:
                 raise RuntimeError("consumer bug")
 
     def wait(self, n: int) -> list[Scan]:
-        wait_for(lambda: len(self.scans) >= n)
+        wait_until(lambda: len(self.scans) >= n)
         return list(self.scans)
 
 
@@ -212,7 +204,7 @@ def running(rig: Rig) -> Iterator[Running]:
     got = Collector()
     scanner = rig.make(got)
     scanner.start()
-    assert wait_for(lambda: scanner.status().connected), scanner.status()
+    assert wait_until(lambda: scanner.status().connected), scanner.status()
     yield scanner, got
     scanner.stop()
 
@@ -270,13 +262,13 @@ def test_replug_is_reopened_within_2s_and_logged_once(
     scanner, got = running
     caplog.set_level(logging.INFO, logger="drivers.scanner")
     rig.unplug()
-    assert wait_for(lambda: not scanner.status().connected)
+    assert wait_until(lambda: not scanner.status().connected)
     time.sleep(0.6)  # a few failed reopen attempts while it is away
     down = scanner.status()
     assert down.errors == 1 and down.last_error
     rig.plug()
     replugged = time.monotonic()
-    assert wait_for(lambda: scanner.status().connected, timeout=2.0)
+    assert wait_until(lambda: scanner.status().connected, timeout=2.0)
     assert time.monotonic() - replugged < 2.0
     rig.send("AFTER-1")
     assert [s.code for s in got.wait(1)] == ["AFTER-1"]
@@ -302,10 +294,10 @@ def test_a_device_missing_at_start_is_opened_when_it_appears(rig: Rig) -> None:
     scanner = rig.make(got)
     scanner.start()
     try:
-        assert wait_for(lambda: scanner.status().last_error is not None)
+        assert wait_until(lambda: scanner.status().last_error is not None)
         assert not scanner.status().connected and scanner.alive()
         rig.plug()
-        assert wait_for(lambda: scanner.status().connected)
+        assert wait_until(lambda: scanner.status().connected)
         rig.send("LATE")
         assert [s.code for s in got.wait(1)] == ["LATE"]
     finally:
@@ -316,7 +308,7 @@ def test_hid_device_is_grabbed_while_running_and_released_on_stop() -> None:
     rig = HidRig(layout="es")
     scanner = rig.make(Collector())
     scanner.start()
-    assert wait_for(lambda: scanner.status().connected)
+    assert wait_until(lambda: scanner.status().connected)
     device = rig.devices[-1]
     assert device.grabbed
     scanner.stop()

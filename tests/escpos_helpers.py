@@ -1,0 +1,24 @@
+"""Decoding helpers shared by the ESC/POS test modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drivers.document import Document
+from drivers.escpos import EscposDecoder, decode_all
+
+
+def chunked(data: bytes, sizes: list[int], **options: Any) -> list[Document]:
+    """Feed `data` in pieces of `sizes` (the rest in one piece), then flush."""
+    decoder = EscposDecoder(**options)
+    docs: list[Document] = []
+    pos = 0
+    for size in sizes:
+        docs += decoder.feed(data[pos : pos + size])
+        pos += size
+    docs += decoder.feed(data[pos:])
+    return docs + decoder.flush()
+
+
+def texts(data: bytes, **options: Any) -> list[str]:
+    return [doc.text for doc in decode_all(data, **options)]
