@@ -25,7 +25,7 @@ from agent.config import AgentConfig
 from agent.events import Event, Metadata, new_event_id
 from agent.logs import mask_phone, scrub
 from agent.outbox import STATES, Outbox, OutboxRow
-from agent.profiles import to_e164
+from agent.phones import to_e164
 
 
 def register(commands: Any) -> None:

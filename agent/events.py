@@ -23,7 +23,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Annotated, Any
 
-import phonenumbers
 import pycountry
 from pydantic import (
     BaseModel,
@@ -35,6 +34,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from agent.phones import to_e164
 
 __all__ = ["Event", "Metadata", "new_event_id", "stable_event_id"]
 
@@ -80,17 +81,6 @@ def stable_event_id(*parts: str) -> str:
 def _currency(code: str) -> str | None:
     found = pycountry.currencies.get(alpha_3=code.upper())
     return None if found is None else str(found.alpha_3)
-
-
-@lru_cache(maxsize=1024)
-def _e164(phone: str) -> str | None:
-    try:
-        parsed = phonenumbers.parse(phone, None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
 class _WithDecimals(dict[str, Any]):
@@ -202,7 +192,7 @@ class Event(BaseModel):
     def _phone(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        phone = _e164(value)
+        phone = to_e164(value, None)
         if phone is None or not value.startswith("+"):
             raise ValueError("not a phone number in E.164 form (+ and country code)")
         return phone

@@ -12,24 +12,11 @@ from __future__ import annotations
 
 import threading
 
-import phonenumbers
-
 from agent.hellotext import HellotextClient, Outcome, Park, Sent
 from agent.logs import mask_phone
+from agent.phones import to_e164
 
 LOCAL_STATUS = 0  # a parked row refused here, before any request
-
-
-def to_e164(phone: str, country: str) -> str | None:
-    """'099 123 456' with country 'UY' -> '+59899123456'; None when it cannot be a phone."""
-    try:
-        number = phonenumbers.parse(phone, country)
-    except phonenumbers.NumberParseException:
-        return None
-    # "possible", not "valid": the metadata lags new number ranges; Hellotext decides.
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def profile_id_of(data: dict[str, object]) -> str | None:

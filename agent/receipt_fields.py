@@ -10,9 +10,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-import phonenumbers
-
 from agent.numbers import fold
+from agent.phones import to_e164
 from agent.templates import Template
 
 MONTHS = {
@@ -224,22 +223,9 @@ def find_contact(text: str, folded: str, template: Template, country: str) -> Co
     return Contact()
 
 
-_MOBILE = frozenset(
-    {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
-)
-
-
 def normalise_phone(raw: str, country: str, *, mobile_only: bool = False) -> str | None:
     """'094 555 010' in UY -> '+59894555010'; None when it is not a valid number there."""
-    try:
-        parsed = phonenumbers.parse(raw, country)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(parsed):
-        return None
-    if mobile_only and phonenumbers.number_type(parsed) not in _MOBILE:
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return to_e164(raw, country, check="mobile" if mobile_only else "valid")
 
 
 # A footer line that is only a phone label and a number: `WhatsApp: 099 123 456`. The label

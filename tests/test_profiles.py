@@ -9,7 +9,8 @@ import pytest
 
 from agent.fake_hellotext import FakeHellotext
 from agent.hellotext import HellotextClient, Park, Retry
-from agent.profiles import ProfileResolver, profile_id_of, to_e164
+from agent.phones import to_e164
+from agent.profiles import ProfileResolver, profile_id_of
 
 TOKEN = "profiles-token"
 
