@@ -1,4 +1,9 @@
-"""Hellotext store agent."""
+"""Hellotext store agent: receipts and scans to Hellotext events, through a SQLite outbox.
+
+Stages, each a subpackage (higher imports lower): `cli` (the only entry) > `daemon` (IO
+wiring) > `standin` > `sales` > `receipts` | `delivery`; beside them the shared modules
+`config`, `errors`, `logs`, `phones`, `redact`. Device IO and decoders live in `drivers/`.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 

@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
 from escpos.printer import Dummy  # noqa: E402
 
-from agent.demo import VirtualPrinter  # noqa: E402
+from agent.cli.demo import VirtualPrinter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token-0123456789"

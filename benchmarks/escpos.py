@@ -1,4 +1,4 @@
-"""Decode throughput of drivers/escpos.py: the real captures repeated to about 2 MB, a
+"""Decode throughput of drivers/escpos/decoder.py: the real captures repeated to about 2 MB, a
 text-heavy corpus of python-escpos receipts (about 2 MB), and 1 MB against 10 MB of input.
 
     uv run python benchmarks/escpos.py
@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)  # this script is named escpos.py: keep python-escpos importable
 
-from drivers.escpos import EscposDecoder  # noqa: E402
+from drivers.escpos.decoder import EscposDecoder  # noqa: E402
 
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "escpos"
 MB = 1_000_000

@@ -30,8 +30,8 @@ from typing import TypeVar
 
 from persistqueue import SQLiteAckQueue
 
-from agent.events import Event, stable_event_id
-from agent.outbox import Outbox
+from agent.delivery.events import Event, stable_event_id
+from agent.delivery.outbox import Outbox
 
 SALE = 16
 T = TypeVar("T")
@@ -197,7 +197,7 @@ def main() -> None:
         name: cpu / (pq_count if name == "pq" else count) * 1e6 for name, (_, cpu) in best.items()
     }
     for name, label in (
-        ("outbox", "outbox (agent.outbox)"),
+        ("outbox", "outbox (agent.delivery.outbox)"),
         ("floor", "floor (raw sqlite3)"),
         ("pq", f"persist-queue SQLiteAckQueue ({pq_count} events)"),
     ):

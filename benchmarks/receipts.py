@@ -16,8 +16,8 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from agent.receipts import GENERIC, extract  # noqa: E402
-from drivers.document import Document, TextLine  # noqa: E402
-from drivers.escpos import decode_all  # noqa: E402
+from drivers.escpos.decoder import decode_all  # noqa: E402
+from drivers.escpos.document import Document, TextLine  # noqa: E402
 from tests.receipt_layouts import COUNTRY, CURRENCY, LAYOUTS, Item, ean13  # noqa: E402
 
 

@@ -16,10 +16,11 @@ import threading
 import time
 from pathlib import Path
 
-from drivers.barcodes import VariableMeasureLayout, classify
-from drivers.hid import HidDecoder
-from drivers.keymaps import encode
-from drivers.scanner import Scan, ScanFramer, SerialScanner
+from drivers.scanners.barcodes import VariableMeasureLayout, classify
+from drivers.scanners.base import Scan, ScanFramer
+from drivers.scanners.hid import HidDecoder
+from drivers.scanners.keymaps import encode
+from drivers.scanners.serial import SerialScanner
 
 
 def framer_throughput() -> None:

@@ -32,10 +32,10 @@ from pathlib import Path
 import httpx
 
 from agent.config import AgentConfig, HellotextSection, OutboxSection, SyncSection
-from agent.events import Event, stable_event_id
-from agent.hellotext import USER_AGENT, HellotextClient
-from agent.outbox import Outbox
-from agent.sync import Syncer
+from agent.delivery.events import Event, stable_event_id
+from agent.delivery.hellotext import USER_AGENT, HellotextClient
+from agent.delivery.outbox import Outbox
+from agent.delivery.sync import Syncer
 
 TOKEN = "bench-token"
 

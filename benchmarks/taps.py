@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fake_printer import FakePtyPrinter, FakeTcpPrinter, wait_until  # noqa: E402
 
-from drivers.printer import TapOptions, open_tap  # noqa: E402
-from drivers.tap_tcp import TcpTap  # noqa: E402
+from drivers.taps import TapOptions, open_tap  # noqa: E402
+from drivers.taps.tcp import TcpTap  # noqa: E402
 
 CHUNK = b"\x1b!\x00Cafe con leche 1.250,00\n\x10\x04\x01"  # text line + status request
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drivers.document import Document
-from drivers.escpos import EscposDecoder, decode_all
+from drivers.escpos.decoder import EscposDecoder, decode_all
+from drivers.escpos.document import Document
 
 
 def chunked(data: bytes, sizes: list[int], **options: Any) -> list[Document]:

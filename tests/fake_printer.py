@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from drivers.serialport import PtyLink
+from drivers.taps.serialport import PtyLink
 
 DLE_EOT = b"\x10\x04"
 # Real-time status answers of an idle, online printer (fixed bits set, error bits clear).

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from fake_printer import FakePtyPrinter, FakeTcpPrinter, wait_until
 
-from drivers.printer import Tap, TapOptions, open_tap
-from drivers.serialport import PtyLink
-from drivers.tap_files import SpoolTap
-from drivers.tap_tcp import TcpTap
+from drivers.taps import Tap, TapOptions, open_tap
+from drivers.taps.files import SpoolTap
+from drivers.taps.serialport import PtyLink
+from drivers.taps.tcp import TcpTap
 
 MODES = ["tcp", "serial", "usb", "spool-dir", "spool-fifo", "sniff"]
 

@@ -24,8 +24,8 @@ import pytest
 from escpos.printer import Dummy, Network, Serial
 from fake_printer import FakePtyPrinter, FakeTcpPrinter
 
-from agent.fake_hellotext import FakeHellotext
-from agent.outbox import Outbox
+from agent.delivery.outbox import Outbox
+from agent.standin.server import FakeHellotext
 
 TOKEN = "e2e-token-0123456789"
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from agent import doctor_devices
-from agent.cli_common import EXIT_CONFIG
+from agent.cli import doctor_devices
+from agent.cli.common import EXIT_CONFIG
 from agent.config import (
     CREDENTIAL_NAME,
     DEFAULT_PATH,

@@ -2,7 +2,7 @@
 
 Each file is what a wedge scanner set to a layout sends for a real code, as evdev reports
 it: MSC_SCAN, EV_KEY down/up, SYN_REPORT, with times a few ms apart. Beyond the plain
-strokes from drivers.keymaps.encode, the recordings reproduce what real scanners do: Shift
+strokes from drivers.scanners.keymaps.encode, the recordings reproduce what real scanners do: Shift
 held across a run of shifted characters, the right Shift key, the next key going down
 before the previous one is released (rollover), and kernel auto-repeat (value 2) of a held
 key. The decoder tests compare each file's decoding with its "expect" string, which is
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from drivers import keymaps as k
+from drivers.scanners import keymaps as k
 
 HERE = Path(__file__).resolve().parent
 Ev = list[int]

@@ -1,0 +1,216 @@
+"""`hellotext-agent demo`: the whole agent on virtual devices, in under a minute.
+
+It starts the Hellotext stand-in, a virtual receipt printer behind a real tcp tap, a virtual
+serial scanner on a pty, and plays the bundled receipts as a POS would (scans first, then the
+print job over TCP). Midway the stand-in goes offline, events pile up in the outbox, then it
+comes back and the backlog drains. Everything is the code `run` uses; only the devices are
+virtual.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+
+from agent.config import AgentConfig
+from agent.daemon.service import Service
+from agent.delivery.events import Event
+from agent.receipts import Receipt
+from agent.standin.server import FakeHellotext
+
+DEMO_TOKEN = "demo-token-not-secret"
+
+
+@dataclass
+class _Seen:
+    rows: list[tuple[str, str, str, str, int]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def committed(self, receipt: Receipt, events: list[Event]) -> None:
+        who = next((e.phone or e.session or e.profile for e in events), "") or ""
+        who = "phone ···" + who[-3:] if who.startswith("+") else who[:18]
+        with self.lock:
+            self.rows.append(
+                (receipt.number or "-", receipt.kind, str(receipt.total), who, len(events))
+            )
+
+
+class VirtualPrinter:
+    """A receipt printer on 127.0.0.1: swallows jobs, answers status requests (DLE EOT)."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.received = 0
+        threading.Thread(target=self._accept, name="virtual-printer", daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            while data := conn.recv(65536):
+                self.received += len(data)
+                if b"\x10\x04" in data:
+                    conn.sendall(b"\x12")  # online, drawer closed
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _plan() -> list[dict[str, Any]]:
+    folder = resources.files("agent") / "samples"
+    plan: list[dict[str, Any]] = json.loads((folder / "plan.json").read_text("utf-8"))
+    for step in plan:
+        step["bytes"] = (folder / step["receipt"]).read_bytes()
+    return plan
+
+
+def run_demo(*, console: Console | None = None, pause: float = 1.2) -> int:
+    console = console or Console()
+    plan = _plan()
+    seen = _Seen()
+    with (
+        tempfile.TemporaryDirectory(prefix="hellotext-demo-") as tmp,
+        FakeHellotext(token=DEMO_TOKEN, actions=("tienda_fisica.pago",)) as fake,
+    ):
+        printer = VirtualPrinter()
+        master, slave = os.openpty()
+        tap_port = _free_port()
+        config = AgentConfig(
+            hellotext={"api_url": fake.url, "timeout_seconds": 3, "probe_interval_seconds": 2},
+            store={
+                "terminal_id": "caja-demo",
+                "store_id": "demo",
+                "country": "UY",
+                "currency": "UYU",
+                "timezone": "America/Montevideo",
+            },
+            outbox={"path": Path(tmp) / "outbox.db", "synchronous": "normal"},
+            sync={"interval_seconds": 1, "max_backoff_seconds": 2, "base_backoff_seconds": 0.5},
+            printer=[
+                {
+                    "name": "caja",
+                    "mode": "tcp",
+                    "listen": f"127.0.0.1:{tap_port}",
+                    "target": f"127.0.0.1:{printer.port}",
+                    "idle_seconds": 1,
+                }
+            ],
+            scanner=[{"name": "lector", "mode": "serial", "port": os.ttyname(slave)}],
+        )
+        hellotext = config.hellotext.model_copy(update={"token": SecretStr(DEMO_TOKEN)})
+        config = config.model_copy(update={"hellotext": hellotext})
+        service = Service(config, on_committed=seen.committed)
+        service.start()
+        phase = "online"
+        try:
+            with Live(
+                _view(service, fake, seen, phase), console=console, refresh_per_second=4
+            ) as live:
+                for index, step in enumerate(plan):
+                    if index == len(plan) // 3:
+                        fake.set_faults(offline=True)
+                        phase = "OFFLINE: events wait in the outbox"
+                        live.console.print("[yellow]Hellotext went offline[/yellow]")
+                    if index == 2 * len(plan) // 3:
+                        fake.set_faults(offline=False)
+                        phase = "back online: the backlog drains"
+                        waiting = service.outbox.counts()["pending"] if service.outbox else 0
+                        live.console.print(
+                            f"[green]Hellotext is back[/green]: {waiting} events waited offline"
+                        )
+                    for code in step["scans"]:
+                        os.write(master, code.encode() + b"\r")
+                        time.sleep(0.1)
+                    with socket.create_connection(("127.0.0.1", tap_port), timeout=5) as pos:
+                        pos.sendall(step["bytes"])
+                    _sleep_updating(live, pause, service, fake, seen, phase)
+                deadline = time.monotonic() + 25
+                while time.monotonic() < deadline and not _drained(service, seen, plan):
+                    _sleep_updating(live, 0.5, service, fake, seen, "draining")
+                live.update(_view(service, fake, seen, "done"))
+        finally:
+            service.stop()
+            printer.close()
+            os.close(master)
+            os.close(slave)
+        return _summary(console, fake, seen, printer, plan)
+
+
+def _drained(service: Service, seen: _Seen, plan: list[dict[str, Any]]) -> bool:
+    if service.outbox is None:
+        return True
+    counts = service.outbox.counts()
+    return (
+        counts.get("pending", 0) + counts.get("inflight", 0) == 0
+        and len(seen.rows) >= len(plan) - 1
+    )
+
+
+def _sleep_updating(live: Live, seconds: float, *args: Any) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(0.25)
+        live.update(_view(*args))
+
+
+def _view(service: Service, fake: FakeHellotext, seen: _Seen, phase: str) -> Group:
+    receipts = Table(title="Receipts read at the till", expand=True)
+    for column in ("number", "kind", "total", "customer", "events"):
+        receipts.add_column(column)
+    with seen.lock:
+        for number, kind, total, who, count in seen.rows:
+            receipts.add_row(number, kind, total, who, str(count))
+    counts = service.outbox.counts() if service.outbox else {}
+    states = "  ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+    status = (
+        f"Hellotext stand-in: {phase}\nOutbox  {states}\n"
+        f"Received by Hellotext: {len(fake.events)} events, duplicates: {fake.duplicates}"
+    )
+    return Group(receipts, Panel(status, title="delivery"))
+
+
+def _summary(
+    console: Console,
+    fake: FakeHellotext,
+    seen: _Seen,
+    printer: VirtualPrinter,
+    plan: list[dict[str, Any]],
+) -> int:
+    expected = sum(row[4] for row in seen.rows if row[1] != "void")
+    sent = len(fake.events)
+    ok = sent >= expected and fake.duplicates == 0 and len(seen.rows) >= len(plan) - 1
+    console.print(
+        f"\n[bold]Summary[/bold]: {len(seen.rows)} receipts read of {len(plan)} printed, "
+        f"{sent} events sent to Hellotext (expected {expected}), duplicates: {fake.duplicates}, "
+        f"{printer.received} bytes reached the printer."
+    )
+    console.print("[green]demo OK[/green]" if ok else "[red]demo FAILED[/red]")
+    return 0 if ok else 1

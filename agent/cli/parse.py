@@ -1,0 +1,170 @@
+"""`hellotext-agent parse FILE...`: decode print jobs and show the receipts in them.
+
+Works without any config file (store defaults UY / UYU / cp858 / generic template); when
+`--config` is given, or the default config exists, its store country and currency, its
+templates directory and its only printer's template and code pages are the defaults.
+Exit 0 when every receipt was read, 1 otherwise with the reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from agent.cli.common import EXIT_FAILURE, EXIT_OK, Context, add_command
+from agent.config import config_path
+from agent.errors import ReceiptError
+from agent.receipts import Receipt, explain, extract, load_template
+from agent.receipts.numbers import money, quantity_text
+from drivers.escpos.codepages import is_known_codec
+from drivers.escpos.decoder import decode_all
+
+
+@dataclass(frozen=True)
+class Settings:
+    country: str = "UY"
+    currency: str = "UYU"
+    codepage: str = "cp858"
+    codepage_map: dict[int, str] = field(default_factory=dict)
+    template: str = "generic"
+    templates_dir: Path | None = None
+
+
+def register(commands: Any) -> None:
+    parser = add_command(
+        commands,
+        "parse",
+        _parse,
+        "decode ESC/POS print jobs and show the receipts read from them",
+        description=(
+            "Decode ESC/POS captures (files of printer-port bytes) and print each receipt "
+            "read from them, as a table or as JSON. Needs no config file. Exit 0 when every "
+            "receipt was read (a total found, or a void), 1 otherwise."
+        ),
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="capture(s) to read")
+    parser.add_argument("--json", action="store_true", help='print {"receipts": [...]}')
+    parser.add_argument(
+        "--template", metavar="NAME|PATH", help="receipt template (default: generic)"
+    )
+    parser.add_argument(
+        "--explain", action="store_true", help="show each printed line and the rule that took it"
+    )
+    parser.add_argument("--codepage", metavar="CP", help="default code page (default: cp858)")
+    parser.add_argument("--country", metavar="CC", help="store country (default: UY)")
+    parser.add_argument("--currency", metavar="CUR", help="default currency (default: UYU)")
+
+
+def settings(args: argparse.Namespace, ctx: Context) -> Settings:
+    base = Settings()
+    if ctx.config_arg or config_path(None, os.environ).exists():
+        config = ctx.config()
+        printer = config.printer[0] if len(config.printer) == 1 else None
+        base = Settings(
+            country=config.store.country,
+            currency=config.store.currency,
+            codepage=printer.codepage if printer else base.codepage,
+            codepage_map=dict(printer.codepage_map) if printer else {},
+            template=printer.template if printer else base.template,
+            templates_dir=Path(config.receipts.templates_dir),
+        )
+    codepage = (args.codepage or base.codepage).lower()
+    if not is_known_codec(codepage):
+        raise ReceiptError(f"--codepage: unknown code page {codepage!r}")
+    return Settings(
+        country=(args.country or base.country).upper(),
+        currency=(args.currency or base.currency).upper(),
+        codepage=codepage,
+        codepage_map=base.codepage_map,
+        template=args.template or base.template,
+        templates_dir=base.templates_dir,
+    )
+
+
+def _parse(args: argparse.Namespace, ctx: Context) -> int:
+    conf = settings(args, ctx)
+    template = load_template(conf.template, templates_dir=conf.templates_dir)
+    out: list[dict[str, Any]] = []
+    problems: list[str] = []
+    console = Console(highlight=False, soft_wrap=True)
+    for name in args.files:
+        try:
+            data = Path(name).read_bytes()
+        except OSError as exc:
+            problems.append(f"{name}: cannot read: {exc.strerror}")
+            continue
+        decoded = decode_all(data, codepage=conf.codepage, codepage_map=conf.codepage_map)
+        docs = [doc for doc in decoded if doc.has_content]
+        if not docs:
+            problems.append(f"{name}: no receipt in it (no text, barcode or QR code)")
+        for index, doc in enumerate(docs, 1):
+            receipt = extract(doc, template=template, country=conf.country, currency=conf.currency)
+            trace = (
+                explain(doc, template=template, country=conf.country, currency=conf.currency)
+                if args.explain
+                else []
+            )
+            where = f"{name}" + (f" (receipt {index} of {len(docs)})" if len(docs) > 1 else "")
+            if not receipt.ok:
+                problems.append(f"{where}: {receipt.problem}")
+            if args.json:
+                item = receipt.to_json()
+                if args.explain:
+                    item["explain"] = [{"line": line, "rule": rule} for line, rule in trace]
+                out.append(item)
+            else:
+                _show(console, where, receipt, trace)
+    if args.json:
+        print(json.dumps({"receipts": out}, ensure_ascii=False, indent=2))
+    for problem in problems:
+        print(f"hellotext-agent: {problem}", file=sys.stderr)
+    return EXIT_FAILURE if problems else EXIT_OK
+
+
+def _show(console: Console, where: str, receipt: Receipt, trace: list[tuple[str, str]]) -> None:
+    if trace:
+        rules = Table(title=Text(f"{where}: how each line was read"))
+        rules.add_column("rule", style="cyan", no_wrap=True)
+        rules.add_column("printed line")
+        for printed, rule in trace:
+            rules.add_row(rule, Text(printed))  # printed text is not markup
+        console.print(rules)
+    when = receipt.issued_at.isoformat(sep=" ") if receipt.issued_at else "no date"
+    title = f"{where}: {receipt.kind} {receipt.number or '(no number)'}, {when}, {receipt.currency}"
+    table = Table(title=Text(title))
+    for column in ("code", "description"):
+        table.add_column(column)
+    for column in ("qty", "unit price", "amount"):
+        table.add_column(column, justify="right")
+    for line in receipt.lines:
+        qty = quantity_text(line.quantity) + (f" {line.unit}" if line.unit else "")
+        price = money(line.unit_price) if line.unit_price is not None else ""
+        table.add_row(line.code or "", Text(line.description), qty, price, money(line.amount))
+    console.print(table)
+    rows = [
+        ("subtotal", money(receipt.subtotal) if receipt.subtotal is not None else "-"),
+        ("discount", money(receipt.discount)),
+        ("tax", money(receipt.tax)),
+        ("total", money(receipt.total) if receipt.total is not None else "NOT FOUND"),
+    ]
+    rows += [(f"paid ({p.method})", money(p.amount)) for p in receipt.payments]
+    rows += [(f"coupon {c.code}", money(c.amount)) for c in receipt.coupons]
+    for key in ("phone", "email", "document"):
+        value = getattr(receipt.customer, key)
+        if value:
+            rows.append((f"customer {key}", value))
+    rows.append(("reconciled", "yes" if receipt.reconciled else "no"))
+    for label, value in rows:
+        console.print(f"  {label:<22} {value}", markup=False)
+    for warning in receipt.warnings:
+        console.print(Text.assemble("  ", ("warning:", "yellow"), f" {warning}"))
+    console.print()

@@ -1,0 +1,184 @@
+"""`sync` and `status`: deliver now, and what the agent is doing (read from the outbox, so it
+works from another process than the daemon's)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+
+from agent.cli.common import EXIT_OK, EXIT_PENDING, Context, add_command
+from agent.cli.delivery import open_outbox
+from agent.delivery.outbox import STATES
+
+if TYPE_CHECKING:  # imported when used: httpx is not needed by every command
+    from agent.delivery.sync import Syncer, SyncReport
+
+
+def register(commands: Any) -> None:
+    sync = add_command(
+        commands,
+        "sync",
+        _sync,
+        "deliver what is due now (exit 0 when nothing is left pending, 3 otherwise)",
+        "Send every event that is due to Hellotext, then exit. Safe while the daemon runs. "
+        "Exit 0 when nothing is left pending, 3 when events still wait (retry later, "
+        "paused, offline).",
+    )
+    sync.add_argument("--progress", action="store_true", help="show a progress bar")
+    status = add_command(
+        commands,
+        "status",
+        _status,
+        "outbox counts, oldest pending, paused and why, last success and error",
+    )
+    status.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _sync(args: argparse.Namespace, ctx: Context) -> int:
+    from agent.delivery.hellotext import HellotextClient
+    from agent.delivery.status import add_possible_duplicates
+    from agent.delivery.sync import Syncer
+
+    config = ctx.config()
+    with HellotextClient.from_config(config) as client, open_outbox(config) as outbox:
+        # Expired leases only (a crash mid-send): a running daemon's stay its own.
+        add_possible_duplicates(outbox, outbox.recover_leases(now=time.time()))
+        syncer = Syncer(outbox, client, config=config)
+        try:
+            report = _sync_with_bar(syncer) if args.progress else syncer.run_once()
+        finally:
+            syncer.close()
+        counts = outbox.counts()
+    waiting = counts["pending"] + counts["inflight"]
+    print(
+        f"sent {report.sent}, to retry {report.retried}, parked {report.parked}; "
+        f"{waiting} waiting, {counts['parked']} parked in all"
+    )
+    if report.paused:
+        print(f"paused: {report.paused}", file=sys.stderr)
+    elif report.stopped_early:
+        print(f"stopped early: {report.stopped_early}", file=sys.stderr)
+    return EXIT_OK if waiting == 0 else EXIT_PENDING
+
+
+def _sync_with_bar(syncer: Syncer) -> SyncReport:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        task = bar.add_task("delivering", total=None)
+        return syncer.run_once(
+            progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
+
+
+def _status(args: argparse.Namespace, ctx: Context) -> int:
+    from agent.delivery.status import delivery_status
+
+    now = time.time()
+    with open_outbox(ctx.config()) as outbox:
+        data = delivery_status(outbox, now=now)
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return EXIT_OK
+    for line in status_lines(data, now=now):
+        print(line)
+    return EXIT_OK
+
+
+def _ago(seconds: float) -> str:
+    """3725 -> '1h 2m'; a week offline reads '7d 0h'."""
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
+
+
+def _at(moment: float | None, now: float) -> str:
+    if moment is None:
+        return "never"
+    local = datetime.fromtimestamp(moment).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    delta = now - moment
+    return f"{local} ({_ago(delta)} ago)" if delta >= 0 else f"{local} (in {_ago(-delta)})"
+
+
+def status_lines(data: dict[str, Any], *, now: float) -> list[str]:
+    counts: dict[str, int] = data["counts"]
+    lines = []
+    for state in STATES:
+        note = ""
+        if state == "pending" and data["oldest_pending_at"] is not None:
+            note = f"oldest waiting {_ago(data['oldest_pending_age_seconds'])}"
+            if data["next_attempt_at"] is not None and data["next_attempt_at"] > now:
+                note += f", next try in {_ago(data['next_attempt_at'] - now)}"
+        elif state == "parked" and counts[state]:
+            note = "review: hellotext-agent outbox list --state parked"
+        lines.append(f"{state:<20}{counts[state]:>8}" + (f"   {note}" if note else ""))
+    if data["paused"]:
+        since = f" since {_at(data['paused_at'], now)}" if data["paused_at"] else ""
+        lines.append(f"{'delivery':<20}paused: {data['paused']}{since}")
+    else:
+        lines.append(f"{'delivery':<20}active")
+    lines.append(f"{'last success':<20}{_at(data['last_success_at'], now)}")
+    if data["last_error"]:
+        lines.append(f"{'last error':<20}{_at(data['last_error_at'], now)}: {data['last_error']}")
+    else:
+        lines.append(f"{'last error':<20}none")
+    lines.append(f"{'possible duplicates':<20}{data['possible_duplicates']}")
+    return lines + _daemon_lines(data["daemon"], data["devices"], now=now)
+
+
+def _daemon_lines(daemon: dict[str, Any], devices: dict[str, Any], *, now: float) -> list[str]:
+    if not daemon:
+        return [f"{'daemon':<20}never ran with this outbox"]
+    if not daemon["running"]:
+        stopped = daemon.get("stopped_at")
+        when = f"stopped {_at(stopped, now)}" if stopped else "not running (killed?)"
+        return [f"{'daemon':<20}{when}"]
+    lines = [
+        f"{'daemon':<20}running since {_at(daemon.get('started_at'), now)}, pid {daemon['pid']}"
+    ]
+    for tap in devices.get("printers", []):
+        state = "printer connected" if tap["printer_connected"] else "printer NOT connected"
+        line = f"{state}, {tap['jobs']} jobs, {tap['bytes_to_printer']} bytes printed" + (
+            f", {tap['sink_errors']} parser errors" if tap["sink_errors"] else ""
+        )
+        if tap["last_error"]:
+            line += f"; last error: {tap['last_error']}"
+        lines.append(f"{'printer ' + tap['name']:<20}{tap['mode']}: {line}")
+    for scanner in devices.get("scanners", []):
+        state = "connected" if scanner["connected"] else "NOT connected"
+        line = f"{state}, {scanner['scans']} scans"
+        if scanner["garbage"] or scanner["overlong"]:
+            line += f", {scanner['garbage'] + scanner['overlong']} unreadable"
+        if scanner["last_error"]:
+            line += f"; last error: {scanner['last_error']}"
+        lines.append(f"{'scanner ' + scanner['name']:<20}{scanner['mode']}: {line}")
+    stats = devices.get("pipeline") or {}
+    if stats:
+        lines.append(
+            f"{'receipts':<20}{stats['receipts']} read, {stats['unread']} not read as receipts"
+            f", {stats['voids']} voided, {stats['scans']} scans"
+            + (
+                f", {stats['held_in_memory']} events waiting for disk space"
+                if stats["held_in_memory"]
+                else ""
+            )
+        )
+    return lines

@@ -1,0 +1,351 @@
+"""From tap bytes and scans to committed sales, on one worker thread.
+
+Taps and scanners only enqueue (never block: a full queue drops the parser's copy, counted,
+while the printer keeps its bytes). The worker owns every decoder and the checkout, so none
+of them needs a lock; time is read once per item and passed down to the pure code.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+from agent.config import AgentConfig, PrinterSection
+from agent.daemon.captures import MAX_CAPTURE, Captures
+from agent.delivery.events import Event, stable_event_id
+from agent.delivery.outbox import Outbox
+from agent.errors import ConfigError, OutboxError, ReceiptError, StorageFullError
+from agent.receipts import Receipt, Template, extract, load_template
+from agent.sales.checkout import Checkout
+from agent.sales.events import SalePolicy, events_for_sale
+from drivers.escpos.decoder import EscposDecoder
+from drivers.escpos.document import Document
+from drivers.scanners.barcodes import Product, VariableMeasure, VariableMeasureLayout, classify
+from drivers.scanners.base import Scan
+
+log = logging.getLogger("agent.pipeline")
+
+
+@dataclass
+class PipelineStats:
+    receipts: int = 0
+    unread: int = 0
+    voids: int = 0
+    scans: int = 0
+    events: int = 0
+    duplicates: int = 0
+    dropped_chunks: int = 0
+    storage_errors: int = 0
+    held_in_memory: int = 0
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=5000))
+
+
+@dataclass
+class _Stream:
+    printer: PrinterSection
+    decoder: EscposDecoder
+    last_data: float = 0.0
+    armed: bool = False  # bytes arrived since the last document: an idle gap may end one
+    first_data: float = 0.0
+    raw: bytearray = field(default_factory=bytearray)  # since the last document, for captures
+
+    def take_raw(self) -> bytes:
+        data, self.raw = bytes(self.raw), bytearray()
+        return data
+
+
+class _Sink:
+    """The TapSink a tap calls from its own thread: enqueue and return at once."""
+
+    def __init__(self, pipeline: Pipeline, printer: PrinterSection) -> None:
+        self.pipeline, self.printer = pipeline, printer
+
+    def data(self, stream: str, chunk: bytes) -> None:
+        self.pipeline.put(("data", self.printer, stream, chunk, time.time()))
+
+    def end(self, stream: str) -> None:
+        self.pipeline.put(("end", self.printer, stream, b"", time.time()))
+
+
+class Pipeline:
+    def __init__(
+        self,
+        config: AgentConfig,
+        outbox: Outbox,
+        *,
+        local_zone: tzinfo | None,
+        on_committed: Callable[[Receipt, list[Event]], None] | None = None,
+        on_activity: Callable[[], None] | None = None,
+        max_queue: int = 10_000,
+    ) -> None:
+        self.config = config
+        self.outbox = outbox
+        self.local_zone = local_zone
+        self.on_committed = on_committed
+        self.on_activity = on_activity
+        self.stats = PipelineStats()
+        self.templates = self._load_templates(config)
+        folder = config.receipts.capture_dir or config.outbox.path.parent / "captures"
+        self.captures = (
+            Captures(Path(folder), keep=config.receipts.capture_keep)
+            if config.receipts.capture != "none"
+            else None
+        )
+        self.checkout = Checkout(
+            config.store.terminal_id,
+            window_seconds=config.checkout.window_seconds,
+            price_checker=config.checkout.price_checker,
+        )
+        self.policy = SalePolicy(
+            store_id=config.store.store_id,
+            currency=config.store.currency,
+            source=config.store.source,
+            payment_action=config.store.payment_action,
+            unidentified=config.store.unidentified,
+        )
+        self.layouts = tuple(
+            VariableMeasureLayout(**{**layout.model_dump(), "prefixes": tuple(layout.prefixes)})
+            for layout in config.barcodes.variable_measure
+        )
+        self._queue: queue.Queue[tuple[str, Any, str, Any, float]] = queue.Queue(max_queue)
+        self._streams: dict[tuple[str, str], _Stream] = {}
+        self._unsaved: list[tuple[list[Event], bool, float]] = []  # refused by the disk: kept
+        self._failing = False
+        self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
+        self._stopping = False
+
+    @staticmethod
+    def _load_templates(config: AgentConfig) -> dict[str, Template]:
+        templates: dict[str, Template] = {}
+        folder = Path(config.receipts.templates_dir)
+        for index, printer in enumerate(config.printer):
+            try:
+                templates[printer.name] = load_template(printer.template, templates_dir=folder)
+            except ReceiptError as exc:
+                raise ConfigError([(f"printer[{index}].template", str(exc))]) from exc
+        return templates
+
+    def sink(self, printer: PrinterSection) -> _Sink:
+        return _Sink(self, printer)
+
+    def scan_callback(self, scanner: str) -> Callable[[Scan], None]:
+        return lambda scan: self.put(("scan", scanner, "", scan, time.time()))
+
+    def put(self, item: tuple[str, Any, str, Any, float]) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self.stats.dropped_chunks += 1
+            if self.stats.dropped_chunks == 1:
+                log.error("parser queue full: dropping the parser's copy (printing unaffected)")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Process what is queued, end open receipts (a cut may never come), then return."""
+        self._stopping = True
+        self.put(("stop", None, "", None, time.time()))
+        self._thread.join(timeout)
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # --- the worker -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=self._idle_timeout(time.time()))
+            except queue.Empty:
+                self._end_idle(time.time())
+                continue
+            kind, who, stream, payload, at = item
+            try:
+                if kind == "stop":
+                    for state in self._streams.values():
+                        self._documents(state, state.decoder.flush(), at)
+                    self._streams.clear()
+                    return
+                if kind == "data":
+                    self._data(who, stream, payload, at)
+                elif kind == "end":
+                    self._end(who, stream, at)
+                elif kind == "scan":
+                    self._scan(payload, at)
+                self._retry_unsaved(at)
+            except Exception:  # the parser must never die: log, count, carry on
+                log.exception("pipeline: %s from %s failed", kind, getattr(who, "name", who))
+
+    def _idle_timeout(self, now: float) -> float | None:
+        deadlines = [
+            s.last_data + s.printer.idle_seconds for s in self._streams.values() if s.armed
+        ]
+        if self._unsaved:
+            deadlines.append(now + 5.0)
+        return max(0.0, min(deadlines) - now) if deadlines else None
+
+    def _stream(self, printer: PrinterSection, stream: str) -> _Stream:
+        key = (printer.name, stream)
+        state = self._streams.get(key)
+        if state is None:
+            codepage_map = dict(printer.codepage_map) or None
+            decoder = EscposDecoder(codepage=printer.codepage, codepage_map=codepage_map)
+            state = self._streams[key] = _Stream(printer, decoder)
+        return state
+
+    def _data(self, printer: PrinterSection, stream: str, chunk: bytes, at: float) -> None:
+        state = self._stream(printer, stream)
+        if not state.armed:
+            state.first_data = at
+        state.last_data, state.armed = at, True
+        if self.captures is not None and len(state.raw) + len(chunk) <= MAX_CAPTURE:
+            state.raw += chunk
+        docs = state.decoder.feed(chunk)
+        if docs:
+            state.armed = False
+            self._documents(state, docs, at)
+
+    def _end(self, printer: PrinterSection, stream: str, at: float) -> None:
+        state = self._streams.pop((printer.name, stream), None)
+        if state is not None:
+            self._documents(state, state.decoder.flush(), state.first_data or at)
+
+    def _end_idle(self, now: float) -> None:
+        for state in self._streams.values():
+            if state.armed and now - state.last_data >= state.printer.idle_seconds:
+                state.armed = False
+                self._documents(state, state.decoder.idle(), state.last_data)
+        self._retry_unsaved(now)
+
+    def _documents(self, state: _Stream, docs: list[Document], arrived: float) -> None:
+        """Read each document; the bytes behind them are kept on disk when one was not read
+        (or always, with receipts.capture = "all")."""
+        raw = state.take_raw()
+        problems = [
+            problem
+            for doc in docs
+            if doc.has_content and (problem := self._document(state.printer, doc, arrived))
+        ]
+        keep = self.config.receipts.capture == "all" or problems
+        if self.captures is not None and keep and raw:
+            reason = "; ".join(problems) or "print job captured"
+            level = logging.WARNING if problems else logging.DEBUG
+            self.captures.save(state.printer.name, raw, now=arrived, reason=reason, level=level)
+
+    def _document(self, printer: PrinterSection, doc: Document, arrived: float) -> str | None:
+        """Read one document into a sale; the reason when it is not a receipt."""
+        store = self.config.store
+        receipt = extract(
+            doc,
+            template=self.templates[printer.name],
+            country=store.country,
+            currency=store.currency,
+        )
+        if not receipt.ok:
+            self.stats.unread += 1
+            reason = receipt.problem or "; ".join(receipt.warnings) or "no total"
+            if self.captures is None:
+                log.warning(
+                    "%s: a print job of %s lines was not read as a receipt: %s",
+                    printer.name,
+                    len(doc.lines),
+                    reason,
+                )
+            return f"a print job of {len(doc.lines)} lines was not read as a receipt: {reason}"
+        sale = self.checkout.complete(
+            receipt, now=arrived, text=doc.text, local_zone=self.local_zone
+        )
+        result = events_for_sale(sale, self.policy)
+        self.stats.receipts += 1
+        if not result.events:
+            self.stats.voids += 1
+            log.info("%s: receipt %s: %s", printer.name, receipt.number or "-", result.reason)
+            return None
+        self._commit(list(result.events), result.hold, receipt, arrived)
+        return None
+
+    def _commit(
+        self, events: list[Event], hold: bool, receipt: Receipt | None, arrived: float
+    ) -> None:
+        if self._unsaved or not self._store(events, hold, receipt, arrived):
+            self._unsaved.append((events, hold, arrived))
+            self.stats.held_in_memory = sum(len(e) for e, _, _ in self._unsaved)
+
+    def _store(
+        self, events: list[Event], hold: bool, receipt: Receipt | None, arrived: float
+    ) -> bool:
+        try:
+            added = self.outbox.add(events, now=time.time(), hold=hold)
+        except OutboxError as exc:
+            self.stats.storage_errors += 1
+            if not self._failing:  # once per outage, not once per retry
+                self._failing = True
+                level = logging.ERROR if isinstance(exc, StorageFullError) else logging.WARNING
+                log.log(level, "outbox refused a sale; keeping it in memory and retrying: %s", exc)
+            return False
+        if self._failing:
+            self._failing = False
+            log.info("outbox writable again")
+        self.stats.latencies.append(time.time() - arrived)
+        self.stats.events += len(added.added)
+        self.stats.duplicates += len(added.duplicates)
+        if receipt is not None:
+            log.info(
+                "receipt %s: %s %s, %s lines, %s events (%s already stored)%s",
+                receipt.number or "-",
+                receipt.kind,
+                receipt.total,
+                len(receipt.lines),
+                len(added.added),
+                len(added.duplicates),
+                " [held locally]" if hold else "",
+            )
+            if self.on_committed is not None:
+                self.on_committed(receipt, events)
+        if added.added and self.on_activity is not None and not hold:
+            self.on_activity()
+        return True
+
+    def _retry_unsaved(self, now: float) -> None:
+        while self._unsaved:
+            events, hold, arrived = self._unsaved[0]
+            if not self._store(events, hold, None, arrived):
+                return
+            self._unsaved.pop(0)
+            self.stats.held_in_memory = sum(len(e) for e, _, _ in self._unsaved)
+
+    def _scan(self, scan: Scan, at: float) -> None:
+        self.stats.scans += 1
+        cfg = self.config
+        meaning = classify(
+            scan.code,
+            symbology=scan.symbology,
+            country=cfg.store.country,
+            layouts=self.layouts,
+            loyalty_pattern=cfg.barcodes.loyalty_pattern,
+        )
+        log.info("scan: %s (%s)", type(meaning).__name__, scan.symbology or "?")
+        viewed = self.checkout.add_scan(scan, meaning)
+        if viewed is not None and isinstance(viewed.meaning, Product | VariableMeasure):
+            self._commit([self._viewed(viewed.meaning, scan)], False, None, at)
+
+    def _viewed(self, product: Product | VariableMeasure, scan: Scan) -> Event:
+        code = product.plu if isinstance(product, VariableMeasure) else product.code
+        terminal = self.config.store.terminal_id
+        return Event(
+            id=stable_event_id(terminal, "viewed", code, repr(scan.at)),
+            action="product.viewed",
+            session="pos-" + terminal,
+            object_parameters={"reference": code, "source": self.config.store.source, "name": code},
+            tracked_at=datetime.fromtimestamp(scan.at, UTC),
+            metadata={"terminal": terminal},
+        )

@@ -1,0 +1,383 @@
+"""The sync engine: claim due events oldest first, deliver them, record what each answer meant.
+
+A pass (`run_once`) runs `sync.concurrency` workers that share one httpx.Client (connection
+reuse). Each worker takes the next claimed row (claiming the next batch when few are left),
+posts it and records the answer itself before it takes another, so a crash can repeat at
+most one request per worker, and no worker waits for a coordinator between requests.
+
+Answers (see `agent.delivery.hellotext.classify`): sent -> ack; park -> parked with the error body,
+the rows behind it go on; pause (401/403) -> every claimed row is released unchanged and
+nothing is sent until the token probe answers 200; retry -> back to pending after full-jitter
+backoff, never before Retry-After. A run of temporary failures (the internet is down, the
+server is failing) ends the pass early rather than hammering; the next tick tries again.
+
+The engine writes through its own connection with `synchronous=NORMAL` (WAL): its writes
+(claims, acks, retries) only decide whether an event might be sent twice, never whether it
+is lost. A process crash loses none of them; a power cut may undo the last acks, which
+means a duplicate, not a loss. Sales are still added with the configured `synchronous`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from agent.config import AgentConfig
+from agent.delivery.backoff import retry_delay
+from agent.delivery.hellotext import HellotextClient, Outcome, Park, Pause, Retry, Sent
+from agent.delivery.outbox import Outbox, OutboxRow
+from agent.delivery.profiles import LOCAL_STATUS, ProfileResolver
+from agent.delivery.status import (
+    META_LAST_ERROR,
+    META_LAST_ERROR_AT,
+    META_LAST_SUCCESS,
+    META_PAUSED,
+    META_PAUSED_AT,
+    add_possible_duplicates,
+)
+
+log = logging.getLogger("agent.sync")
+
+NOTES_EVERY_SECONDS = 1.0  # status notes are written at most this often
+PROGRESS_EVERY_SECONDS = 0.1
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class SyncReport:
+    sent: int = 0
+    retried: int = 0
+    parked: int = 0
+    released: int = 0  # claimed, then handed back untried (pause, early stop, deadline)
+    maybe_delivered: int = 0
+    paused: str | None = None
+    stopped_early: str | None = None  # why the pass ended before the queue was empty
+    busy: bool = False  # another pass was running; this call did nothing
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retried + self.parked
+
+
+@dataclass
+class _Pass:
+    """What the workers of one pass share, behind `lock`."""
+
+    report: SyncReport
+    deadline: float | None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    queue: deque[OutboxRow] = field(default_factory=deque)
+    exhausted: bool = False
+    claiming: bool = False  # a worker is claiming the next batch (outside the lock)
+    failures: int = 0  # temporary failures since the last success
+    stop: bool = False
+
+    def __post_init__(self) -> None:
+        self.claimed = threading.Condition(self.lock)
+
+
+class _GroupAck:
+    """Acks from several workers share one transaction; each worker returns only once its
+    own ack is committed, so "one request at risk per worker" still holds."""
+
+    def __init__(self, outbox: Outbox, clock: Callable[[], float]) -> None:
+        self._outbox = outbox
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._pending: list[str] = []
+        self._group = 0  # the group new ids join
+        self._committed = 0  # groups below this one are written
+        self._flushing = False
+        self._failed: dict[int, BaseException] = {}
+
+    def ack(self, id: str) -> None:
+        with self._cond:
+            self._pending.append(id)
+            mine = self._group
+            while self._committed <= mine:
+                if not self._flushing:
+                    break
+                self._cond.wait()
+            else:
+                if mine in self._failed:
+                    raise self._failed[mine]
+                return
+            self._flushing = True
+            batch, self._pending = self._pending, []
+            self._group += 1
+        error: BaseException | None = None
+        try:
+            self._outbox.ack(batch, now=self._clock())
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            with self._cond:
+                if error is not None:
+                    self._failed[mine] = error
+                self._committed = mine + 1
+                self._flushing = False
+                self._cond.notify_all()
+
+
+class Syncer:
+    def __init__(
+        self,
+        outbox: Outbox,
+        client: HellotextClient,
+        *,
+        config: AgentConfig,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.time,
+        batch_size: int | None = None,
+    ) -> None:
+        synchronous = "off" if config.outbox.synchronous == "off" else "normal"
+        self._outbox = Outbox(outbox.path, synchronous=synchronous)
+        self._client = client
+        self._rng = rng or random.Random()
+        self._clock = clock
+        self._concurrency = config.sync.concurrency
+        self._base = config.sync.base_backoff_seconds
+        self._cap = config.sync.max_backoff_seconds
+        self._probe_interval = config.hellotext.probe_interval_seconds
+        self._batch = batch_size or max(16, 4 * self._concurrency)
+        # A claimed row must stay ours until it was tried: at worst every round of the
+        # batch waits out a full timeout.
+        rounds = math.ceil(self._batch / self._concurrency) + 2  # + the rows claimed ahead
+        self._lease = max(config.outbox.lease_seconds, rounds * config.hellotext.timeout_seconds)
+        # This many temporary failures in a row with no success: stop the pass.
+        self._give_up_after = max(4, 2 * self._concurrency)
+        self.profiles = ProfileResolver(client, country=config.store.country)
+        self._pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="sync")
+        self._acks = _GroupAck(self._outbox, clock)
+        self._running = threading.Lock()
+        self._state = threading.Lock()  # pause and notes, shared by the workers
+        self._paused: str | None = self._outbox.get_meta(META_PAUSED) or None
+        self._last_probe: float | None = None  # paused by an earlier run: probe at once
+        self._notes: dict[str, str] = {}  # status for `status`, written in groups
+        self._new_duplicates = 0
+        self._notes_flushed = 0.0
+
+    @property
+    def paused(self) -> str | None:
+        return self._paused
+
+    def close(self) -> None:
+        """Stop the workers and close the engine's connection (the client is the caller's)."""
+        self._pool.shutdown(wait=True)
+        self._outbox.close()
+
+    def maybe_probe(self, now: float) -> bool:
+        """True when sending may go on; while paused, re-check the token every probe interval."""
+        if self._paused is None:
+            return True
+        if self._last_probe is not None and now - self._last_probe < self._probe_interval:
+            return False
+        self._last_probe = now
+        outcome = self._client.probe()
+        if isinstance(outcome, Sent):
+            log.info("token accepted again: resuming delivery (was: %s)", self._paused)
+            self._paused = None
+            self._outbox.set_meta(META_PAUSED, None)
+            self._outbox.set_meta(META_PAUSED_AT, None)
+            return True
+        if isinstance(outcome, Pause) and outcome.reason != self._paused:
+            self._pause(outcome.reason, now)
+        return False
+
+    def run_once(
+        self, *, deadline: float | None = None, progress: Progress | None = None
+    ) -> SyncReport:
+        """Deliver everything due now (until `deadline`, a `clock()` time, if given)."""
+        if not self._running.acquire(blocking=False):
+            return SyncReport(busy=True, paused=self._paused)
+        try:
+            report = SyncReport()
+            if self.maybe_probe(self._clock()):
+                self._pass(_Pass(report, deadline), progress)
+            report.paused = self._paused
+            if report.handled or report.stopped_early:
+                log.info(
+                    "sync: %d sent, %d to retry, %d parked%s%s",
+                    report.sent,
+                    report.retried,
+                    report.parked,
+                    f"; paused: {report.paused}" if report.paused else "",
+                    f"; stopped early: {report.stopped_early}" if report.stopped_early else "",
+                )
+            return report
+        finally:
+            self._running.release()
+
+    # -- one pass ------------------------------------------------------------------------
+
+    def _pass(self, run: _Pass, progress: Progress | None) -> None:
+        total = self._outbox.counts().get("pending", 0)
+        workers = [self._pool.submit(self._work, run) for _ in range(self._concurrency)]
+        try:
+            while True:
+                done, running = wait(workers, PROGRESS_EVERY_SECONDS, FIRST_EXCEPTION)
+                if progress is not None:
+                    handled = run.report.handled
+                    progress(handled, max(total, handled))
+                self._flush_notes(self._clock())
+                if not running or any(f.exception() for f in done):
+                    break
+        finally:
+            with run.lock:
+                run.stop = True  # an exception or Ctrl-C: workers finish their request, stop
+            wait(workers)
+            if run.queue:  # claimed and never tried: back as they were
+                self._outbox.release([row.id for row in run.queue], now=self._clock())
+                run.report.released += len(run.queue)
+            self._flush_notes(self._clock(), force=True)
+        for worker in workers:
+            worker.result()  # re-raise a worker's exception here
+
+    def _work(self, run: _Pass) -> None:
+        """A worker: take a row, deliver it, record the answer; until none is left or stop."""
+        while (row := self._next(run)) is not None:
+            outcome = self._deliver(row)
+            self._record(run, row, outcome)
+
+    def _next(self, run: _Pass) -> OutboxRow | None:
+        """The next claimed row. The worker that finds the queue short claims the next batch
+        outside the lock, so the others keep sending meanwhile."""
+        while True:
+            with run.lock:
+                if run.stop:
+                    return None
+                short = len(run.queue) <= self._concurrency and not run.exhausted
+                if run.queue and not (short and not run.claiming):
+                    return run.queue.popleft()
+                if not run.queue and (run.exhausted or run.claiming):
+                    if run.exhausted:
+                        return None
+                    run.claimed.wait()
+                    continue
+                now = self._clock()
+                if run.deadline is not None and now >= run.deadline:
+                    run.report.stopped_early = "deadline"
+                    run.stop = True
+                    return None
+                run.claiming = True
+            rows: list[OutboxRow] = []
+            try:
+                rows = self._outbox.claim(limit=self._batch, now=now, lease_seconds=self._lease)
+            finally:
+                with run.lock:
+                    run.claiming = False
+                    run.exhausted = not rows  # (also after an error: the pass is ending)
+                    run.queue.extend(rows)
+                    run.claimed.notify_all()
+
+    def _deliver(self, row: OutboxRow) -> Outcome:
+        """Resolve the phone if there is one (cached), then post the event."""
+        event = row.event
+        attempt = row.attempts + 1
+        profile: str | None = None
+        if event.phone is not None:
+            e164 = self.profiles.normalise(event.phone)
+            if e164 is None:
+                return Park(LOCAL_STATUS, "the phone is not a possible number")
+            if self.profiles.known(e164) is None:
+                cached = self._outbox.get_profile(e164)
+                if cached:
+                    self.profiles.remember(e164, cached)
+            got = self.profiles.resolve(e164, event_id=event.id, attempt=attempt)
+            if not isinstance(got, str):
+                return got
+            profile = got
+            for phone, profile_id in self.profiles.take_new():
+                self._outbox.put_profile(phone, profile_id, now=self._clock())
+        body = event.body_json(profile=profile)
+        return self._client.track(body, event_id=event.id, attempt=attempt)
+
+    def _record(self, run: _Pass, row: OutboxRow, outcome: Outcome) -> None:
+        """Write what the answer means for this row, before the worker takes another."""
+        now = self._clock()
+        match outcome:
+            case Sent():
+                self._acks.ack(row.id)
+                with run.lock:
+                    run.report.sent += 1
+                    run.failures = 0
+                self._note({META_LAST_SUCCESS: repr(now)})
+            case Park(status=status, body=body):
+                self._outbox.park(row.id, now=now, status=status, error=body)
+                with run.lock:
+                    run.report.parked += 1
+                self._note_error(f"{status} parked event {row.id}", now)
+            case Pause(reason=reason):
+                self._outbox.release([row.id], now=now)
+                with run.lock:
+                    run.report.released += 1
+                    run.stop = True
+                self._pause(reason, now)
+            case Retry() as retry:
+                delay = retry_delay(
+                    row.attempts,
+                    base=self._base,
+                    cap=self._cap,
+                    rng=self._rng,
+                    retry_after=retry.retry_after,
+                )
+                self._outbox.retry(
+                    row.id, now=now, delay=delay, status=retry.status, error=retry.error
+                )
+                with run.lock:
+                    run.report.retried += 1
+                    run.report.maybe_delivered += retry.maybe_delivered
+                    run.failures += 1
+                    if run.failures >= self._give_up_after and not run.stop:
+                        run.stop = True
+                        run.report.stopped_early = f"{run.failures} temporary failures in a row"
+                        log.warning("sync: %s; waiting for the next tick", run.report.stopped_early)
+                self._note_error(retry.error, now, maybe_delivered=retry.maybe_delivered)
+
+    # -- pause and status notes ------------------------------------------------------------
+
+    def _pause(self, reason: str, now: float) -> None:
+        with self._state:
+            if self._paused == reason:
+                return
+            self._paused = reason
+            self._last_probe = now
+        log.error(
+            "delivery paused: %s; nothing is lost, re-checking every %.0fs",
+            reason,
+            self._probe_interval,
+        )
+        self._note_error(reason, now)
+        self._note({META_PAUSED: reason, META_PAUSED_AT: repr(now)})
+        self._flush_notes(now, force=True)
+
+    def _note(self, notes: dict[str, str]) -> None:
+        with self._state:
+            self._notes.update(notes)
+
+    def _note_error(self, error: str, now: float, *, maybe_delivered: bool = False) -> None:
+        with self._state:
+            self._notes[META_LAST_ERROR] = error
+            self._notes[META_LAST_ERROR_AT] = repr(now)
+            self._new_duplicates += maybe_delivered
+
+    def _flush_notes(self, now: float, *, force: bool = False) -> None:
+        """Write status notes at most once a second: each write is a transaction of its own."""
+        with self._state:
+            if not force and now - self._notes_flushed < NOTES_EVERY_SECONDS:
+                return
+            self._notes_flushed = now
+            notes, self._notes = self._notes, {}
+            new_duplicates, self._new_duplicates = self._new_duplicates, 0
+        for key, value in notes.items():
+            self._outbox.set_meta(key, value)
+        add_possible_duplicates(self._outbox, new_duplicates)

@@ -1,0 +1,396 @@
+"""The line-by-line reader behind `agent.receipts.extract`: one rule takes each line.
+
+Zones, top to bottom: the header (store, number, date, customer), the items, and the totals
+(from the first SUBTOTAL/TOTAL line on). Rules are recorded per line for `explain`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import date, time
+from decimal import Decimal
+
+from agent.receipts import fields
+from agent.receipts.items import (
+    ItemLine,
+    QtyLine,
+    clean_description,
+    has_letters,
+    parse_amount_line,
+    parse_columns,
+    parse_desc_qty_line,
+    parse_qty_line,
+    split_code,
+)
+from agent.receipts.model import Customer, Kind, Payment, Receipt, ReceiptLine
+from agent.receipts.numbers import NO_CENTS, Amount, find_amounts, fold, iso_currency
+from agent.receipts.templates import Template
+from agent.receipts.totals import Totals
+
+_SEPARATOR = re.compile(r"^\s*[-=_*.~#+ ]{5,}\s*$")
+_SPACED = re.compile(r"^[\W_]*(?:[^\W\d_] ){3,}[^\W\d_][\W_]*$")
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Words that make a line about refunds a policy note, not a refund ("No se aceptan devoluciones").
+_KIND_NOISE = _words("no sin plazo dias politica hasta para con solo aceptan se por sus")
+_COLUMN_WORDS = _words(
+    "cant cantidad qty cod codigo descripcion detalle articulo producto item description p u "
+    "pu precio unit unitario importe total monto valor price amount subtotal descricao qtd un "
+    "vl und unid ctd"
+)
+
+
+class Reader:
+    def __init__(self, template: Template, country: str, currency: str) -> None:
+        self.t = template
+        self.country = country.upper()
+        self.totals = Totals(currency=currency.upper())
+        self.trace: list[tuple[str, str]] = []
+        self.zone = "head"  # head -> items -> totals
+        self.items_started = False
+        self.columns = False
+        self.pending_desc: tuple[int, str | None, str] | None = None  # trace index, code, text
+        self.pending_qty: QtyLine | None = None
+        self.in_customer = False
+        self.kind: Kind = "sale"
+        self.number: str | None = None
+        self.date_found = False
+        self.issued_day: date | None = None
+        self.issued_time: time | None = None
+        self.customer: dict[str, str] = {}
+        self.negative_item = False  # the current line was priced negative: a discount
+        self.emphasized = False
+
+    # -- the walk -----------------------------------------------------------------------
+
+    def feed(self, text: str, *, emphasized: bool = False) -> None:
+        """Read one printed line; `emphasized` (bold or double height) marks the TOTAL."""
+        self.negative_item = False
+        self.emphasized = emphasized
+        rule = self._rule(text.rstrip())
+        if self.negative_item:
+            rule = "discount (negative line)"
+        self.trace.append((text.rstrip(), rule))
+
+    def _rule(self, text: str) -> str:
+        folded = fold(text)
+        if not text.strip():
+            self.in_customer = False
+            return "blank"
+        if _SEPARATOR.match(text):
+            self.in_customer = False
+            if self.zone == "head" and self.trace:
+                self.items_started = True
+            return "separator"
+        if any(p.search(text) for p in self.t.patterns["ignore"]) or self.t.has("ignore", folded):
+            return "ignore (template)"
+        custom = self._custom(text)
+        if custom:
+            return custom
+        amounts = find_amounts(text, self.country)
+        label = folded[: amounts[0].start] if amounts else folded
+        if _SPACED.match(label):
+            label = label.replace(" ", "")  # `T O T A L`: letters spaced out for emphasis
+        strong = any(a.strong for a in amounts)
+        notes: list[str] = []
+        if not strong:
+            kind = self._kind_marker(folded)
+            if kind:
+                notes.append(f"kind {kind}")
+        field = self._header_fields(text, folded)
+        if field:
+            return " + ".join([*notes, field])
+        if notes:
+            return notes[0]
+        customer = self._customer(text, folded, label, strong)
+        if customer:
+            return customer
+        if not amounts and self._column_header(folded):
+            self.items_started = True
+            self.columns = bool(
+                re.search(r"(?<![^\W_])(cant|cantidad|qty|ctd|qtd)(?![^\W_])", folded)
+            )
+            return "columns header"
+        if self.zone != "totals" and parse_qty_line(text, self.country):
+            return self._item(text, folded, amounts) or "text"
+        if amounts:
+            rule = self._labelled(text, label, amounts)
+            if rule:
+                return rule
+        if self.zone != "totals":
+            rule = self._item(text, folded, amounts)
+            if rule:
+                return rule
+        if not strong:
+            return self._unpriced_label(text, folded)
+        return "text"
+
+    def _custom(self, text: str) -> str | None:
+        """Template regexes come before the generic rules."""
+        for kind in ("item", "total", "subtotal", "discount", "tax", "coupon", "payment"):
+            for pattern in self.t.patterns[kind]:
+                match = pattern.search(text)
+                if match and self._take_custom(kind, match):
+                    return f"{kind} (template)"
+        return None
+
+    def _take_custom(self, kind: str, match: re.Match[str]) -> bool:
+        groups = {k: v for k, v in match.groupdict().items() if v is not None}
+        value = self._value(groups.get("amount", ""))
+        if kind == "coupon":
+            self.totals.coupon(groups["code"].upper(), value)
+            return True
+        if value is None:
+            return False
+        if kind == "item":
+            quantity = self._value(groups.get("quantity", "")) or Decimal(1)
+            item = ItemLine(
+                clean_description(groups["description"]),
+                value,
+                groups.get("code"),
+                quantity,
+                self._value(groups.get("unit_price", "")),
+                groups.get("unit"),
+            )
+            self._emit(item)
+        elif kind == "payment":
+            method = self.t.payment_method(fold(groups["method"])) or "otro"
+            self.totals.payments.append(Payment(method, abs(value)))
+        else:
+            self.zone = "totals" if kind in ("total", "subtotal") else self.zone
+            self.totals.take(kind, value, fold(match.group()))
+        return True
+
+    def _value(self, token: str) -> Decimal | None:
+        amounts = find_amounts(token, self.country)
+        return amounts[-1].value if amounts else None
+
+    def _kind_marker(self, folded: str) -> Kind | None:
+        for kind in ("void", "refund"):
+            match = self.t.label_match(kind, folded)
+            if not match:
+                continue
+            others = (folded[: match.start()] + " " + folded[match.end() :]).split()
+            words = [w for w in re.split(r"[\W_]+", " ".join(others)) if w]
+            if len(words) <= 6 and not _KIND_NOISE.intersection(words):
+                self.kind = "void" if kind == "void" or self.kind == "void" else "refund"
+                return self.kind
+        if re.fullmatch(r"[\W_]*cambio[\W_]*", folded) and self.kind == "sale":
+            self.kind = "refund"  # an exchange: CAMBIO alone as the document's title
+            return self.kind
+        return None
+
+    def _header_fields(self, text: str, folded: str) -> str | None:
+        rules: list[str] = []
+        if not self.date_found:
+            day = fields.find_date(folded, self.country, self.t)
+            if day:
+                self.date_found, self.issued_day = True, day
+                self.issued_time = fields.find_time(folded) or self.issued_time
+                rules.append("date")
+        if self.issued_time is None and not rules and re.match(r"^[\W_]*(hora|time)\b", folded):
+            self.issued_time = fields.find_time(folded)
+            rules.append("time")
+        if self.number is None and self.zone == "head":
+            number = fields.find_number(text, folded, self.t)
+            if number:
+                self.number = number
+                rules.append("number")
+        return " + ".join(rules) or None
+
+    def _customer(self, text: str, folded: str, label: str, strong: bool) -> str | None:
+        """Contact data counts only in a block opened by a customer label (Cliente:, Sr/a,
+        Consumidor...): the store's own Tel/RUT/e-mail in the header do not. Below the items a
+        line that is only `Tel/Cel/WhatsApp: <mobile>` is the customer's (a landline there is
+        the store's)."""
+        phone = None if self.zone == "head" else fields.footer_phone(folded, self.country)
+        if phone and "phone" not in self.customer:
+            self.customer["phone"], self.in_customer = phone, False
+            return "customer phone (below the items)"
+        marker = self.t.label_match("customer", label)
+        opens = bool(marker and marker.start() < 12 and not strong)
+        if not opens and (not self.in_customer or strong):
+            self.in_customer = False
+            return None
+        contact = fields.find_contact(text, folded, self.t, self.country)
+        for key in ("phone", "email", "document"):
+            value = getattr(contact, key)
+            if value and key not in self.customer:
+                self.customer[key] = value
+                self.in_customer = True
+                return f"customer {key}"
+        self.in_customer = opens
+        return "customer" if opens else None
+
+    def _column_header(self, folded: str) -> bool:
+        words = re.split(r"[\W_]+", folded.strip())
+        words = [w for w in words if w]
+        return len(words) >= 2 and sum(w in _COLUMN_WORDS for w in words) >= max(2, len(words) - 1)
+
+    def _labelled(self, text: str, label: str, amounts: list[Amount]) -> str | None:
+        """Money lines that carry a label: totals, discounts, taxes, payments..."""
+        last = amounts[-1]
+        t = self.t
+        if t.has("change", label):
+            return "change"
+        if t.has("savings", label):
+            return "savings (not added)"
+        if t.has("tendered", label) and self.zone == "totals":
+            self.totals.tendered = abs(last.value)
+            return "cash tendered"
+        if t.has("adjustment", label) and self.zone == "totals":
+            if self.totals.total is not None:
+                return "adjustment after the total (not added)"
+            self.totals.adjustments.append(last.value)
+            return "adjustment (rounding, surcharge)"
+        if t.has("subtotal", label):
+            self.zone = "totals"
+            return self.totals.take("subtotal", last.value, label)
+        if t.has("total", label) and not t.has("count", label):
+            self.zone = "totals"
+            printed = last.currency or iso_currency(text[: amounts[0].start])
+            if printed:
+                self.totals.currency = printed
+            return self.totals.take("total", last.value, label, emphasized=self.emphasized)
+        if t.has("count", label) and not last.strong:
+            return "item count"
+        if t.has("coupon", label):
+            return self.totals.coupon(fields.coupon_code(text[: amounts[0].start], t), last.value)
+        if t.has("discount", label):
+            return self.totals.take("discount", last.value, label)
+        if t.has("tax_base", label):
+            return "tax base"
+        if t.has("tax", label):
+            return self.totals.take("tax", last.value, label)
+        void = t.label_match("void", label)
+        if void and self.zone != "totals" and self.totals.void_line(last.value):
+            return "item voided"
+        if self.zone == "totals":
+            method = t.payment_method(label)
+            if method:
+                self.totals.payments.append(Payment(method, abs(last.value)))
+                return f"payment {method}"
+            if last.value < 0 and self.kind == "sale":
+                return self.totals.take("discount", last.value, label)
+            return None
+        if t.has("meta", label):
+            return "header"
+        if last.value < 0 and self.kind == "sale" and (last.strong or self.items_started):
+            return self.totals.take("discount", last.value, label)
+        return None
+
+    def _item(self, text: str, folded: str, amounts: list[Amount]) -> str | None:
+        qty = parse_qty_line(text, self.country)
+        if qty:
+            if self.pending_desc and qty.amount is not None:
+                index, code, description = self.pending_desc
+                self.trace[index] = (self.trace[index][0], "item description")
+                self._emit(
+                    ItemLine(description, qty.amount, code, qty.quantity, qty.unit_price, qty.unit)
+                )
+                return "item quantity x price"
+            self.pending_desc, self.pending_qty = None, qty
+            self.items_started = True
+            return "item quantity (next line)"
+        pending = self.pending_qty
+        last = amounts[-1] if amounts else None
+        if last and pending is not None and pending.amount is None:
+            item = parse_amount_line(text, last, self.country, columns=False)
+            if item:  # the Argentine tique: `2,000 x 45,00 (21,00)` above `Item  90,00`
+                self._emit(
+                    replace(
+                        item,
+                        quantity=pending.quantity,
+                        unit_price=pending.unit_price,
+                        unit=pending.unit,
+                    )
+                )
+                return "item (quantity above)"
+        one_line = parse_desc_qty_line(text, self.country)
+        if one_line:
+            self._emit(one_line)
+            return "item (quantity x price on the line)"
+        columns = parse_columns(text, amounts, self.country)
+        if columns:
+            self._emit(columns)
+            return "item (columns)"
+        if last and self._priced(last):
+            item = parse_amount_line(text, last, self.country, columns=self.columns)
+            if item:
+                self._emit(item)
+                return "item" if item.quantity == 1 else "item (quantity first)"
+        if not any(a.strong for a in amounts) and has_letters(text) and not self._is_meta(folded):
+            code, description = split_code(text)
+            if pending is not None and pending.amount is not None:
+                self._emit(
+                    ItemLine(
+                        description,
+                        pending.amount,
+                        code,
+                        pending.quantity,
+                        pending.unit_price,
+                        pending.unit,
+                    )
+                )
+                self.trace[-1] = (self.trace[-1][0], "item quantity x price")
+                return "item description (quantity above)"
+            self.pending_desc = (len(self.trace), code, description)
+            return "text"
+        return None
+
+    def _priced(self, amount: Amount) -> bool:
+        if amount.strong or self.items_started:
+            return True
+        return self.country in NO_CENTS and amount.value >= 10
+
+    def _is_meta(self, folded: str) -> bool:
+        customer = self.t.label_match("customer", folded)
+        return self.t.has("meta", folded) or bool(customer and customer.start() < 12)
+
+    def _emit(self, item: ItemLine) -> None:
+        self.pending_desc = self.pending_qty = None
+        self.items_started = True
+        self.zone = "items"
+        amount = item.amount
+        if amount < 0 and self.kind == "sale":
+            self.negative_item = True
+            self.totals.take("discount", amount, "")
+            return
+        self.totals.lines.append(
+            ReceiptLine(
+                item.description, item.quantity, item.unit_price, abs(amount), item.code, item.unit
+            )
+        )
+
+    def _unpriced_label(self, text: str, folded: str) -> str:
+        if self.t.has("coupon", folded):
+            code = fields.coupon_code(text, self.t)
+            if code:
+                self.totals.pending_coupon = code
+                return "coupon code"
+        method = self.t.payment_method(folded)
+        if method and self.zone == "totals":
+            self.totals.pending_methods.append(method)
+            return f"payment method {method}"
+        if re.match(r"^[\W_]*(moneda|currency|divisa)\b", folded):
+            iso = re.search(r"\b([A-Z]{3})\b", text.upper().split(":")[-1])
+            if iso:
+                self.totals.currency = iso.group(1)
+                return "currency"
+        if self.t.has("meta", folded):
+            return "header"
+        return "text"
+
+    def receipt(self) -> Receipt:
+        customer = Customer(**self.customer)
+        return self.totals.receipt(
+            kind=self.kind,
+            number=self.number,
+            issued_at=fields.combine(self.issued_day, self.issued_time),
+            customer=customer,
+        )

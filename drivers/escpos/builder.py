@@ -1,0 +1,281 @@
+"""The printer model behind the ESC/POS decoder: print-mode state (code page, international
+set, bold and size, tab stops, stored 2D symbols) and the document under construction.
+
+EscposDecoder (drivers/escpos/decoder.py) parses commands and calls into this; keeping the two apart
+keeps the parser's hot loop readable and this part testable through the decoder's API.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Mapping
+
+from drivers.errors import DriverError
+from drivers.escpos.codepages import codec_for_page, decode_table, international_map, is_known_codec
+from drivers.escpos.document import Barcode, Document, EndReason, TextLine
+
+_charmap_decode = codecs.charmap_decode
+
+DEFAULT_TABS = tuple(range(8, 256, 8))  # Epson: a tab stop every 8 characters
+BOLD, DOUBLE_HEIGHT, DOUBLE_WIDTH = 1, 2, 4
+MAX_COLUMNS = 96  # Font B across 112 mm paper is about 90 characters
+_BLANK = TextLine("")
+_NOT_UTF8_TEXT = dict.fromkeys([*range(0x80, 0xA0), 0xFFFD])  # C1 controls, bad bytes
+
+
+class DocumentBuilder:
+    """Printer state and the current document; counters for what was skipped or dropped."""
+
+    def __init__(
+        self,
+        *,
+        codepage: str,
+        codepage_map: Mapping[int, str] | None,
+        max_line_chars: int,
+        max_document_lines: int,
+    ) -> None:
+        self._default_utf8 = codepage.lower().replace("_", "-") in ("utf-8", "utf8")
+        if self._default_utf8:
+            codepage = "cp437"  # what ESC t pages fall back to if FS ( C leaves UTF-8
+        elif not is_known_codec(codepage):
+            raise DriverError(f"unsupported default code page {codepage!r}")
+        for page, codec in (codepage_map or {}).items():
+            if not 0 <= page <= 255 or not is_known_codec(codec):
+                raise DriverError(f"codepage_map: page {page} -> {codec!r} is not a "
+                                  "single-byte code page this decoder knows")
+        self._default_codec = codepage
+        self._codepage_map = dict(codepage_map) if codepage_map is not None else None
+        self._max_chars = max(1, max_line_chars)
+        self._max_lines = max(1, max_document_lines)
+        self.unknown_bytes = 0  # bytes skipped as unknown, running total
+        self.dropped_chars = 0  # text beyond max_line_chars
+        self.dropped_lines = 0  # lines, barcodes and QR codes beyond max_document_lines
+        self.unsupported_codepages = 0  # `ESC t n` for pages we cannot decode
+        self.images_skipped = 0  # image commands skipped, running total
+        self.textless_documents = 0  # ended with images but no text: not emitted
+        self._out: list[Document] = []
+        self._doc_start = 0
+        self._reset_printer()
+        self._reset_document()
+
+    # -- printer state --------------------------------------------------------------------
+
+    def _reset_printer(self) -> None:
+        """Printer state after power-on or ESC @; the unprinted partial line is lost."""
+        self._utf8: codecs.IncrementalDecoder | None = None
+        self._select_encoding(self._default_utf8)
+        self._codec = self._default_codec
+        self._intl = 0
+        self._table = decode_table(self._codec, 0)
+        self._style = 0
+        self._tabs: tuple[int, ...] = DEFAULT_TABS
+        self._symbols: dict[int, bytes] = {}
+        self._parts: list[str] = []
+        self._len = 0
+        self._line_style = 0
+        self._cr = False
+        self._graphic = False  # an image or symbol was printed since the last line end
+        self._stripes = False  # within a series of ESC * stripes (one image)
+        self._disabled = False  # ESC = n with bit 0 clear
+
+    def _select_codepage(self, page: int) -> bool:
+        """`ESC t page`; False (and the default page) when the page is not supported."""
+        codec = codec_for_page(page, self._codepage_map)
+        known = codec is not None
+        if codec is None:
+            self.unsupported_codepages += 1
+            codec = self._default_codec
+        self._codec = codec
+        self._table = decode_table(codec, self._intl)
+        return known
+
+    def _select_international(self, n: int) -> None:
+        self._intl = n
+        self._table = decode_table(self._codec, n)
+
+    # -- text and lines -------------------------------------------------------------------
+
+    def _text_block(self, raw: bytes) -> None:
+        """Printable bytes and line feeds (nothing else) in the current print mode."""
+        utf8 = self._utf8
+        if utf8 is None:
+            s = _charmap_decode(raw, "ignore", self._table)[0]
+            if len(s) != len(raw):  # bytes with no glyph in this page (C1 controls, holes)
+                self._unknown(len(raw) - len(s))
+        else:
+            s = self._utf8_text(utf8, raw)
+        if "\n" not in s:
+            if s:
+                self._add_text(s)
+            return
+        pieces = s.split("\n")
+        if pieces[0]:
+            self._add_text(pieces[0])
+        self._end_line()
+        last = pieces.pop()
+        if len(pieces) > 1:
+            self._whole_lines(pieces)
+        if last:
+            self._add_text(last)
+
+    def _utf8_text(self, utf8: codecs.IncrementalDecoder, raw: bytes) -> str:
+        """UTF-8 mode (FS ( C, or a "utf-8" default page): a sequence may span chunks."""
+        s = utf8.decode(raw)
+        text = s.translate(_NOT_UTF8_TEXT)
+        if len(text) != len(s):  # C1 controls and undecodable bytes
+            self._unknown(len(s) - len(text))
+        return text.translate(international_map(self._intl)) if self._intl else text
+
+    def _select_encoding(self, utf8: bool) -> None:
+        """FS ( C function 48: UTF-8, or back to one byte per character (ESC t pages)."""
+        if not utf8:
+            self._utf8 = None
+        elif self._utf8 is None:
+            self._utf8 = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def _whole_lines(self, pieces: list[str]) -> None:
+        """pieces[1:] are lines printed whole in the current style: _end_line's rules, in
+        one loop because receipts are mostly such lines."""
+        style = self._style
+        bold, high = bool(style & BOLD), bool(style & DOUBLE_HEIGHT)
+        wide = bool(style & DOUBLE_WIDTH)
+        cap = self._max_chars
+        lines = self._lines
+        room = self._max_lines - len(lines)
+        for k in range(1, len(pieces)):
+            text = pieces[k]
+            if len(text) > cap:
+                self.dropped_chars += len(text) - cap
+                text = text[:cap]
+            text = text.rstrip()
+            if text:
+                line = TextLine(text, bold, high, wide)
+                self._stripes = False
+            elif lines:
+                line = _BLANK
+            else:
+                continue
+            if room > 0:
+                lines.append(line)
+                room -= 1
+            else:
+                self.dropped_lines += 1
+
+    def _add_text(self, s: str) -> None:
+        total = self._len + len(s)
+        if total > self._max_chars:
+            room = self._max_chars - self._len
+            self.dropped_chars += len(s) - room
+            if room <= 0:
+                return
+            s = s[:room]
+            total = self._max_chars
+        self._parts.append(s)
+        self._len = total
+        self._line_style |= self._style
+
+    def _tab(self) -> None:
+        """HT: spaces up to the next tab stop (one space past the last, to keep columns)."""
+        col = self._len
+        for stop in self._tabs:
+            if stop > col:
+                self._add_text(" " * (stop - col))
+                return
+        self._add_text(" ")
+
+    def _move_to(self, column: int) -> None:
+        """ESC $ / ESC \\ position the next character: spaces up to that column, and at least
+        one between two pieces of text so columns stay apart. A position past the widest
+        paper is ignored, as printers ignore it."""
+        if self._len < column <= MAX_COLUMNS:
+            self._add_text(" " * (column - self._len))
+        elif self._parts:
+            self._add_text(" ")
+
+    def _end_line(self) -> None:
+        parts = self._parts
+        text = "".join(parts).rstrip() if parts else ""
+        style = self._line_style
+        self._parts = []
+        self._len = 0
+        self._line_style = 0
+        lines = self._lines
+        if not text:
+            # blank lines inside a receipt separate its sections; not the feed that follows
+            # an image or a barcode, nor paper fed before the first line
+            if lines and not self._graphic:
+                self._append_line(_BLANK)
+            self._graphic = False
+            return
+        self._graphic = self._stripes = False
+        self._append_line(TextLine(
+            text, bool(style & BOLD), bool(style & DOUBLE_HEIGHT), bool(style & DOUBLE_WIDTH)
+        ))
+
+    def _append_line(self, line: TextLine) -> None:
+        if len(self._lines) >= self._max_lines:
+            self.dropped_lines += 1
+        else:
+            self._lines.append(line)
+
+    def _add_symbol(self, symbology: str, data: bytes) -> None:
+        self._graphic = True
+        if len(self._barcodes) + len(self._qr_codes) >= self._max_lines:
+            self.dropped_lines += 1
+        elif symbology == "QR":
+            self._qr_codes.append(payload_text(data))
+        else:
+            self._barcodes.append(Barcode(symbology, payload_text(data)))
+
+    def _image(self, stripe: bool = False) -> None:
+        """An image was skipped; the ESC * stripes of one picture count once."""
+        if not (stripe and self._stripes):
+            self._images += 1
+        self._stripes = stripe
+        self._graphic = True
+
+    def _unknown(self, k: int) -> None:
+        self.unknown_bytes += k
+        self._doc_unknown += k
+
+    # -- documents ------------------------------------------------------------------------
+
+    def _has_content(self) -> bool:
+        # leading blank lines are never stored, so any stored line means printed text
+        return bool(self._lines or self._barcodes or self._qr_codes)
+
+    def _end_document(self, reason: EndReason, end: int) -> None:
+        """Emit the document (if it has content) ending at stream offset `end`."""
+        lines = self._lines
+        while lines and not lines[-1].text:
+            lines.pop()
+        if lines or self._barcodes or self._qr_codes:
+            self._out.append(Document(
+                lines=lines, barcodes=self._barcodes, qr_codes=self._qr_codes,
+                images_skipped=self._images, unknown_bytes=self._doc_unknown,
+                size=end - self._doc_start, ended_by=reason,
+            ))
+        elif self._images:
+            self.textless_documents += 1
+        self.images_skipped += self._images
+        self._reset_document()
+        self._doc_start = end
+
+    def _reset_document(self) -> None:
+        self._lines: list[TextLine] = []
+        self._barcodes: list[Barcode] = []
+        self._qr_codes: list[str] = []
+        self._images = 0
+        self._doc_unknown = 0
+
+    def _take(self) -> list[Document]:
+        out, self._out = self._out, []
+        return out
+
+
+def payload_text(data: bytes) -> str:
+    """Barcode / 2D symbol data as text: UTF-8 when it is valid, else byte for byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")

@@ -1,0 +1,30 @@
+"""The README's first command: the demo runs on virtual devices and ends cleanly."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_demo_plays_all_receipts_goes_offline_and_drains() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "demo", "--pause", "0.4"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    out = done.stdout
+    assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
+    assert "demo OK" in out
+    assert "duplicates: 0" in out
+    assert "8 receipts read of 8 printed" in out
+    assert "OFFLINE" in out or "offline" in out.lower()

@@ -1,0 +1,104 @@
+"""Phones to profile ids: E.164 with the store's country, one POST /v1/profiles per phone."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from agent.delivery.hellotext import HellotextClient, Park, Retry
+from agent.delivery.profiles import ProfileResolver, profile_id_of
+from agent.phones import to_e164
+from agent.standin.server import FakeHellotext
+
+TOKEN = "profiles-token"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeHellotext]:
+    with FakeHellotext(token=TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def client(fake: FakeHellotext) -> Iterator[HellotextClient]:
+    with HellotextClient(api_url=fake.url, token=TOKEN, max_connections=8) as c:
+        yield c
+
+
+@pytest.mark.parametrize(
+    ("phone", "country", "e164"),
+    [
+        ("099 123 456", "UY", "+59899123456"),
+        ("+598 99 123 456", "AR", "+59899123456"),
+        ("11 2345-6789", "AR", "+541123456789"),
+        ("(55) 91234-5678", "BR", "+5555912345678"),
+        ("+59899123456", "UY", "+59899123456"),
+        ("hola", "UY", None),
+        ("12", "UY", None),
+    ],
+)
+def test_to_e164_uses_the_store_country(phone: str, country: str, e164: str | None) -> None:
+    assert to_e164(phone, country) == e164
+
+
+def test_profile_id_of_reads_the_answer() -> None:
+    assert profile_id_of({"id": "BvYeyVYz"}) == "BvYeyVYz"
+    assert profile_id_of({"profile": {"id": "Qw"}}) == "Qw"
+    assert profile_id_of({"status": "ok"}) is None
+    assert profile_id_of({"id": ""}) is None
+
+
+def test_one_request_per_phone_even_from_many_threads(
+    fake: FakeHellotext, client: HellotextClient
+) -> None:
+    resolver = ProfileResolver(client, country="UY")
+    fake.set_faults(delay=0.02)  # keep the first request open while the others arrive
+    results: list[object] = []
+
+    def resolve() -> None:
+        results.append(resolver.resolve("+59899000001"))
+
+    threads = [threading.Thread(target=resolve) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    (profile,) = fake.profiles
+    assert results == [profile] * 8
+    assert fake.requests == 1 and resolver.requests == 1
+    assert fake.profiles[profile]["phone"] == "+59899000001"
+    assert resolver.take_new() == [("+59899000001", profile)]
+    assert resolver.take_new() == []  # handed over once, to be stored once
+
+
+def test_a_remembered_phone_makes_no_request(fake: FakeHellotext, client: HellotextClient) -> None:
+    resolver = ProfileResolver(client, country="UY")
+    resolver.remember("+59899000002", "Cached1")
+    assert resolver.resolve("+59899000002") == "Cached1"
+    assert fake.requests == 0 and resolver.take_new() == []
+
+
+def test_a_failure_is_returned_and_not_remembered(
+    fake: FakeHellotext, client: HellotextClient
+) -> None:
+    resolver = ProfileResolver(client, country="UY")
+    fake.set_faults(status_override=503)
+    assert isinstance(resolver.resolve("+59899000003"), Retry)
+    fake.set_faults(status_override=422)
+    outcome = resolver.resolve("+59899000003")
+    assert isinstance(outcome, Park) and outcome.status == 422
+    fake.set_faults(status_override=None)
+    assert isinstance(resolver.resolve("+59899000003"), str)
+    assert resolver.requests == 3
+
+
+def test_an_answer_without_an_id_is_parked_without_the_phone(
+    fake: FakeHellotext, client: HellotextClient
+) -> None:
+    resolver = ProfileResolver(client, country="UY")
+    fake.set_faults(status_override=204)  # a 2xx whose body is not a profile
+    outcome = resolver.resolve("+59899000004")
+    assert isinstance(outcome, Park) and "no id" in outcome.body
+    assert "99000004" not in outcome.body

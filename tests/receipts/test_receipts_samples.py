@@ -1,0 +1,44 @@
+"""The demo receipts bundled in agent/samples (what `hellotext-agent parse` shows a new
+installer) read as the demo script expects."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from agent.receipts import GENERIC, Coupon, Receipt, extract
+from drivers.escpos.decoder import decode_all
+
+SAMPLES = Path(__file__).resolve().parents[2] / "agent" / "samples"
+
+
+def read(name: str) -> Receipt:
+    docs = [doc for doc in decode_all((SAMPLES / name).read_bytes()) if doc.has_content]
+    assert len(docs) == 1
+    return extract(docs[0], template=GENERIC, country="UY", currency="UYU")
+
+
+@pytest.mark.parametrize("path", sorted(SAMPLES.glob("*.bin")), ids=lambda p: p.name)
+def test_every_sample_reads_and_adds_up(path: Path) -> None:
+    receipt = read(path.name)
+    assert receipt.ok and receipt.reconciled and receipt.warnings == ()
+
+
+def test_clothing_sample_has_its_coupon_and_the_whatsapp_customer() -> None:
+    receipt = read("ropa.bin")
+    assert receipt.coupons == (Coupon("VERANO10", D(100)),)
+    assert receipt.customer.phone == "+59899123456"
+
+
+def test_refund_and_supermarket_samples_carry_the_customer_phone() -> None:
+    refund = read("devolucion.bin")
+    assert refund.kind == "refund" and refund.customer.phone == "+59894555010"
+    market = read("supermercado.bin")
+    assert market.customer.phone == "+59894555010"
+    assert [(line.description, line.amount) for line in market.lines] == [
+        ("Yerba Canarias 1kg", D("490.00")),
+        ("Café molido 250g", D("189.90")),
+        ("Bananas Ecuador", D("67.43")),
+    ]
