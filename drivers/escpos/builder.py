@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from drivers.errors import DriverError
 from drivers.escpos.codepages import codec_for_page, decode_table, international_map, is_known_codec
-from drivers.escpos.document import Barcode, Document, EndReason, TextLine
+from drivers.escpos.document import Barcode, Cut, Document, EndReason, TextLine
 
 _charmap_decode = codecs.charmap_decode
 
@@ -54,6 +54,7 @@ class DocumentBuilder:
         self.images_skipped = 0  # image commands skipped, running total
         self.textless_documents = 0  # ended with images but no text: not emitted
         self._out: list[Document] = []
+        self._cuts: list[Cut] = []  # cut commands seen, for take_cuts()
         self._doc_start = 0
         self._reset_printer()
         self._reset_document()
@@ -244,18 +245,24 @@ class DocumentBuilder:
         # leading blank lines are never stored, so any stored line means printed text
         return bool(self._lines or self._barcodes or self._qr_codes)
 
-    def _end_document(self, reason: EndReason, end: int) -> None:
-        """Emit the document (if it has content) ending at stream offset `end`."""
+    def _end_document(self, reason: EndReason, end: int, cut_start: int = -1) -> None:
+        """Emit the document (if it has content) ending at stream offset `end`; a cut
+        (`cut_start` its first byte) is also recorded for take_cuts()."""
         lines = self._lines
         while lines and not lines[-1].text:
             lines.pop()
+        doc = None
         if lines or self._barcodes or self._qr_codes:
-            self._out.append(Document(
+            doc = Document(
                 lines=lines, barcodes=self._barcodes, qr_codes=self._qr_codes,
                 images_skipped=self._images, unknown_bytes=self._doc_unknown,
                 size=end - self._doc_start, ended_by=reason,
-            ))
-        elif self._images:
+            )
+            self._out.append(doc)
+        if cut_start >= 0:
+            encoding = "utf-8" if self._utf8 is not None else self._codec
+            self._cuts.append(Cut(cut_start, end, doc, encoding, self._intl))
+        if doc is None and self._images:
             self.textless_documents += 1
         self.images_skipped += self._images
         self._reset_document()

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 
 from drivers.escpos.builder import BOLD, DOUBLE_HEIGHT, DOUBLE_WIDTH
 from drivers.escpos.commands import MAX_PAYLOAD, VariableLengthCommands
-from drivers.escpos.document import Document
+from drivers.escpos.document import Cut, Document
 from drivers.escpos.tables import (
     DLE_DC4_LENGTHS,
     ESC_FIXED,
@@ -29,7 +29,7 @@ from drivers.escpos.tables import (
     SINGLE_BYTE_NOOPS,
 )
 
-__all__ = ["EscposDecoder", "decode_all"]
+__all__ = ["EscposDecoder", "cuts_of", "decode_all"]
 
 _CTRL = re.compile(rb"[\x00-\x09\x0b-\x1f\x7f]")  # control bytes but LF
 
@@ -109,6 +109,17 @@ class EscposDecoder(VariableLengthCommands):
             data = bytes(chunk)
         self._parse(data)
         return self._take()
+
+    def take_cuts(self) -> list[Cut]:
+        """The cut commands completed since the last call, with their stream offsets: the
+        command boundaries where a block may be inserted (see drivers/taps/append.py)."""
+        cuts, self._cuts = self._cuts, []
+        return cuts
+
+    @property
+    def pending(self) -> bytes:
+        """The start of a command whose remaining bytes have not arrived (usually empty)."""
+        return bytes(self._pending)
 
     def idle(self) -> list[Document]:
         """The caller saw an idle gap on the port: end the document if it has content.
@@ -345,7 +356,7 @@ class EscposDecoder(VariableLengthCommands):
 
     def _cut(self, data: bytes, j: int) -> None:
         self._print(data, j)
-        self._end_document("cut", self._base + j + 2)
+        self._end_document("cut", self._base + j + 2, self._base + j)
 
     def _feed_lines(self, data: bytes, j: int) -> None:
         # ESC d n / ESC e n: print, then n line feeds: a blank line between sections
@@ -363,3 +374,13 @@ def decode_all(
     """Decode a whole capture at once: feed + flush."""
     decoder = EscposDecoder(codepage=codepage, codepage_map=codepage_map)
     return decoder.feed(data) + decoder.flush()
+
+
+def cuts_of(
+    data: bytes, *, codepage: str = "cp858", codepage_map: Mapping[int, str] | None = None
+) -> list[Cut]:
+    """Every cut command in a whole capture, in order (pure: feed + flush)."""
+    decoder = EscposDecoder(codepage=codepage, codepage_map=codepage_map)
+    decoder.feed(data)
+    decoder.flush()
+    return decoder.take_cuts()

@@ -45,3 +45,20 @@ class Document:
     @property
     def has_content(self) -> bool:
         return bool(self.lines or self.barcodes or self.qr_codes)
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """Where a cut command sits in the stream, for inserting a block just before it.
+
+    `start` and `end` are stream offsets of the command's first byte and the byte after it
+    (a command boundary: nothing is ever inserted inside a command). `document` is what the
+    cut ended (None when it had no text, barcode or QR code: an image-only or raster job).
+    `encoding` is the text encoding in force at the cut ("utf-8" or a codec name), and
+    `international` the ESC R character set, so inserted text prints in the same way."""
+
+    start: int
+    end: int
+    document: Document | None
+    encoding: str
+    international: int = 0

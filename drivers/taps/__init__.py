@@ -24,32 +24,44 @@ The guarantees every tap keeps (checked by tests/drivers/taps/test_taps_contract
   per outage, and visible in status (`printer_connected`, `reopens`, `last_error`);
 - start() returns once listening; stop() returns promptly; every thread is a named daemon.
 
-Modules: `base` (Tap, TapOptions, the sink queue), `tcp`, `serial` (serial, usb, sniff), `files`
-(spool), `serialport` (pyserial plumbing). Imports nothing from agent/.
+With an `appender` (`[printer.append]`), tcp, serial and usb taps hold each cut back for at
+most 150 ms while the agent decides whether to print a block before it (`append`); the
+bytes before a cut and the printer's answers are never delayed.
+
+Modules: `base` (Tap, TapOptions, the sink queue), `append` (the cut hold), `tcp`, `serial`
+(serial, usb, sniff), `files` (spool), `serialport` (pyserial plumbing). Imports nothing
+from agent/.
 """
 
 from __future__ import annotations
 
 from drivers.errors import DeviceError
+from drivers.taps.append import Appender, CutRequest, Decision
 from drivers.taps.base import Tap, TapOptions, TapSink, TapStatus
 from drivers.taps.files import SpoolTap
 from drivers.taps.serial import SerialTap, SniffTap
 from drivers.taps.tcp import TcpTap
 
-__all__ = ["MODES", "Tap", "TapOptions", "TapSink", "TapStatus", "open_tap"]
+__all__ = [
+    "MODES", "Appender", "CutRequest", "Decision", "Tap", "TapOptions", "TapSink", "TapStatus",
+    "open_tap",
+]
 
 MODES = ("tcp", "serial", "usb", "sniff", "spool")
 
 
-def open_tap(options: TapOptions, sink: TapSink) -> Tap:
-    """Build the tap for `options.mode` (not started: call start()); DeviceError if unknown."""
+def open_tap(options: TapOptions, sink: TapSink, *, appender: Appender | None = None) -> Tap:
+    """Build the tap for `options.mode` (not started: call start()); DeviceError if unknown.
+    An `appender` (tcp, serial, usb only) may insert a block before each receipt's cut."""
+    if appender is not None and options.mode not in ("tcp", "serial", "usb"):
+        raise DeviceError(options.name, f"mode {options.mode} is read-only: nothing to append")
     if options.mode == "tcp":
         try:
-            return TcpTap(options, sink)
+            return TcpTap(options, sink, appender=appender)
         except ValueError as exc:
             raise DeviceError(options.name, str(exc)) from exc
     if options.mode in ("serial", "usb"):
-        return SerialTap(options, sink)
+        return SerialTap(options, sink, appender=appender)
     if options.mode == "sniff":
         return SniffTap(options, sink)
     if options.mode == "spool":

@@ -16,9 +16,11 @@ import select
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
+
+from drivers.taps.append import Appender, Asker, CutHold
 
 log = logging.getLogger("drivers.printer")
 
@@ -41,6 +43,8 @@ class TapOptions:
     rtscts: bool = False
     xonxoff: bool = False
     path: str = ""  # spool: directory or FIFO
+    codepage: str = "cp858"  # tcp, serial, usb with an appender: to decode the cut's receipt
+    codepage_map: Mapping[int, str] = field(default_factory=dict)
 
 
 class TapSink(Protocol):
@@ -176,10 +180,13 @@ class TapBase(abc.ABC):
 
     mode = ""
 
-    def __init__(self, options: TapOptions, sink: TapSink) -> None:
+    def __init__(
+        self, options: TapOptions, sink: TapSink, *, appender: Appender | None = None
+    ) -> None:
         self.name = options.name
         self.options = options
         self.feeder = SinkFeeder(sink, name=options.name)
+        self.asker = Asker(appender, name=options.name) if appender is not None else None
         self.waker = Waker()
         self.stopping = threading.Event()
         self.lock = threading.Lock()
@@ -193,6 +200,13 @@ class TapBase(abc.ABC):
         self._started = False
 
     # -- for subclasses --
+    def cut_hold(self, stream: str) -> CutHold | None:
+        """A job stream's hold at cuts, when this printer has an appender."""
+        if self.asker is None:
+            return None
+        return CutHold(self.asker, stream, codepage=self.options.codepage,
+                       codepage_map=self.options.codepage_map)
+
     def spawn(self, target: Callable[[], None], suffix: str, *, core: bool = True) -> None:
         """Start a named daemon thread; `core` ones must all run for alive() to hold."""
         thread = threading.Thread(target=target, name=f"tap-{self.name}-{suffix}", daemon=True)
@@ -232,6 +246,8 @@ class TapBase(abc.ABC):
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         self.listening = False
+        if self.asker is not None:
+            self.asker.stop()
         # The sink gets what is left only while time remains (at least a short drain).
         self.feeder.stop(max(0.2, min(1.0, deadline - time.monotonic())))
         if not any(t.is_alive() for t in self._threads):

@@ -24,6 +24,7 @@ import select
 import time
 
 from drivers.errors import DeviceError
+from drivers.taps.append import Appender, CutHold
 from drivers.taps.base import TapBase, TapOptions, TapSink, TapStatus, log
 from drivers.taps.serialport import (
     Device,
@@ -46,6 +47,10 @@ def settings_of(options: TapOptions) -> SerialSettings:
     )
 
 
+class _Stopping(Exception):
+    """The tap stopped while a write waited for the printer."""
+
+
 class _DeviceTap(TapBase):
     """A tap whose printer side is a ReopeningDevice; status mirrors it."""
 
@@ -63,8 +68,10 @@ class _DeviceTap(TapBase):
 class SerialTap(_DeviceTap):
     """serial and usb modes: POS <-> pty <-> printer device."""
 
-    def __init__(self, options: TapOptions, sink: TapSink) -> None:
-        super().__init__(options, sink)
+    def __init__(
+        self, options: TapOptions, sink: TapSink, *, appender: Appender | None = None
+    ) -> None:
+        super().__init__(options, sink, appender=appender)
         self.mode = options.mode
         if not options.link or not options.target:
             raise DeviceError(options.name, f"mode {options.mode} needs link and target")
@@ -101,6 +108,7 @@ class SerialTap(_DeviceTap):
         poller.register(master, select.POLLIN)
         poller.register(self.waker.fd, select.POLLIN)
         in_job = False
+        hold: CutHold | None = None  # per job, with [printer.append]
         while not self.stopping.is_set():
             events = dict(poller.poll())
             if self.waker.fd in events:
@@ -116,28 +124,43 @@ class SerialTap(_DeviceTap):
                         raise
             if not chunk:  # EIO / hang-up: the POS closed the pty
                 if in_job:
+                    if hold is not None and not self._to_printer(b"", hold, finish=True):
+                        break
                     self.feeder.end(self.name)
                     in_job = False
                 self.waker.wait(_POS_GONE_WAIT)
                 continue
             if not in_job:
                 in_job = True
+                hold = self.cut_hold(self.name)
                 with self.lock:
                     self.jobs += 1
-            if not self._to_printer(chunk):
+            if not self._to_printer(chunk, hold):
                 break
             self.feeder.data(self.name, chunk)
         if in_job:
             self.feeder.end(self.name)
 
-    def _to_printer(self, chunk: bytes) -> bool:
-        """Write, waiting for an unplugged printer to come back; False if stopping."""
-        while not self.device.write(chunk, _TICK):
-            if self.stopping.is_set():
-                return False
+    def _to_printer(self, chunk: bytes, hold: CutHold | None, *, finish: bool = False) -> bool:
+        """Write (through the cut hold, if any), waiting for an unplugged printer to come
+        back; False if stopping."""
+        try:
+            if hold is None:
+                self._write(chunk)
+            elif finish:
+                hold.finish(self._write)
+            else:
+                hold.forward(chunk, self._write)
+        except _Stopping:
+            return False
         with self.lock:
             self.bytes_to_printer += len(chunk)
         return True
+
+    def _write(self, data: bytes) -> None:
+        while data and not self.device.write(data, _TICK):
+            if self.stopping.is_set():
+                raise _Stopping
 
     def _from_printer(self) -> None:
         assert self.pty is not None

@@ -22,6 +22,7 @@ import threading
 import time
 
 from drivers.errors import DeviceError
+from drivers.taps.append import Appender
 from drivers.taps.base import TapBase, TapOptions, TapSink, log
 
 _CHUNK = 65536
@@ -51,9 +52,14 @@ class TcpTap(TapBase):
     mode = "tcp"
 
     def __init__(
-        self, options: TapOptions, sink: TapSink, *, connect_timeout: float = _CONNECT_TIMEOUT
+        self,
+        options: TapOptions,
+        sink: TapSink,
+        *,
+        connect_timeout: float = _CONNECT_TIMEOUT,
+        appender: Appender | None = None,
     ) -> None:
-        super().__init__(options, sink)
+        super().__init__(options, sink, appender=appender)
         self.listen_addr = split_host_port(options.listen)
         self.target = split_host_port(options.target)
         self.connect_timeout = connect_timeout
@@ -184,6 +190,7 @@ class TcpTap(TapBase):
         back.start()
         failed = False
         fed = False
+        hold = self.cut_hold(stream)  # None without [printer.append]: plain forwarding
         while True:
             try:
                 chunk = pos.recv(_CHUNK)
@@ -192,7 +199,10 @@ class TcpTap(TapBase):
             if not chunk:
                 break
             try:
-                printer.sendall(chunk)
+                if hold is None:
+                    printer.sendall(chunk)
+                else:
+                    hold.forward(chunk, printer.sendall)
             except OSError as exc:
                 self._printer_down(f"lost during a job: {exc.strerror or exc}")
                 failed = True
@@ -201,6 +211,12 @@ class TcpTap(TapBase):
                 self.bytes_to_printer += len(chunk)
             self.feeder.data(stream, chunk)
             fed = True
+        if hold is not None and not failed:
+            try:
+                hold.finish(printer.sendall)
+            except OSError as exc:
+                self._printer_down(f"lost during a job: {exc.strerror or exc}")
+                failed = True
         if not failed:
             # The POS is done sending: tell the printer, let it answer, then close.
             with contextlib.suppress(OSError):
