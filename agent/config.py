@@ -31,6 +31,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from agent.errors import ConfigError
+from drivers.escpos.blocks import QR_MAX_BYTES
 
 DEFAULT_PATH = Path("/etc/hellotext-agent/agent.toml")
 ENV_PATH = "HELLOTEXT_AGENT_CONFIG"
@@ -135,6 +136,38 @@ _PRINTER_NEEDS: dict[str, tuple[str, ...]] = {
 }
 
 
+ReceiptKind = Literal["sale", "refund"]
+
+
+def _sales_only() -> list[ReceiptKind]:
+    return ["sale"]
+
+
+class AppendSection(Section):
+    """`[printer.append]`: a block printed before each receipt's cut (opt-in)."""
+
+    qr: str = Field(min_length=1)  # the capture's link; {receipt} becomes the receipt number
+    lines: list[str] = Field(default_factory=list, max_length=8)
+    kinds: list[ReceiptKind] = Field(default_factory=_sales_only, min_length=1)
+    qr_mode: Literal["native", "raster"] = "native"
+
+    @field_validator("qr")
+    @classmethod
+    def _qr_size(cls, value: str) -> str:
+        if len(value.encode("utf-8")) > QR_MAX_BYTES:
+            raise ValueError(f"at most {QR_MAX_BYTES} bytes (UTF-8), got "
+                             f"{len(value.encode('utf-8'))}")
+        return value
+
+    @field_validator("lines")
+    @classmethod
+    def _line_width(cls, value: list[str]) -> list[str]:
+        for line in value:
+            if len(line) > 48:
+                raise ValueError(f"a line is at most 48 characters (80 mm paper): {line!r}")
+        return value
+
+
 class PrinterSection(Section):
     name: str = Field(min_length=1)
     mode: PrinterMode
@@ -154,12 +187,15 @@ class PrinterSection(Section):
     codepage: str = "cp858"
     codepage_map: dict[int, str] = Field(default_factory=dict)  # clones number pages their way
     idle_seconds: float = Field(2.0, gt=0)  # a gap this long ends a receipt with no cut
+    append: AppendSection | None = None  # a block before each receipt's cut
 
     @model_validator(mode="after")
     def _mode_keys(self) -> PrinterSection:
         missing = [key for key in _PRINTER_NEEDS[self.mode] if not getattr(self, key)]
         if missing:
             raise ValueError(f"mode {self.mode!r} needs {', '.join(missing)}")
+        if self.append is not None and self.mode in ("sniff", "spool"):
+            raise ValueError(f"append: mode {self.mode!r} only reads; the agent cannot print")
         if self.mode == "tcp":
             parse_host_port(self.listen)
             parse_host_port(self.target)

@@ -170,6 +170,12 @@ def _daemon_lines(daemon: dict[str, Any], devices: dict[str, Any], *, now: float
         if scanner["last_error"]:
             line += f"; last error: {scanner['last_error']}"
         lines.append(f"{'scanner ' + scanner['name']:<20}{scanner['mode']}: {line}")
+    for name, counts in (devices.get("append") or {}).items():
+        skipped = counts["skipped"]
+        ranked = sorted(skipped.items(), key=lambda item: -item[1])
+        why = ", ".join(f"{n} {reason}" for reason, n in ranked)
+        line = f"{counts['printed']} receipts given the block, {sum(skipped.values())} skipped"
+        lines.append(f"{'append ' + name:<20}{line}" + (f" ({why})" if why else ""))
     stats = devices.get("pipeline") or {}
     if stats:
         lines.append(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import AgentConfig, PrinterSection
+from agent.daemon.append import ReceiptAppender
 from agent.daemon.captures import MAX_CAPTURE, Captures
 from agent.delivery.events import Event, stable_event_id
 from agent.delivery.outbox import Outbox
@@ -93,6 +94,16 @@ class Pipeline:
         self.on_activity = on_activity
         self.stats = PipelineStats()
         self.templates = self._load_templates(config)
+        self.appenders = {  # printers with [printer.append]: the taps ask these at each cut
+            printer.name: ReceiptAppender(
+                printer.append,
+                self.templates[printer.name],
+                country=config.store.country,
+                currency=config.store.currency,
+            )
+            for printer in config.printer
+            if printer.append is not None
+        }
         folder = config.receipts.capture_dir or config.outbox.path.parent / "captures"
         self.captures = (
             Captures(Path(folder), keep=config.receipts.capture_keep)
@@ -264,7 +275,9 @@ class Pipeline:
         sale = self.checkout.complete(
             receipt, now=arrived, text=doc.text, local_zone=self.local_zone
         )
-        result = events_for_sale(sale, self.policy)
+        appender = self.appenders.get(printer.name)
+        receipt_qr = appender is not None and appender.took_block(doc)
+        result = events_for_sale(sale, self.policy, receipt_qr=receipt_qr)
         self.stats.receipts += 1
         if not result.events:
             self.stats.voids += 1

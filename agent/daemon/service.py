@@ -93,7 +93,8 @@ class Service:
         for printer in cfg.printer:
             fields = {f.name for f in dataclasses.fields(TapOptions)}
             options = TapOptions(**{k: v for k, v in printer.model_dump().items() if k in fields})
-            tap = open_tap(options, self.pipeline.sink(printer))
+            appender = self.pipeline.appenders.get(printer.name)
+            tap = open_tap(options, self.pipeline.sink(printer), appender=appender)
             tap.start()
             self.taps.append(tap)
         for scanner in cfg.scanner:
@@ -284,6 +285,9 @@ class Service:
             "scanners": [dataclasses.asdict(s.status()) for s in self.scanners],
             "pipeline": {k: v for k, v in dataclasses.asdict(stats).items() if k != "latencies"}
             if stats
+            else {},
+            "append": {name: a.status() for name, a in self.pipeline.appenders.items()}
+            if self.pipeline
             else {},
         }
 

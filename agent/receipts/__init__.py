@@ -7,7 +7,8 @@ description and amount; code + description then `qty x price  amount`; the Argen
 quantity after the description); weighed `0,750 kg x 120,00`. Card numbers are redacted
 from every line before anything reads it, so no card number can reach a Receipt field.
 
-Modules: `reader`, `fields`, `items`, `totals`, `model`, `templates`, `numbers`. Pure: may import
+Modules: `reader`, `fields`, `items`, `totals`, `model`, `templates`, `numbers`, `append` (the
+`[printer.append]` block's rule). Pure: may import
 agent top-level pure modules (errors, phones, redact) and drivers.escpos values; never daemon,
 delivery, cli or standin.
 """

@@ -32,7 +32,8 @@ class SaleEvents:
     reason: str = ""  # why there are no events (void)
 
 
-def events_for_sale(sale: Sale, policy: SalePolicy) -> SaleEvents:
+def events_for_sale(sale: Sale, policy: SalePolicy, *, receipt_qr: bool = False) -> SaleEvents:
+    """`receipt_qr`: the printer printed the `[printer.append]` QR block on this receipt."""
     receipt = sale.receipt
     if receipt.kind == "void":
         return SaleEvents((), hold=False, reason="void receipt: nothing to track")
@@ -88,6 +89,7 @@ def events_for_sale(sale: Sale, policy: SalePolicy) -> SaleEvents:
                 "payment_methods": ",".join(methods) or None,
                 "item_count": len(sale.lines),
                 "reconciled": receipt.reconciled,
+                "receipt_qr": True if receipt_qr else None,
             },
         )
     )

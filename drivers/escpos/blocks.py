@@ -37,9 +37,14 @@ _ECC = {"L": 0, "M": 1, "Q": 2, "H": 3}
 ESC, GS = b"\x1b", b"\x1d"
 
 
+@lru_cache(maxsize=32)
+def _qr(payload: bytes, ecc: str) -> segno.QRCode:
+    return segno.make_qr(payload, error=ecc.lower(), boost_error=False)
+
+
 def module_dots(payload: bytes, *, paper_dots: int = PAPER_DOTS) -> int:
     """The largest module (2-6 dots) at which the code and its quiet zone fit the paper."""
-    size = int(segno.make_qr(payload, error="m", boost_error=False).symbol_size(border=4)[0])
+    size = int(_qr(payload, "M").symbol_size(border=4)[0])
     return max(2, min(6, paper_dots // size))
 
 
@@ -65,15 +70,16 @@ def raster_qr(payload: bytes, *, module: int = 4, ecc: str = "M") -> bytes:
     """The QR code as a GS v 0 raster image, quiet zone included (MSB = leftmost dot)."""
     if not 1 <= len(payload) <= QR_MAX_BYTES:
         raise ValueError(f"QR payload must be 1-{QR_MAX_BYTES} bytes, got {len(payload)}")
-    qr = segno.make_qr(payload, error=ecc.lower(), boost_error=False)
-    rows = [bytes(row) for row in qr.matrix_iter(scale=module, border=4)]
-    width = len(rows[0])
+    rows = list(_qr(payload, ecc).matrix_iter(scale=1, border=4))
+    width = len(rows[0]) * module
     row_bytes = (width + 7) // 8
+    dark, light = "1" * module, "0" * module
     data = bytearray()
-    for row in rows:
-        bits = int("".join("1" if dot else "0" for dot in row).ljust(row_bytes * 8, "0"), 2)
-        data += bits.to_bytes(row_bytes, "big")
-    header = GS + b"v0\x00" + row_bytes.to_bytes(2, "little") + len(rows).to_bytes(2, "little")
+    for row in rows:  # one module row, packed once and repeated `module` dots high
+        bits = "".join(dark if cell else light for cell in row).ljust(row_bytes * 8, "0")
+        data += int(bits, 2).to_bytes(row_bytes, "big") * module
+    height = len(rows) * module
+    header = GS + b"v0\x00" + row_bytes.to_bytes(2, "little") + height.to_bytes(2, "little")
     return header + bytes(data)
 
 

@@ -1,0 +1,141 @@
+"""`[printer.append]` in the running service: a sale printed through the real TCP tap gets the
+QR block before its cut and its payment event says so; a refund (not in kinds) and a job
+that is not a receipt print unchanged; status counts both, with the reason."""
+
+from __future__ import annotations
+
+import socket
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import receipt_layouts as layouts
+from fake_printer import FakeTcpPrinter, wait_until
+from pydantic import ValidationError
+
+from agent.cli.sync import status_lines
+from agent.config import AgentConfig
+from agent.daemon.service import Service
+from agent.delivery.status import delivery_status
+from drivers.escpos.blocks import append_block, splice
+from drivers.escpos.decoder import cuts_of, decode_all
+
+BASKET = [layouts.Item("Leche entera 1L", Decimal("45.00"), code="7730123456789")]
+APPEND = {
+    "qr": "SMSTO:+59899000000:QUIERO {receipt}",
+    "lines": ["¿Querés ofertas por WhatsApp?", "Ticket {receipt}"],
+    "kinds": ["sale"],
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def service_for(tmp_path: Path, printer: FakeTcpPrinter, append: dict[str, Any]) -> Service:
+    config = AgentConfig(
+        store={"terminal_id": "caja-1", "timezone": "UTC"},
+        outbox={"path": tmp_path / "outbox.db", "synchronous": "normal"},
+        printer=[{"name": "caja", "mode": "tcp", "listen": f"127.0.0.1:{free_port()}",
+                  "target": printer.target, "append": append}],
+    )
+    return Service(config)
+
+
+def print_job(service: Service, data: bytes) -> None:
+    with socket.create_connection(service.taps[0].address, timeout=5) as pos:  # type: ignore[attr-defined]
+        pos.sendall(data)
+
+
+def payment_metadata(service: Service, number: str) -> dict[str, Any]:
+    assert service.outbox is not None
+    for row in service.outbox.list(limit=100):
+        event = row.event
+        if event.metadata.get("receipt_number") == number and event.action in (
+            "tienda_fisica.pago", "refund.received"
+        ):
+            return dict(event.metadata)
+    raise AssertionError(f"no payment event for {number}")
+
+
+@pytest.mark.parametrize("qr_mode", ["native", "raster"])
+def test_sale_gets_the_block_refund_and_non_receipts_do_not(
+    tmp_path: Path, qr_mode: str
+) -> None:
+    printer = FakeTcpPrinter().start()
+    service = service_for(tmp_path, printer, {**APPEND, "qr_mode": qr_mode})
+    service.start()
+    try:
+        sale = layouts.supermarket(BASKET, number="A 1234567")
+        refund = layouts.supermarket(BASKET, kind="refund", number="A 7654321")
+        other = b"\x1b@Prueba de impresora\n\x1dV\x00"
+        for sent, data in enumerate((sale, refund, other), 1):
+            print_job(service, data)
+            assert wait_until(lambda n=sent: len(printer.connections) >= n, 5)
+        block = append_block(
+            ["¿Querés ofertas por WhatsApp?", "Ticket A-1234567"],  # the number as read
+            b"SMSTO:+59899000000:QUIERO A-1234567",
+            mode=qr_mode,
+        )
+        want = splice(sale, {cuts_of(sale)[-1].start: block})
+        appender = service.pipeline.appenders["caja"]  # type: ignore[union-attr]
+        assert wait_until(lambda: bytes(printer.connections[0]) == want, 5), appender.status()
+        assert wait_until(lambda: bytes(printer.connections[1]) == refund, 5)
+        assert wait_until(lambda: bytes(printer.connections[2]) == other, 5)
+        doc = decode_all(bytes(printer.connections[0]))[0]
+        assert [line.text for line in doc.lines[-2:]] == [
+            "¿Querés ofertas por WhatsApp?", "Ticket A-1234567"
+        ]
+        if qr_mode == "native":
+            assert doc.qr_codes[-1] == "SMSTO:+59899000000:QUIERO A-1234567"
+
+        assert wait_until(lambda: service.outbox is not None
+                          and service.outbox.counts().get("pending", 0) >= 2, 10)
+        assert payment_metadata(service, "A-1234567")["receipt_qr"] is True
+        assert "receipt_qr" not in payment_metadata(service, "A-7654321")
+
+        assert appender.status() == {"printed": 1, "skipped": {
+            "refund not in kinds": 1, "not read as a receipt": 1
+        }}
+        service._record_devices()
+        assert service.outbox is not None
+        report = delivery_status(service.outbox, now=time.time())
+        text = "\n".join(status_lines(report, now=time.time()))
+        assert ("append caja         1 receipts given the block, 2 skipped "
+                "(1 not read as a receipt, 1 refund not in kinds)") in text
+    finally:
+        service.stop()
+        printer.stop()
+
+
+def test_a_receipt_without_a_number_is_skipped_when_the_qr_names_it(tmp_path: Path) -> None:
+    printer = FakeTcpPrinter().start()
+    service = service_for(tmp_path, printer, APPEND)
+    service.start()
+    try:
+        job = b"\x1bt\x13Cafe 1\n" + b"TOTAL".ljust(30) + b"120,00\n\x1dV\x00"
+        print_job(service, job)
+        assert wait_until(lambda: printer.received() == job, 5)
+        appender = service.pipeline.appenders["caja"]  # type: ignore[union-attr]
+        assert wait_until(lambda: appender.status()["skipped"], 5)
+        assert appender.status()["skipped"] == {"no receipt number for {receipt}": 1}
+    finally:
+        service.stop()
+        printer.stop()
+
+
+def test_append_is_refused_where_the_agent_cannot_print_or_the_qr_is_too_long() -> None:
+    with pytest.raises(ValidationError, match="only reads"):
+        AgentConfig(printer=[{"name": "c", "mode": "sniff", "port": "/dev/ttyS0",
+                              "append": {"qr": "x"}}])
+    with pytest.raises(ValidationError, match="300 bytes"):
+        AgentConfig(printer=[{"name": "c", "mode": "tcp", "listen": "127.0.0.1:9100",
+                              "target": "127.0.0.1:9101", "append": {"qr": "x" * 301}}])
+    with pytest.raises(ValidationError):
+        AgentConfig(printer=[{"name": "c", "mode": "tcp", "listen": "127.0.0.1:9100",
+                              "target": "127.0.0.1:9101",
+                              "append": {"qr": "x", "kinds": ["void"]}}])
