@@ -21,12 +21,14 @@ from rich.table import Table
 from rich.text import Text
 
 from agent.cli.common import EXIT_FAILURE, EXIT_OK, Context, add_command
-from agent.config import config_path
-from agent.errors import ReceiptError
-from agent.receipts import Receipt, explain, extract, load_template
+from agent.config import AppendSection, config_path
+from agent.daemon.append import ReceiptAppender
+from agent.errors import ConfigError, ReceiptError
+from agent.receipts import Receipt, Template, explain, extract, load_template
 from agent.receipts.numbers import money, quantity_text
+from drivers.escpos.blocks import splice
 from drivers.escpos.codepages import is_known_codec
-from drivers.escpos.decoder import decode_all
+from drivers.escpos.decoder import cuts_of, decode_all
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Settings:
     codepage_map: dict[int, str] = field(default_factory=dict)
     template: str = "generic"
     templates_dir: Path | None = None
+    append: AppendSection | None = None
 
 
 def register(commands: Any) -> None:
@@ -62,6 +65,13 @@ def register(commands: Any) -> None:
     parser.add_argument("--codepage", metavar="CP", help="default code page (default: cp858)")
     parser.add_argument("--country", metavar="CC", help="store country (default: UY)")
     parser.add_argument("--currency", metavar="CUR", help="default currency (default: UYU)")
+    parser.add_argument(
+        "--append", action="store_true",
+        help="show the [printer.append] block each receipt would get (from the config)",
+    )
+    parser.add_argument(
+        "--out", metavar="FILE", help="with --append: write the bytes the printer would get"
+    )
 
 
 def settings(args: argparse.Namespace, ctx: Context) -> Settings:
@@ -76,6 +86,7 @@ def settings(args: argparse.Namespace, ctx: Context) -> Settings:
             codepage_map=dict(printer.codepage_map) if printer else {},
             template=printer.template if printer else base.template,
             templates_dir=Path(config.receipts.templates_dir),
+            append=printer.append if printer else None,
         )
     codepage = (args.codepage or base.codepage).lower()
     if not is_known_codec(codepage):
@@ -87,12 +98,17 @@ def settings(args: argparse.Namespace, ctx: Context) -> Settings:
         codepage_map=base.codepage_map,
         template=args.template or base.template,
         templates_dir=base.templates_dir,
+        append=base.append,
     )
 
 
 def _parse(args: argparse.Namespace, ctx: Context) -> int:
     conf = settings(args, ctx)
     template = load_template(conf.template, templates_dir=conf.templates_dir)
+    if args.out and not args.append:
+        raise ConfigError([("--out", "needs --append")])
+    if args.append:
+        return _append(args, conf, template)
     out: list[dict[str, Any]] = []
     problems: list[str] = []
     console = Console(highlight=False, soft_wrap=True)
@@ -168,3 +184,46 @@ def _show(console: Console, where: str, receipt: Receipt, trace: list[tuple[str,
     for warning in receipt.warnings:
         console.print(Text.assemble("  ", ("warning:", "yellow"), f" {warning}"))
     console.print()
+
+
+def _append(args: argparse.Namespace, conf: Settings, template: Template) -> int:
+    """What the printer would get with [printer.append]: the daemon's own decision code."""
+    if conf.append is None:
+        raise ConfigError([("--append", "the config has no printer with [printer.append] "
+                                        "(one printer, or use --config)")])
+    if args.out and len(args.files) != 1:
+        raise ConfigError([("--out", "takes exactly one FILE")])
+    appender = ReceiptAppender(conf.append, template, country=conf.country,
+                               currency=conf.currency)
+    console = Console(highlight=False, soft_wrap=True)
+    problems: list[str] = []
+    for name in args.files:
+        try:
+            data = Path(name).read_bytes()
+        except OSError as exc:
+            problems.append(f"{name}: cannot read: {exc.strerror}")
+            continue
+        inserts: dict[int, bytes] = {}
+        cuts = cuts_of(data, codepage=conf.codepage, codepage_map=conf.codepage_map)
+        if not cuts:
+            console.print(f"{name}: no cut: printed unchanged", markup=False)
+        for index, cut in enumerate(cuts, 1):
+            plan = appender.plan(cut)
+            where = f"{name} (cut {index} of {len(cuts)}, byte {cut.start})"
+            if isinstance(plan, str):
+                console.print(f"{where}: no block: {plan}", markup=False)
+                continue
+            block = inserts[cut.start] = appender.block(plan, cut)
+            console.print(f"{where}: block of {len(block)} bytes, QR {conf.append.qr_mode}:",
+                          markup=False)
+            for line in plan.lines:
+                console.print(f"  | {line}", markup=False)
+            console.print(f"  | [QR] {plan.qr.decode('utf-8')}", markup=False)
+        if args.out:
+            try:
+                Path(args.out).write_bytes(splice(data, inserts))
+            except OSError as exc:
+                problems.append(f"{args.out}: cannot write: {exc.strerror}")
+    for problem in problems:
+        print(f"hellotext-agent: {problem}", file=sys.stderr)
+    return EXIT_FAILURE if problems else EXIT_OK

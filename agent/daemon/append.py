@@ -19,9 +19,9 @@ from typing import Any
 
 from agent.config import AppendSection
 from agent.receipts import Template, extract
-from agent.receipts.append import AppendRule, plan_block
+from agent.receipts.append import AppendRule, BlockPlan, plan_block
 from drivers.escpos.blocks import append_block
-from drivers.escpos.document import Document
+from drivers.escpos.document import Cut, Document
 from drivers.taps import CutRequest, Decision
 
 _REMEMBERED = 256  # printed receipts the pipeline has not read yet (it is normally 1)
@@ -52,24 +52,29 @@ class ReceiptAppender:
         append_block(self.rule.lines, self.rule.qr.encode("utf-8"), mode=settings.qr_mode)
 
     def decide(self, request: CutRequest) -> Decision:
-        cut = request.cut
+        plan = self.plan(request.cut)
+        if isinstance(plan, str):
+            return Decision(None, plan)
+        return Decision(self.block(plan, request.cut))
+
+    def plan(self, cut: Cut) -> BlockPlan | str:
+        """What the block says for the receipt this cut ends, or why there is none."""
         doc = cut.document
         receipt = (
             extract(doc, template=self.template, country=self.country, currency=self.currency)
             if doc is not None
             else None
         )
-        plan = plan_block(receipt, self.rule)
-        if isinstance(plan, str):
-            return Decision(None, plan)
-        block = append_block(
+        return plan_block(receipt, self.rule)
+
+    def block(self, plan: BlockPlan, cut: Cut) -> bytes:
+        return append_block(
             plan.lines,
             plan.qr,
             mode=self.settings.qr_mode,
             encoding=cut.encoding,
             international=cut.international,
         )
-        return Decision(block)
 
     def done(self, request: CutRequest, printed: bool, reason: str) -> None:
         doc = request.cut.document

@@ -70,7 +70,7 @@ def raster_qr(payload: bytes, *, module: int = 4, ecc: str = "M") -> bytes:
     """The QR code as a GS v 0 raster image, quiet zone included (MSB = leftmost dot)."""
     if not 1 <= len(payload) <= QR_MAX_BYTES:
         raise ValueError(f"QR payload must be 1-{QR_MAX_BYTES} bytes, got {len(payload)}")
-    rows = list(_qr(payload, ecc).matrix_iter(scale=1, border=4))
+    rows = [list(row) for row in _qr(payload, ecc).matrix_iter(scale=1, border=4)]
     width = len(rows[0]) * module
     row_bytes = (width + 7) // 8
     dark, light = "1" * module, "0" * module
