@@ -33,6 +33,11 @@ from agent.receipts import Receipt
 from agent.standin.server import FakeHellotext
 
 DEMO_TOKEN = "demo-token-not-secret"
+DEMO_APPEND = {
+    "qr": "SMSTO:+59899000000:QUIERO {receipt}",
+    "lines": ["¿Querés ofertas por WhatsApp?", "Escaneá y envianos el mensaje"],
+    "kinds": ["sale"],
+}
 
 
 @dataclass
@@ -121,6 +126,7 @@ def run_demo(*, console: Console | None = None, pause: float = 1.2) -> int:
                     "listen": f"127.0.0.1:{tap_port}",
                     "target": f"127.0.0.1:{printer.port}",
                     "idle_seconds": 1,
+                    "append": DEMO_APPEND,  # the opt-in QR block before each sale's cut
                 }
             ],
             scanner=[{"name": "lector", "mode": "serial", "port": os.ttyname(slave)}],
@@ -161,7 +167,8 @@ def run_demo(*, console: Console | None = None, pause: float = 1.2) -> int:
             printer.close()
             os.close(master)
             os.close(slave)
-        return _summary(console, fake, seen, printer, plan)
+        appended = service.pipeline.appenders["caja"].status() if service.pipeline else {}
+        return _summary(console, fake, seen, printer, plan, appended)
 
 
 def _drained(service: Service, seen: _Seen, plan: list[dict[str, Any]]) -> bool:
@@ -203,6 +210,7 @@ def _summary(
     seen: _Seen,
     printer: VirtualPrinter,
     plan: list[dict[str, Any]],
+    appended: dict[str, Any],
 ) -> int:
     expected = sum(row[4] for row in seen.rows if row[1] != "void")
     sent = len(fake.events)
@@ -211,6 +219,13 @@ def _summary(
         f"\n[bold]Summary[/bold]: {len(seen.rows)} receipts read of {len(plan)} printed, "
         f"{sent} events sent to Hellotext (expected {expected}), duplicates: {fake.duplicates}, "
         f"{printer.received} bytes reached the printer."
+    )
+    skipped = appended.get("skipped", {})
+    why = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
+    console.print(
+        f"QR subscription block ([printer.append]): printed on {appended.get('printed', 0)} "
+        f"receipts, skipped on {sum(skipped.values())}" + (f" ({why})" if why else "") + ".",
+        markup=False,
     )
     console.print("[green]demo OK[/green]" if ok else "[red]demo FAILED[/red]")
     return 0 if ok else 1

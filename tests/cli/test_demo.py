@@ -28,3 +28,5 @@ def test_demo_plays_all_receipts_goes_offline_and_drains() -> None:
     assert "duplicates: 0" in out
     assert "8 receipts read of 8 printed" in out
     assert "OFFLINE" in out or "offline" in out.lower()
+    assert "QR subscription block ([printer.append]): printed on" in out
+    assert "printed on 0 receipts" not in out
