@@ -20,10 +20,11 @@ from typing import Any
 from agent.config import AppendSection
 from agent.receipts import Template, extract
 from agent.receipts.append import AppendRule, BlockPlan, plan_block
-from drivers.escpos.blocks import append_block
+from drivers.escpos.blocks import append_block, star_block
 from drivers.escpos.document import Cut, Document
 from drivers.taps import CutRequest, Decision
 
+STAR_CUT = b"\x1bd"  # ESC d n: Star Line Mode's cut
 _REMEMBERED = 256  # printed receipts the pipeline has not read yet (it is normally 1)
 
 
@@ -68,6 +69,8 @@ class ReceiptAppender:
         return plan_block(receipt, self.rule)
 
     def block(self, plan: BlockPlan, cut: Cut) -> bytes:
+        if cut.command.startswith(STAR_CUT):  # Star Line Mode, once its decoder reports cuts
+            return star_block(plan.lines, plan.qr, encoding=cut.encoding)
         return append_block(
             plan.lines,
             plan.qr,

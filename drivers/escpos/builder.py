@@ -245,9 +245,11 @@ class DocumentBuilder:
         # leading blank lines are never stored, so any stored line means printed text
         return bool(self._lines or self._barcodes or self._qr_codes)
 
-    def _end_document(self, reason: EndReason, end: int, cut_start: int = -1) -> None:
+    def _end_document(
+        self, reason: EndReason, end: int, cut_start: int = -1, cut: bytes = b""
+    ) -> None:
         """Emit the document (if it has content) ending at stream offset `end`; a cut
-        (`cut_start` its first byte) is also recorded for take_cuts()."""
+        (`cut_start` its first byte, `cut` its bytes) is also recorded for take_cuts()."""
         lines = self._lines
         while lines and not lines[-1].text:
             lines.pop()
@@ -261,7 +263,7 @@ class DocumentBuilder:
             self._out.append(doc)
         if cut_start >= 0:
             encoding = "utf-8" if self._utf8 is not None else self._codec
-            self._cuts.append(Cut(cut_start, end, doc, encoding, self._intl))
+            self._cuts.append(Cut(cut_start, end, doc, encoding, self._intl, cut))
         if doc is None and self._images:
             self.textless_documents += 1
         self.images_skipped += self._images

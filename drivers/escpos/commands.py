@@ -246,7 +246,7 @@ class VariableLengthCommands(DocumentBuilder):
             return j + 2
         if self._parts:
             self._end_line()
-        self._end_document("cut", self._base + j + k, self._base + j)
+        self._end_document("cut", self._base + j + k, self._base + j, data[j : j + k])
         return j + k
 
     def _gs_barcode(self, data: bytes, j: int) -> int:

@@ -356,7 +356,7 @@ class EscposDecoder(VariableLengthCommands):
 
     def _cut(self, data: bytes, j: int) -> None:
         self._print(data, j)
-        self._end_document("cut", self._base + j + 2, self._base + j)
+        self._end_document("cut", self._base + j + 2, self._base + j, data[j : j + 2])
 
     def _feed_lines(self, data: bytes, j: int) -> None:
         # ESC d n / ESC e n: print, then n line feeds: a blank line between sections

@@ -55,10 +55,12 @@ class Cut:
     (a command boundary: nothing is ever inserted inside a command). `document` is what the
     cut ended (None when it had no text, barcode or QR code: an image-only or raster job).
     `encoding` is the text encoding in force at the cut ("utf-8" or a codec name), and
-    `international` the ESC R character set, so inserted text prints in the same way."""
+    `international` the ESC R character set, so inserted text prints in the same way.
+    `command` tells GS V from ESC i / ESC m (which in Star Line Mode is a size, not a cut)."""
 
     start: int
     end: int
     document: Document | None
     encoding: str
     international: int = 0
+    command: bytes = b""  # the cut's own bytes: GS V m [n], ESC i, ESC m

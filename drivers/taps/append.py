@@ -11,8 +11,9 @@ on the forwarding thread, so it knows where each command ends:
   the block (if any) and the bytes from the cut on;
 - a chunk ending in the first byte or two of what may be a cut (`ESC`, `GS`, `GS V`) keeps
   those bytes until the next chunk: the printer could not act on half a command anyway;
-- on any doubt (the decoder raised, the appender raised or was late, an odd answer), the
-  original bytes go through unchanged and the appender hears why (`done`).
+- on any doubt (the decoder raised, the appender raised or was late, an odd answer, an
+  `ESC i` / `ESC m` cut, which is a size command in Star Line Mode), the original bytes go
+  through unchanged and the appender hears why (`done`).
 
 Jobs with no ESC/POS cut (a Star job, plain text) never wait: nothing is held.
 """
@@ -36,6 +37,8 @@ DECIDE_BUDGET = 0.150  # seconds a cut may wait for the agent's decision
 MAX_BLOCK = 64 * 1024  # a larger answer is a bug, not a QR block
 _CUT_STARTS = (b"\x1b", b"\x1d", b"\x1dV")  # incomplete commands that may become a cut
 _CUT_MODES_WITH_N = (65, 66, 97, 98, 103, 104)  # GS V m n: one more byte to come
+# ESC i / ESC m cut in ESC/POS but set the character size in Star Line Mode: in doubt
+_AMBIGUOUS_CUTS = (b"\x1bi", b"\x1bm")
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,9 @@ class CutHold:
             request = CutRequest(self.asker.name, self.stream, cut)
             if not pos <= at <= len(data):  # began in bytes already sent: cannot insert
                 self.asker.done(request, False, "cut split across writes")
+                continue
+            if cut.command in _AMBIGUOUS_CUTS:
+                self.asker.done(request, False, "ESC i / ESC m cut: command set unsure")
                 continue
             send(data[pos:at])
             pos = at
