@@ -124,9 +124,11 @@ class Asker:
                 box.error = exc
             box.ready.set()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 0.5) -> None:
+        """End the helper thread (a decision in progress is abandoned after `timeout`)."""
         if self._thread is not None:
             self._queue.put(None)
+            self._thread.join(timeout)
 
 
 class CutHold:

@@ -27,11 +27,16 @@ class Always:
 
 
 def run(job: bytes, sizes: int, appender: Always) -> list[bytes]:
-    hold = CutHold(Asker(appender, name="caja"), "caja#1")
+    asker = Asker(appender, name="hold")
+    hold = CutHold(asker, "hold#1")
     sent: list[bytes] = []
-    for i in range(0, len(job), sizes):
-        hold.forward(job[i : i + sizes], sent.append)
-    hold.finish(sent.append)
+    try:
+        for i in range(0, len(job), sizes):
+            hold.forward(job[i : i + sizes], sent.append)
+        hold.finish(sent.append)
+    finally:
+        asker.stop()
+    assert not any(t.name == "tap-hold-append" and t.is_alive() for t in threading.enumerate())
     return sent
 
 
