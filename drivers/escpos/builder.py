@@ -54,7 +54,8 @@ class DocumentBuilder:
         self.images_skipped = 0  # image commands skipped, running total
         self.textless_documents = 0  # ended with images but no text: not emitted
         self._out: list[Document] = []
-        self._cuts: list[Cut] = []  # cut commands seen, for take_cuts()
+        self.track_cuts = False  # record cuts for take_cuts() (the cut hold does; others not)
+        self._cuts: list[Cut] = []
         self._doc_start = 0
         self._reset_printer()
         self._reset_document()
@@ -261,7 +262,7 @@ class DocumentBuilder:
                 size=end - self._doc_start, ended_by=reason,
             )
             self._out.append(doc)
-        if cut_start >= 0:
+        if cut_start >= 0 and self.track_cuts:
             encoding = "utf-8" if self._utf8 is not None else self._codec
             self._cuts.append(Cut(cut_start, end, doc, encoding, self._intl, cut))
         if doc is None and self._images:

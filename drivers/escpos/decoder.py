@@ -58,9 +58,11 @@ class EscposDecoder(VariableLengthCommands):
         codepage_map: Mapping[int, str] | None = None,
         max_line_chars: int = 1024,
         max_document_lines: int = 5000,
+        track_cuts: bool = False,
     ) -> None:
         super().__init__(codepage=codepage, codepage_map=codepage_map,
                          max_line_chars=max_line_chars, max_document_lines=max_document_lines)
+        self.track_cuts = track_cuts
         self._fed = 0  # bytes fed so far
         self._pending = bytearray()  # an incomplete command carried to the next chunk
         self._need = 0
@@ -112,7 +114,8 @@ class EscposDecoder(VariableLengthCommands):
 
     def take_cuts(self) -> list[Cut]:
         """The cut commands completed since the last call, with their stream offsets: the
-        command boundaries where a block may be inserted (see drivers/taps/append.py)."""
+        command boundaries where a block may be inserted (see drivers/taps/append.py).
+        Recorded only by a decoder made with `track_cuts=True`."""
         cuts, self._cuts = self._cuts, []
         return cuts
 
@@ -380,7 +383,7 @@ def cuts_of(
     data: bytes, *, codepage: str = "cp858", codepage_map: Mapping[int, str] | None = None
 ) -> list[Cut]:
     """Every cut command in a whole capture, in order (pure: feed + flush)."""
-    decoder = EscposDecoder(codepage=codepage, codepage_map=codepage_map)
+    decoder = EscposDecoder(codepage=codepage, codepage_map=codepage_map, track_cuts=True)
     decoder.feed(data)
     decoder.flush()
     return decoder.take_cuts()

@@ -147,7 +147,7 @@ class CutHold:
         self.stream = stream
         self.budget = budget
         self.decoder: EscposDecoder | None = EscposDecoder(
-            codepage=codepage, codepage_map=codepage_map or None
+            codepage=codepage, codepage_map=codepage_map or None, track_cuts=True
         )
         self._held = b""  # the start of a command that may be a cut, not yet forwarded
         self._base = 0  # stream offset of the first byte not yet forwarded

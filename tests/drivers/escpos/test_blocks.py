@@ -120,9 +120,12 @@ def test_cut_offsets_are_the_same_whatever_the_chunking() -> None:
     job = b"\x1b@Hola\n" + b"\x1dv0\x00\x01\x00\x02\x00\x1dV\x00" + b"x\n\x1biy\n\x1dVB\x05"
     whole = [(c.start, c.end) for c in cuts_of(job)]
     assert whole == [(20, 22), (24, 28)]  # the GS V inside the image data is no cut
-    decoder = EscposDecoder()
+    decoder = EscposDecoder(track_cuts=True)
     seen = []
     for byte in job:
         decoder.feed(bytes([byte]))
         seen += [(c.start, c.end) for c in decoder.take_cuts()]
     assert seen == whole
+    untracked = EscposDecoder()  # the pipeline's decoders keep no cut records
+    untracked.feed(job)
+    assert untracked.take_cuts() == []
