@@ -33,7 +33,8 @@ class SaleEvents:
 
 
 def events_for_sale(sale: Sale, policy: SalePolicy, *, receipt_qr: bool = False) -> SaleEvents:
-    """`receipt_qr`: the printer printed the `[printer.append]` QR block on this receipt."""
+    """`receipt_qr`: the printer printed the `[printer.append]` QR block on this receipt
+    (the payment or refund event says so)."""
     receipt = sale.receipt
     if receipt.kind == "void":
         return SaleEvents((), hold=False, reason="void receipt: nothing to track")
@@ -72,7 +73,11 @@ def events_for_sale(sale: Sale, policy: SalePolicy, *, receipt_qr: bool = False)
                 },
                 amount=abs(total),
                 currency=currency,
-                metadata={**base_meta, "item_count": len(sale.lines)},
+                metadata={
+                    **base_meta,
+                    "item_count": len(sale.lines),
+                    "receipt_qr": True if receipt_qr else None,
+                },
             )
         )
         return SaleEvents(tuple(events), hold=hold)
