@@ -9,6 +9,7 @@ time from the POS's send to the printer holding the whole job (block included) i
 The difference is what the hold adds (target: p99 <= 150 ms, the hold's bound).
 Elsewhere: 2,000 status round trips (a text line ending in DLE EOT 1, no cut) through each
 tap: the appending tap must add nothing measurable (target: p99 difference <= 2 ms).
+The round trips are also measured through two serial taps (pty -> pty).
 Kept apart from benchmarks/taps.py (whose polling issue 15 reworks); self-contained.
 """
 
@@ -22,16 +23,20 @@ import sys
 import threading
 import time
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
+
+from fake_printer import FakePtyPrinter  # noqa: E402
 
 from agent.config import AppendSection  # noqa: E402
 from agent.daemon.append import ReceiptAppender  # noqa: E402
 from agent.receipts import load_template  # noqa: E402
 from drivers.escpos.blocks import splice  # noqa: E402
 from drivers.escpos.decoder import cuts_of  # noqa: E402
-from drivers.taps import TapOptions  # noqa: E402
+from drivers.taps import TapOptions, open_tap  # noqa: E402
 from drivers.taps.tcp import TcpTap  # noqa: E402
 
 STATUS_CHUNK = b"\x1b!\x00Cafe con leche 1.250,00\n\x10\x04\x01"
@@ -125,6 +130,38 @@ def round_trips(addresses: list[tuple[str, int]], n: int) -> list[list[float]]:
     return times
 
 
+def pty_round_trips(tmp: Path, n: int) -> list[list[float]]:
+    """The same through two serial taps (pty -> pty), plain and appending, alternating."""
+    fds, taps, printers = [], [], []
+    try:
+        for name, app in (("plain", None), ("append", appender())):
+            printer = FakePtyPrinter(str(tmp / f"{name}-printer")).plug()
+            printers.append(printer)
+            link = str(tmp / f"{name}-pos")
+            options = TapOptions(name, "serial", link=link, target=printer.link, baudrate=115200)
+            tap = open_tap(options, NullSink(), appender=app)
+            tap.start()
+            taps.append(tap)
+            fds.append(os.open(link, os.O_RDWR | os.O_NOCTTY))
+        times: list[list[float]] = [[], []]
+        for i in range(n + 50):
+            for fd, out in zip(fds, times, strict=True):
+                t = time.perf_counter()
+                os.write(fd, STATUS_CHUNK)
+                if os.read(fd, 1) != b"\x16":
+                    raise SystemExit("wrong status answer")
+                if i >= 50:
+                    out.append((time.perf_counter() - t) * 1000)
+        return times
+    finally:
+        for fd in fds:
+            os.close(fd)
+        for tap in taps:
+            tap.stop(2)
+        for printer in printers:
+            printer.unplug()
+
+
 def appender() -> ReceiptAppender:
     settings = AppendSection(
         qr="SMSTO:+59899000000:QUIERO {receipt}",
@@ -182,6 +219,15 @@ def main() -> None:
         for tap in taps.values():
             tap.stop(2)
         printer.server.close()
+    with TemporaryDirectory() as tmp:
+        plain_pty, append_pty = pty_round_trips(Path(tmp), args.chunks)
+    print(f"elsewhere, serial taps (pty -> pty): {args.chunks} status round trips:")
+    show("plain tap", plain_pty)
+    show("tap with [printer.append]", append_pty)
+    diff = percentile(append_pty, 0.99) - percentile(plain_pty, 0.99)
+    diff50 = statistics.median(append_pty) - statistics.median(plain_pty)
+    print(f"  {'difference':<28} p50 {diff50:8.3f} ms   p99 {diff:8.3f} ms"
+          f"   (target p99 <= 2 ms: {'ok' if diff <= 2 else 'MISSED'})")
 
 
 if __name__ == "__main__":
