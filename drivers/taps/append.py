@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from drivers.escpos.decoder import EscposDecoder
-from drivers.escpos.document import Cut
+from drivers.escpos.document import Cut, Document
 
 log = logging.getLogger("drivers.printer")
 
@@ -54,6 +54,17 @@ class CutRequest:
 class Decision:
     block: bytes | None  # None: print the cut as it came
     reason: str = ""  # why not, for status ("refund not in kinds", "not read as a receipt")
+
+
+class CutDecoder(Protocol):
+    """What the hold needs of a decoder: EscposDecoder(track_cuts=True) has it. A Star or
+    auto-detecting decoder (issue 10) plugs in through `CutHold(decoder=...)` once it reports
+    its cuts the same way."""
+
+    def feed(self, chunk: bytes) -> list[Document]: ...
+    def take_cuts(self) -> list[Cut]: ...
+    @property
+    def pending(self) -> bytes: ...
 
 
 class Appender(Protocol):
@@ -142,11 +153,12 @@ class CutHold:
         codepage: str = "cp858",
         codepage_map: Mapping[int, str] | None = None,
         budget: float = DECIDE_BUDGET,
+        decoder: CutDecoder | None = None,
     ) -> None:
         self.asker = asker
         self.stream = stream
         self.budget = budget
-        self.decoder: EscposDecoder | None = EscposDecoder(
+        self.decoder: CutDecoder | None = decoder or EscposDecoder(
             codepage=codepage, codepage_map=codepage_map or None, track_cuts=True
         )
         self._held = b""  # the start of a command that may be a cut, not yet forwarded
