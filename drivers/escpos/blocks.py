@@ -42,9 +42,18 @@ def _qr(payload: bytes, ecc: str) -> segno.QRCode:
     return segno.make_qr(payload, error=ecc.lower(), boost_error=False)
 
 
+# Bytes a QR code of version 1, 2, ... holds in byte mode at level M (ISO/IEC 18004).
+_BYTE_CAPACITY_M = (14, 26, 42, 62, 84, 106, 122, 152, 180, 213, 251, 287, 331)
+
+
 def module_dots(payload: bytes, *, paper_dots: int = PAPER_DOTS) -> int:
-    """The largest module (2-6 dots) at which the code and its quiet zone fit the paper."""
-    size = int(_qr(payload, "M").symbol_size(border=4)[0])
+    """The largest module (2-6 dots) at which the code and its quiet zone fit the paper
+    (byte mode, the largest a payload can need; no matrix is made: this runs at a cut)."""
+    version = next(
+        (v for v, cap in enumerate(_BYTE_CAPACITY_M, 1) if len(payload) <= cap),
+        len(_BYTE_CAPACITY_M),
+    )
+    size = 17 + 4 * version + 8  # modules across, quiet zone included
     return max(2, min(6, paper_dots // size))
 
 

@@ -7,12 +7,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import segno
 from PIL import Image, ImageOps
 
 from drivers.escpos.blocks import (
     QR_MAX_BYTES,
     append_block,
     escpos_qr,
+    module_dots,
     raster_qr,
     splice,
     star_block,
@@ -129,3 +131,11 @@ def test_cut_offsets_are_the_same_whatever_the_chunking() -> None:
     untracked = EscposDecoder()  # the pipeline's decoders keep no cut records
     untracked.feed(job)
     assert untracked.take_cuts() == []
+
+
+@pytest.mark.parametrize("length", [1, 14, 15, 106, 213, 251, 300])
+def test_module_size_fits_the_code_segno_makes_on_58_mm_paper(length: int) -> None:
+    payload = b"\xff" * length  # byte mode: the largest code a payload can need
+    module = module_dots(payload)
+    size = segno.make_qr(payload, error="m", boost_error=False).symbol_size(border=4)[0]
+    assert size * module <= 384 and (module == 6 or size * (module + 1) > 384)
