@@ -182,9 +182,10 @@ class CutHold:
             if not pos <= at <= len(data):  # began in bytes already sent: cannot insert
                 self.asker.done(request, False, "cut split across writes")
                 continue
-            if cut.command in _AMBIGUOUS_CUTS:
+            if cut.command in _AMBIGUOUS_CUTS:  # likely Star: leave the whole job alone
                 self.asker.done(request, False, "ESC i / ESC m cut: command set unsure")
-                continue
+                self.decoder = None
+                break
             send(data[pos:at])
             pos = at
             block, reason = self.asker.ask(request, arrived + self.budget - time.monotonic())

@@ -60,12 +60,15 @@ def test_every_cut_is_asked_about_and_a_chunk_holds_them_all() -> None:
         BLOCK + b"\x1dV\x01"
 
 
-def test_an_esc_i_cut_is_a_size_command_in_star_mode_so_it_stays_unchanged() -> None:
-    job = b"Hola\nTOTAL 5\n\x1bi"
+def test_an_esc_i_cut_is_a_size_command_in_star_mode_so_the_job_stays_unchanged() -> None:
+    # Star Line Mode: ESC i n1 n2 sets the size (ESC/POS reads a cut), ESC d n is the cut
+    job = b"\x1b@\x1bi\x01\x01CAFE\n\x1bi\x00\x00TOTAL 5\n\x1dV\x00\x1bd\x02"
     appender = Always()
     assert b"".join(run(job, 3, appender)) == job
     assert not appender.asked.is_set()
-    assert appender.outcomes[0][1:] == (False, "ESC i / ESC m cut: command set unsure")
+    assert [o[1:] for o in appender.outcomes] == [
+        (False, "ESC i / ESC m cut: command set unsure")  # once per job, and nothing after
+    ]
 
 
 def test_a_job_without_a_cut_is_never_held() -> None:
