@@ -1,0 +1,103 @@
+"""The decoder for a printer's `command_set`: "escpos", "star", or "auto" (per job).
+
+`AutoDecoder` holds the start of each job (at most `DETECT_WINDOW` bytes, until a command
+tells) and then decodes it with the ESC/POS or the Star decoder; a job in which nothing
+tells is ESC/POS (plain text reads the same in both). Pure, like the decoders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal, Protocol
+
+from drivers.document import Document
+from drivers.escpos.decoder import EscposDecoder
+from drivers.escpos.star import DETECT_WINDOW, StarDecoder, detect_command_set
+from drivers.errors import DriverError
+
+__all__ = ["COMMAND_SETS", "AutoDecoder", "Decoder", "decode_all", "make_decoder"]
+
+ConfiguredSet = Literal["auto", "escpos", "star"]
+COMMAND_SETS: tuple[ConfiguredSet, ...] = ("auto", "escpos", "star")
+_COUNTERS = ("unknown_bytes", "dropped_chars", "dropped_lines", "unsupported_codepages",
+             "images_skipped", "textless_documents")
+
+
+class Decoder(Protocol):
+    def feed(self, chunk: bytes) -> list[Document]: ...
+    def idle(self) -> list[Document]: ...
+    def flush(self) -> list[Document]: ...
+
+
+class AutoDecoder:
+    """ESC/POS or Star Line Mode, detected at the start of every job (after each cut)."""
+
+    def __init__(self, *, codepage: str = "cp858",
+                 codepage_map: Mapping[int, str] | None = None) -> None:
+        self._escpos = EscposDecoder(codepage=codepage, codepage_map=codepage_map)
+        self._star = StarDecoder(codepage=codepage, codepage_map=codepage_map)
+        self._current: EscposDecoder | None = None  # None: between jobs, deciding
+        self._held = bytearray()
+        self.command_set: Literal["escpos", "star"] = "escpos"  # of the latest job
+
+    def __getattr__(self, name: str) -> int:  # the decoders' counters, summed for status
+        if name in _COUNTERS:
+            return int(getattr(self._escpos, name)) + int(getattr(self._star, name))
+        raise AttributeError(name)
+
+    def feed(self, chunk: bytes) -> list[Document]:
+        if self._current is None:
+            self._held += chunk
+            found = detect_command_set(bytes(self._held))
+            if found == "unknown" and len(self._held) < DETECT_WINDOW:
+                return []
+            return self._start("star" if found == "star" else "escpos")
+        docs = self._current.feed(chunk)
+        self._between_jobs(docs)
+        return docs
+
+    def idle(self) -> list[Document]:
+        docs = self._start("escpos") if self._current is None and self._held else []
+        if self._current is not None:
+            docs += self._current.idle()
+            self._current = None
+        return docs
+
+    def flush(self) -> list[Document]:
+        docs = self._start("escpos") if self._current is None and self._held else []
+        docs += self._escpos.flush() + self._star.flush()
+        self._current = None
+        return docs
+
+    def _start(self, found: Literal["escpos", "star"]) -> list[Document]:
+        self.command_set = found
+        self._current = self._star if found == "star" else self._escpos
+        data, self._held = bytes(self._held), bytearray()
+        docs = self._current.feed(data)
+        self._between_jobs(docs)
+        return docs
+
+    def _between_jobs(self, docs: list[Document]) -> None:
+        """After a job ended and nothing of the next one is buffered, decide anew."""
+        current = self._current
+        if docs and current is not None and current.between_jobs:
+            self._current = None
+
+
+def make_decoder(command_set: str = "auto", *, codepage: str = "cp858",
+                 codepage_map: Mapping[int, str] | None = None) -> Decoder:
+    """The decoder for `[[printer]] command_set`."""
+    if command_set == "escpos":
+        return EscposDecoder(codepage=codepage, codepage_map=codepage_map)
+    if command_set == "star":
+        return StarDecoder(codepage=codepage, codepage_map=codepage_map)
+    if command_set == "auto":
+        return AutoDecoder(codepage=codepage, codepage_map=codepage_map)
+    raise DriverError(f"unknown command set {command_set!r} (auto, escpos or star)")
+
+
+def decode_all(data: bytes, *, command_set: str = "auto", codepage: str = "cp858",
+               codepage_map: Mapping[int, str] | None = None) -> list[Document]:
+    """Decode a whole capture at once: feed + flush."""
+    decoder = make_decoder(command_set, codepage=codepage, codepage_map=codepage_map)
+    return decoder.feed(data) + decoder.flush()
