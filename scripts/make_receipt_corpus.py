@@ -172,7 +172,7 @@ def make_plan(index: int, rnd: random.Random) -> Plan:
         plan.add("center", "ventas@tiendaelsol.com")
     if code == "PE" or rnd.random() < 0.15:
         plan.add("center", "Delivery cel.: 912 345 678" if code == "PE" else
-                 "WhatsApp pedidos: " + country.mobiles[1])
+                 "WhatsApp pedidos: " + country.mobiles[1][:-3] + "000")
     if kind == "refund":
         plan.add("bold", country.refund_title)
     elif kind == "void":
@@ -205,7 +205,7 @@ def make_plan(index: int, rnd: random.Random) -> Plan:
     # items
     lines: list[dict[str, str]] = []
     gtins: list[str] = []
-    for n in range(rnd.randint(2, 7)):
+    for _ in range(rnd.randint(2, 7)):
         name = rnd.choice(PRODUCTS)
         qty = rnd.choice([1, 1, 1, 2, 3])
         price = Decimal(rnd.randint(15, 900)) * unit + (Decimal(rnd.choice([0, 50])) / 100
@@ -365,9 +365,9 @@ def main() -> None:
                      for q, p in node_plans if q == part]
             plans_file = Path(tmp) / f"{part}.json"
             plans_file.write_text(json.dumps(batch, ensure_ascii=False))
+            env = {"NODE_PATH": str(args.npm_dir / "node_modules"), "PATH": "/usr/bin:/bin"}
             subprocess.run(["node", str(ROOT / "scripts" / "corpus_encode.js"), str(plans_file),
-                            str(OUT / part)], check=True,
-                           env={"NODE_PATH": str(args.npm_dir / "node_modules"), "PATH": "/usr/bin:/bin"})
+                            str(OUT / part)], check=True, env=env)
     for part in ("train", "heldout"):
         expect = {p.id: p.expect for i, p in enumerate(plans)
                   if ("heldout" if i % 4 == 3 else "train") == part}

@@ -82,6 +82,9 @@ def _katakana_table() -> str:
     chars = [chr(b) for b in range(128)] + [UNDEFINED] * 128
     for b in range(0xA1, 0xE0):
         chars[b] = chr(0xFF61 + b - 0xA1)
+    # Epson's page 1 has block and line graphics at 0x80-0x9F (receiptline draws its rules
+    # with 0x95 there)
+    chars[0x80:0xA0] = "▁▂▃▄▅▆▇█▏▎▍▌▋▊▉┼┴┬┤├▔─│▕┌┐└┘╭╮╰╯"
     return "".join(chars)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from drivers.escpos.builder import DocumentBuilder
 from drivers.escpos.tables import (
+    ESC_Z_SYMBOLOGIES,
     GRAPHICS_STORE_FUNCTIONS,
     SYMBOLOGIES,
     SYMBOLS_2D,
@@ -37,6 +38,7 @@ class VariableLengthCommands(DocumentBuilder):
         self._block_hdr = 1
         self._block_mul = 0
         self._base = 0  # stream offset of data[0] in the parse under way
+        self._z_symbology = "PDF417"  # GS Z n: what ESC Z prints (Epson's default)
 
     def _paren(self, data: bytes, j: int) -> int:
         """ESC ( fn pL pH d..., FS ( fn pL pH d... (and GS ( for other functions)."""
@@ -94,6 +96,25 @@ class VariableLengthCommands(DocumentBuilder):
                 self._add_symbol(symbology, stored)
         self._skip = size - 2
         return j + 7
+
+    def _esc_z(self, data: bytes, j: int) -> int:
+        """ESC Z m n k dL dH d...: the older 2D-code command (symbology from GS Z n)."""
+        n = len(data)
+        if j + 7 > n:
+            return -7
+        size = data[j + 5] | data[j + 6] << 8
+        if size > MAX_SYMBOL_DATA:  # too big to be real: skip it as data
+            self._skip = size
+            return j + 7
+        end = j + 7 + size
+        if end > n:
+            return -(7 + size)
+        if size:
+            self._add_symbol(self._z_symbology, data[j + 7 : end])
+        return end
+
+    def _gs_z(self, data: bytes, j: int) -> None:
+        self._z_symbology = ESC_Z_SYMBOLOGIES.get(data[j + 2], "PDF417")
 
     def _gs_8(self, data: bytes, j: int) -> int:
         """GS 8 L p1 p2 p3 p4 m fn d...: graphics with a 32-bit length."""

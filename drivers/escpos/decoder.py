@@ -75,9 +75,11 @@ class EscposDecoder(VariableLengthCommands):
         }
         self._esc_var: dict[int, Handler] = {
             0x26: self._esc_user_chars, 0x28: self._paren, 0x2A: self._esc_image,
-            0x44: self._esc_tabs,
+            0x44: self._esc_tabs, 0x5A: self._esc_z,
         }
-        self._gs_effects: dict[int, Effect] = {0x21: self._gs_size, 0x0C: self._print}
+        self._gs_effects: dict[int, Effect] = {
+            0x21: self._gs_size, 0x0C: self._print, 0x5A: self._gs_z,
+        }
         self._gs_var: dict[int, Handler] = {
             0x28: self._gs_paren, 0x2A: self._gs_image, 0x38: self._gs_8, 0x43: self._gs_counter,
             0x56: self._gs_cut, 0x6B: self._gs_barcode, 0x76: self._gs_raster,
@@ -123,6 +125,24 @@ class EscposDecoder(VariableLengthCommands):
     def pending(self) -> bytes:
         """The start of a command whose remaining bytes have not arrived (usually empty)."""
         return bytes(self._pending)
+
+    @property
+    def since_document(self) -> int:
+        """Bytes fed since the last document ended (the start of the next job)."""
+        return self._fed - self._doc_start
+
+    def rewind_to_document_start(self) -> None:
+        """Forget what was fed since the last document ended, printer modes aside: a caller
+        that tells jobs apart (drivers.escpos.select) feeds those bytes again, perhaps to
+        the Star decoder."""
+        self._pending = bytearray()
+        self._skip = self._blocks = 0
+        self._parts, self._len, self._cr = [], 0, False
+        self._graphic = self._stripes = False
+        if self._utf8 is not None:
+            self._utf8.reset()
+        self._reset_document()
+        self._fed = self._base = self._doc_start
 
     def idle(self) -> list[Document]:
         """The caller saw an idle gap on the port: end the document if it has content.

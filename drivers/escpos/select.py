@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal, Protocol
 
-from drivers.document import Document
-from drivers.escpos.decoder import EscposDecoder
-from drivers.escpos.star import DETECT_WINDOW, StarDecoder, detect_command_set
 from drivers.errors import DriverError
+from drivers.escpos.decoder import EscposDecoder
+from drivers.escpos.document import Document
+from drivers.escpos.star import DETECT_WINDOW, StarDecoder, detect_command_set
 
 __all__ = ["COMMAND_SETS", "AutoDecoder", "Decoder", "decode_all", "make_decoder"]
 
@@ -46,42 +46,67 @@ class AutoDecoder:
         raise AttributeError(name)
 
     def feed(self, chunk: bytes) -> list[Document]:
-        if self._current is None:
-            self._held += chunk
-            found = detect_command_set(bytes(self._held))
-            if found == "unknown" and len(self._held) < DETECT_WINDOW:
-                return []
-            return self._start("star" if found == "star" else "escpos")
-        docs = self._current.feed(chunk)
-        self._between_jobs(docs)
-        return docs
+        out: list[Document] = []
+        data: bytes | None = chunk
+        while data:
+            if self._current is None:
+                self._held += data
+                found = detect_command_set(bytes(self._held))
+                if found == "unknown" and len(self._held) < DETECT_WINDOW:
+                    break
+                self._pick("star" if found == "star" else "escpos")
+                data, self._held = bytes(self._held), bytearray()
+            assert self._current is not None
+            docs = self._current.feed(data)
+            out += docs
+            data = self._next_job(docs, data)
+        return out
 
     def idle(self) -> list[Document]:
-        docs = self._start("escpos") if self._current is None and self._held else []
+        docs = self._decide_held()
         if self._current is not None:
             docs += self._current.idle()
             self._current = None
         return docs
 
     def flush(self) -> list[Document]:
-        docs = self._start("escpos") if self._current is None and self._held else []
+        docs = self._decide_held()
         docs += self._escpos.flush() + self._star.flush()
         self._current = None
         return docs
 
-    def _start(self, found: Literal["escpos", "star"]) -> list[Document]:
+    def _decide_held(self) -> list[Document]:
+        """Bytes held while deciding, at the end of a job: nothing told, so ESC/POS."""
+        if self._current is not None or not self._held:
+            return []
+        data, self._held = bytes(self._held), bytearray()
+        return self.feed(data) if detect_command_set(data) == "star" else self._escpos_now(data)
+
+    def _escpos_now(self, data: bytes) -> list[Document]:
+        self._pick("escpos")
+        assert self._current is not None
+        docs = self._current.feed(data)
+        rest = self._next_job(docs, data)
+        return docs + (self.feed(rest) if rest else [])
+
+    def _pick(self, found: Literal["escpos", "star"]) -> None:
         self.command_set = found
         self._current = self._star if found == "star" else self._escpos
-        data, self._held = bytes(self._held), bytearray()
-        docs = self._current.feed(data)
-        self._between_jobs(docs)
-        return docs
 
-    def _between_jobs(self, docs: list[Document]) -> None:
-        """After a job ended and nothing of the next one is buffered, decide anew."""
+    def _next_job(self, docs: list[Document], data: bytes) -> bytes | None:
+        """After a job ended inside `data`, the bytes of the next one, to detect anew (the
+        decoder that read them forgets them)."""
         current = self._current
-        if docs and current is not None and current.between_jobs:
-            self._current = None
+        if not docs or current is None:
+            return None
+        tail = current.since_document
+        if tail > len(data):  # the job goes on from bytes held in an earlier chunk
+            return None
+        self._current = None
+        if not tail:
+            return None
+        current.rewind_to_document_start()
+        return data[len(data) - tail :]
 
 
 def make_decoder(command_set: str = "auto", *, codepage: str = "cp858",

@@ -19,7 +19,7 @@ from typing import Literal
 
 from drivers.escpos.builder import BOLD, DOUBLE_HEIGHT, DOUBLE_WIDTH
 from drivers.escpos.commands import MAX_PAYLOAD
-from drivers.escpos.decoder import EscposDecoder, Handler
+from drivers.escpos.decoder import Effect, EscposDecoder, Handler
 
 __all__ = ["STAR_CODEPAGES", "CommandSet", "StarDecoder", "detect_command_set"]
 
@@ -103,6 +103,7 @@ STAR_ESC_FIXED: dict[int, int] = {
     0x6C: 3, 0x51: 3,  # ESC l n / ESC Q n  left / right margin
     0x70: 3,  # ESC p n  drawer kick (node-thermal-printer's Star type sends ESC p 0/1)
     0x71: 3, 0x74: 3, 0x75: 3, 0x78: 3, 0x79: 3,  # assorted one-parameter settings
+    0x73: 4,  # ESC s n1 n2  character spacing (receiptline sends it)
 }
 # ESC GS x: fixed lengths (ESC GS t n code page, ESC GS a n alignment, positions)
 _GS_FIXED: dict[int, int] = {0x74: 4, 0x61: 4, 0x41: 5, 0x52: 5, 0x03: 6}
@@ -125,9 +126,9 @@ class StarDecoder(EscposDecoder):
     ) -> None:
         super().__init__(codepage=codepage, codepage_map={**STAR_CODEPAGES, **(codepage_map or {})},
                          max_line_chars=max_line_chars, max_document_lines=max_document_lines)
-        effects = {
+        effects: dict[int, Effect] = {
             0x40: self._esc_init, 0x45: self._star_bold, 0x46: self._star_bold,
-            0x64: self._cut, 0x69: self._star_size, 0x57: self._star_expand,
+            0x64: self._star_cut, 0x69: self._star_size, 0x57: self._star_expand,
             0x68: self._star_expand, 0x52: self._esc_intl, 0x3D: self._esc_peripheral,
             0x61: self._feed_lines, 0x49: self._print, 0x4A: self._print, 0x6A: self._print,
         }
@@ -139,7 +140,10 @@ class StarDecoder(EscposDecoder):
         }
         ctl = self._ctl
         ctl[0x1B] = self._prefixed_handler(self._dispatch_table(STAR_ESC_FIXED, effects, variable))
-        ctl[0x1C] = ctl[0x1A] = ctl[0x0F] = ctl[0x12] = self._noop1  # drawers, upside down
+        # FS and SUB fire the drawers, SI/DC2 turn upside-down printing on/off, EOT ends a
+        # job after ESC GS ETX; VT feeds to the next vertical tab: it prints the line
+        ctl[0x1C] = ctl[0x1A] = ctl[0x0F] = ctl[0x12] = ctl[0x04] = self._noop1
+        ctl[0x0B] = self._ff
         ctl[0x0E] = self._width_on
         ctl[0x14] = self._width_off
         self._raster = False  # inside ESC * r A ... ESC * r B
@@ -148,6 +152,10 @@ class StarDecoder(EscposDecoder):
 
     def _star_bold(self, data: bytes, j: int) -> None:
         self._style = self._style | BOLD if data[j + 1] == 0x45 else self._style & ~BOLD
+
+    def _star_cut(self, data: bytes, j: int) -> None:
+        self._print(data, j)
+        self._end_document("cut", self._base + j + 3)
 
     def _star_size(self, data: bytes, j: int) -> None:
         high, wide = data[j + 2], data[j + 3]

@@ -21,6 +21,7 @@ ESC_FIXED: dict[int, int] = {
     0x2D: 3,  # ESC - n  underline
     0x32: 2,  # ESC 2    default line spacing
     0x33: 3,  # ESC 3 n  line spacing
+    0x34: 3,  # ESC 4 n  italic (clones; @node-escpos/core sends it)
     0x3C: 2,  # ESC <    return home
     0x3D: 3,  # ESC = n  peripheral device
     0x3F: 3,  # ESC ? n  cancel user-defined character
@@ -69,6 +70,7 @@ GS_FIXED: dict[int, int] = {
     0x50: 4,  # GS P x y motion units
     0x54: 3,  # GS T n   beginning of line
     0x57: 4,  # GS W nL nH print area width
+    0x5A: 3,  # GS Z n   2D symbology for ESC Z (0 PDF417, 1 DataMatrix, 2 QR)
     0x5C: 4,  # GS \ nL nH relative vertical position in page mode
     0x5E: 5,  # GS ^ r t m execute macro
     0x61: 3,  # GS a n   automatic status back
@@ -112,6 +114,9 @@ SYMBOLOGIES: dict[int, str] = {
     76: "GS1_DATABAR_TRUNCATED", 77: "GS1_DATABAR_LIMITED", 78: "GS1_DATABAR_EXPANDED",
     79: "CODE128",
 }
+
+# GS Z n: what the older `ESC Z` prints.
+ESC_Z_SYMBOLOGIES: dict[int, str] = {0: "PDF417", 1: "DATAMATRIX", 2: "QR"}
 
 # GS ( k cn: the 2D symbologies; QR (49) goes to Document.qr_codes, the rest to barcodes.
 SYMBOLS_2D: dict[int, str] = {
