@@ -186,6 +186,8 @@ class PrinterSection(Section):
     template: str = "generic"
     codepage: str = "cp858"
     codepage_map: dict[int, str] = Field(default_factory=dict)  # clones number pages their way
+    # ESC/POS or Star Line Mode; "auto" tells them apart per print job
+    command_set: Literal["auto", "escpos", "star"] = "auto"
     idle_seconds: float = Field(2.0, gt=0)  # a gap this long ends a receipt with no cut
     append: AppendSection | None = None  # a block before each receipt's cut
 

@@ -28,7 +28,8 @@ from agent.receipts import Receipt, Template, explain, extract, load_template
 from agent.receipts.numbers import money, quantity_text
 from drivers.escpos.blocks import splice
 from drivers.escpos.codepages import is_known_codec
-from drivers.escpos.decoder import cuts_of, decode_all
+from drivers.escpos.decoder import cuts_of
+from drivers.escpos.select import COMMAND_SETS, decode_all
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Settings:
     currency: str = "UYU"
     codepage: str = "cp858"
     codepage_map: dict[int, str] = field(default_factory=dict)
+    command_set: str = "auto"
     template: str = "generic"
     templates_dir: Path | None = None
     append: AppendSection | None = None
@@ -63,6 +65,10 @@ def register(commands: Any) -> None:
         "--explain", action="store_true", help="show each printed line and the rule that took it"
     )
     parser.add_argument("--codepage", metavar="CP", help="default code page (default: cp858)")
+    parser.add_argument(
+        "--command-set", choices=COMMAND_SETS,
+        help="printer command set: auto (per job, the default), escpos or star",
+    )
     parser.add_argument("--country", metavar="CC", help="store country (default: UY)")
     parser.add_argument("--currency", metavar="CUR", help="default currency (default: UYU)")
     parser.add_argument(
@@ -84,6 +90,7 @@ def settings(args: argparse.Namespace, ctx: Context) -> Settings:
             currency=config.store.currency,
             codepage=printer.codepage if printer else base.codepage,
             codepage_map=dict(printer.codepage_map) if printer else {},
+            command_set=printer.command_set if printer else base.command_set,
             template=printer.template if printer else base.template,
             templates_dir=Path(config.receipts.templates_dir),
             append=printer.append if printer else None,
@@ -96,6 +103,7 @@ def settings(args: argparse.Namespace, ctx: Context) -> Settings:
         currency=(args.currency or base.currency).upper(),
         codepage=codepage,
         codepage_map=base.codepage_map,
+        command_set=args.command_set or base.command_set,
         template=args.template or base.template,
         templates_dir=base.templates_dir,
         append=base.append,
@@ -118,7 +126,8 @@ def _parse(args: argparse.Namespace, ctx: Context) -> int:
         except OSError as exc:
             problems.append(f"{name}: cannot read: {exc.strerror}")
             continue
-        decoded = decode_all(data, codepage=conf.codepage, codepage_map=conf.codepage_map)
+        decoded = decode_all(data, command_set=conf.command_set, codepage=conf.codepage,
+                             codepage_map=conf.codepage_map)
         docs = [doc for doc in decoded if doc.has_content]
         if not docs:
             problems.append(f"{name}: no receipt in it (no text, barcode or QR code)")

@@ -27,7 +27,7 @@ from agent.errors import ConfigError, OutboxError, ReceiptError, StorageFullErro
 from agent.receipts import Receipt, Template, extract, load_template
 from agent.sales.checkout import Checkout
 from agent.sales.events import SalePolicy, events_for_sale
-from drivers.escpos.decoder import EscposDecoder
+from drivers.escpos.select import Decoder, make_decoder
 from drivers.escpos.document import Document
 from drivers.scanners.barcodes import Product, VariableMeasure, VariableMeasureLayout, classify
 from drivers.scanners.base import Scan
@@ -52,7 +52,7 @@ class PipelineStats:
 @dataclass
 class _Stream:
     printer: PrinterSection
-    decoder: EscposDecoder
+    decoder: Decoder
     last_data: float = 0.0
     armed: bool = False  # bytes arrived since the last document: an idle gap may end one
     first_data: float = 0.0
@@ -209,7 +209,8 @@ class Pipeline:
         state = self._streams.get(key)
         if state is None:
             codepage_map = dict(printer.codepage_map) or None
-            decoder = EscposDecoder(codepage=printer.codepage, codepage_map=codepage_map)
+            decoder = make_decoder(printer.command_set, codepage=printer.codepage,
+                                   codepage_map=codepage_map)
             state = self._streams[key] = _Stream(printer, decoder)
         return state
 

@@ -42,9 +42,15 @@ class ReceiptLine:
     amount: Decimal
     code: str | None = None
     unit: str | None = None  # "kg" for weighed goods
+    discount: Decimal = Decimal(0)  # printed right under the line; `amount` is net of it
+
+    @property
+    def gross_amount(self) -> Decimal:
+        """What the line cost before its own discount."""
+        return self.amount + self.discount
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "description": self.description,
             "quantity": quantity_text(self.quantity),
             "unit_price": None if self.unit_price is None else money(self.unit_price),
@@ -52,6 +58,10 @@ class ReceiptLine:
             "code": self.code,
             "unit": self.unit,
         }
+        if self.discount:
+            out["discount"] = money(self.discount)
+            out["gross_amount"] = money(self.gross_amount)
+        return out
 
 
 @dataclass(frozen=True)

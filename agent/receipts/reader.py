@@ -28,7 +28,7 @@ from agent.receipts.numbers import NO_CENTS, Amount, find_amounts, fold, iso_cur
 from agent.receipts.templates import Template
 from agent.receipts.totals import Totals
 
-_SEPARATOR = re.compile(r"^\s*[-=_*.~#+ ]{5,}\s*$")
+_SEPARATOR = re.compile(r"^\s*[-=_*.~#+ ─━═]{5,}\s*$")
 _SPACED = re.compile(r"^[\W_]*(?:[^\W\d_] ){3,}[^\W\d_][\W_]*$")
 
 
