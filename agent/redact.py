@@ -3,7 +3,8 @@
 A card number is a run of 13-19 digits, in groups separated by single spaces or dashes, that
 passes the Luhn check. It becomes `****` + its last four digits. A valid GTIN (EAN-13, GTIN-14)
 printed as an item code is kept even when it happens to pass Luhn too (one in ten do): it is
-either listed in `item_codes` or printed at the start of a line followed by a description.
+listed in `item_codes`, printed at the start of a line followed by a description, or printed
+anywhere on a line that names no card (VISA, tarjeta, cartão...).
 Masked numbers (`****1234`, `XXXX-XXXX-XXXX-1234`) contain no such run and stay as printed.
 """
 
@@ -16,6 +17,11 @@ from collections.abc import Collection
 _GROUP = re.compile(r"[0-9]+")
 MAX_GROUPS = 5
 _CODE_AT_START = re.compile(r"^\s*(\d{8,14})\s+(?=\S*[^\W\d_])")
+# Words that put a card on the line: there a GTIN-shaped number is still masked.
+_CARD_WORDS = re.compile(
+    r"(?i)\b(tarj\w*|card|visa|master\w*|amex|american|diners|maestro|cabal|naranja|"
+    r"cart[aã]o|cr[eé]dito|d[eé]bito|nro\.? de tarjeta|cuenta)\b"
+)
 
 
 def luhn_ok(digits: str) -> bool:
@@ -65,14 +71,17 @@ def _runs(text: str) -> list[list[re.Match[str]]]:
 
 def card_spans(text: str, *, item_codes: Collection[str] = ()) -> list[tuple[int, int, str]]:
     """(start, end, digits) of every card number in `text`, longest candidates first."""
-    protected: set[int] = set()
     start_code = _CODE_AT_START.match(text)
+    card_line = bool(_CARD_WORDS.search(text))
     spans: list[tuple[int, int, str]] = []
     for run in _runs(text):
+        protected: set[int] = set()
         for i, group in enumerate(run):
             digits = group.group()
             at_start = bool(start_code and start_code.start(1) == group.start())
-            if gtin_ok(digits) and (digits in item_codes or at_start):
+            # a GTIN on a line that names no card is a product code: a card is printed
+            # beside its brand or the word for card
+            if gtin_ok(digits) and (digits in item_codes or at_start or not card_line):
                 protected.add(i)
         taken: set[int] = set()
         # Cards are printed in at most five groups (4-4-4-4-3, 4-6-5): longest stretch first,

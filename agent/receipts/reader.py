@@ -38,6 +38,12 @@ def _words(text: str) -> frozenset[str]:
 
 # Words that make a line about refunds a policy note, not a refund ("No se aceptan devoluciones").
 _KIND_NOISE = _words("no sin plazo dias politica hasta para con solo aceptan se por sus")
+# Words of a line discount's label that name no product ("Bonif. 2da unidad 50%").
+_QUALIFIERS = _words(
+    "unidad unidades segunda item items articulo producto llevando lleva llevar compra "
+    "precio especial socio socios club tarjeta cliente clientes unit each desconto "
+    "segundo tercera tercer otra otro"
+)
 _COLUMN_WORDS = _words(
     "cant cantidad qty cod codigo descripcion detalle articulo producto item description p u "
     "pu precio unit unitario importe total monto valor price amount subtotal descricao qtd un "
@@ -64,6 +70,7 @@ class Reader:
         self.issued_time: time | None = None
         self.customer: dict[str, str] = {}
         self.negative_item = False  # the current line was priced negative: a discount
+        self.last_item_at = -2  # trace index of the line that gave the latest item
         self.emphasized = False
 
     # -- the walk -----------------------------------------------------------------------
@@ -262,6 +269,8 @@ class Reader:
         if t.has("coupon", label):
             return self.totals.coupon(fields.coupon_code(text[: amounts[0].start], t), last.value)
         if t.has("discount", label):
+            if self._under_item(last.value, label):
+                return "discount (of its line)"
             return self.totals.take("discount", last.value, label)
         if t.has("tax_base", label):
             return "tax base"
@@ -281,8 +290,29 @@ class Reader:
         if t.has("meta", label):
             return "header"
         if last.value < 0 and self.kind == "sale" and (last.strong or self.items_started):
+            if self._under_item(last.value, label):
+                return "discount (of its line)"
             return self.totals.take("discount", last.value, label)
         return None
+
+    def _under_item(self, value: Decimal, label: str = "") -> bool:
+        """A discount on the line right below an item belongs to that item, unless its
+        label names another line (`DESC. OFERTA OREO` under the bananas)."""
+        if not (self.kind == "sale" and self.zone == "items"
+                and self.last_item_at == len(self.trace) - 1):
+            return False
+        return self.totals.line_discount(value, self._named_line(label))
+
+    def _named_line(self, label: str) -> int:
+        words = {w for w in re.split(r"[\W\d_]+", label) if len(w) >= 4}
+        words = {w for w in words if not self.t.has("discount", w) and w not in _QUALIFIERS}
+        lines = self.totals.lines
+        if not words or words & _words(fold(lines[-1].description)):
+            return -1
+        for index in range(len(lines) - 2, -1, -1):
+            if words & _words(fold(lines[index].description)):
+                return index
+        return -1
 
     def _item(self, text: str, folded: str, amounts: list[Amount]) -> str | None:
         qty = parse_qty_line(text, self.country)
@@ -359,8 +389,10 @@ class Reader:
         amount = item.amount
         if amount < 0 and self.kind == "sale":
             self.negative_item = True
-            self.totals.take("discount", amount, "")
+            if not self._under_item(amount, fold(item.description)):
+                self.totals.take("discount", amount, "")
             return
+        self.last_item_at = len(self.trace)
         self.totals.lines.append(
             ReceiptLine(
                 item.description, item.quantity, item.unit_price, abs(amount), item.code, item.unit

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable
+from importlib import resources
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -244,12 +245,37 @@ class Template:
         return None
 
 
+VOCABULARIES = resources.files("agent.receipts") / "vocab"
+
+
+def _vocabularies() -> TemplateSpec:
+    """The country vocabularies (agent/receipts/vocab/*.toml), merged into one spec."""
+    labels: dict[str, list[str]] = {}
+    payments: dict[str, list[str]] = {}
+    for entry in sorted(VOCABULARIES.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".toml"):
+            continue
+        try:
+            spec = TemplateSpec.model_validate(tomllib.loads(entry.read_text(encoding="utf-8")))
+        except (tomllib.TOMLDecodeError, ValidationError) as exc:  # a packaging mistake
+            raise ReceiptError(f"vocabulary {entry.name}: {exc}") from exc
+        for field, words in spec.labels.model_dump().items():
+            labels.setdefault(field, []).extend(words)
+        for method, words in spec.payments.items():
+            payments.setdefault(method, []).extend(words)
+    return TemplateSpec.model_validate({"labels": labels, "payments": payments})
+
+
+_VOCABULARY = _vocabularies()
+
+
 def build_template(spec: TemplateSpec) -> Template:
     base = spec.extends == "generic"
     labels: dict[str, re.Pattern[str] | None] = {}
     for field in GENERIC_LABELS:
         extra: list[str] = getattr(spec.labels, field)
-        words = [*GENERIC_LABELS[field].split("|"), *extra] if base else extra
+        vocabulary: list[str] = getattr(_VOCABULARY.labels, field)
+        words = [*GENERIC_LABELS[field].split("|"), *vocabulary, *extra] if base else extra
         labels[field] = _label_regex(words, anchored=field in START_ANCHORED)
     payments: list[tuple[str, re.Pattern[str]]] = []
     # Site labels first so a site can say that "OCA" means credito.
@@ -259,7 +285,8 @@ def build_template(spec: TemplateSpec) -> Template:
             payments.append((method, regex))
     if base:
         for method, words2 in GENERIC_PAYMENTS.items():
-            regex = _label_regex(words2.split("|"), anchored=False)
+            more = _VOCABULARY.payments.get(method, [])
+            regex = _label_regex([*more, *words2.split("|")], anchored=False)
             if regex:
                 payments.append((method, regex))
     patterns = {

@@ -8,7 +8,7 @@ never counted twice. A receipt that does not add up keeps its printed total and 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -35,6 +35,7 @@ class Totals:
     tendered: Decimal | None = None
     adjustments: list[Decimal] = field(default_factory=list)  # rounding, surcharges (signed)
     item_discounts: Decimal = ZERO  # printed among the items
+    line_discounts: Decimal = ZERO  # printed right under a line: taken off that line
     late_discounts: list[Decimal] = field(default_factory=list)  # printed after the TOTAL
     later_totals: list[Decimal] = field(default_factory=list)
     total_emphasized: bool = False
@@ -81,6 +82,22 @@ class Totals:
             self.taxes.append(amount)
             return "tax (included)" if self.tax_included else "tax"
         raise ValueError(kind)
+
+    def line_discount(self, value: Decimal, index: int = -1) -> bool:
+        """A discount printed among the items that belongs to one line (the one above, or
+        the one it names): that line's amount becomes what was paid for it. It still counts
+        in the receipt's `discount`."""
+        amount = abs(value)
+        if not self.lines or not amount or amount > self.lines[index].amount:
+            return False
+        line = self.lines[index]
+        self.lines[index] = replace(line, amount=line.amount - amount,
+                                    discount=line.discount + amount)
+        self.line_discounts += amount
+        if self.subtotal is None:
+            self.item_discounts += amount  # so a DESCUENTOS summary is not counted again
+        self.discounts.append(amount)
+        return True
 
     def coupon(self, code: str, value: Decimal | None) -> str:
         self.pending_coupon = None
@@ -142,10 +159,12 @@ class Totals:
         if not self.lines:
             warnings.append("no item lines found")
             return False
-        items = sum((line.amount for line in self.lines), ZERO)
+        items = sum((line.amount for line in self.lines), ZERO)  # net of line discounts
         # A discount printed after the total (and no new total) is already inside it.
-        net = items - discount + sum(self.late_discounts, ZERO) + sum(self.adjustments, ZERO)
-        if self.subtotal is not None and self.subtotal not in (items, net):
+        net = (items - discount + self.line_discounts + sum(self.late_discounts, ZERO)
+               + sum(self.adjustments, ZERO))
+        gross = items + self.line_discounts
+        if self.subtotal is not None and self.subtotal not in (items, net, gross):
             warnings.append(
                 f"subtotal {money(self.subtotal)} differs from the lines ({money(items)})"
             )

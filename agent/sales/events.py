@@ -122,7 +122,7 @@ def events_for_sale(sale: Sale, policy: SalePolicy, *, receipt_qr: bool = False)
 
 def _line_fields(line: SaleLine, currency: str, policy: SalePolicy) -> dict[str, Any]:
     item = line.line
-    unit_price = item.unit_price if item.unit_price is not None else _unit(item.amount, item)
+    unit_price = item.unit_price if item.unit_price is not None else _unit(item.gross_amount, item)
     params: dict[str, Any] = {
         "name": item.description,
         "reference": line.code or slug(item.description),
@@ -138,6 +138,9 @@ def _line_fields(line: SaleLine, currency: str, policy: SalePolicy) -> dict[str,
         meta["weight_kg"] = str(line.weight)
     if line.scale_price is not None:
         meta["scale_price"] = str(line.scale_price)
+    if item.discount:  # `amount` is what was paid: net of the discount printed under it
+        meta["discount"] = str(item.discount)
+        meta["gross_amount"] = str(item.gross_amount)
     return {
         "object_parameters": params,
         "amount": abs(item.amount),
