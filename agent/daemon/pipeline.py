@@ -27,8 +27,8 @@ from agent.errors import ConfigError, OutboxError, ReceiptError, StorageFullErro
 from agent.receipts import Receipt, Template, extract, load_template
 from agent.sales.checkout import Checkout
 from agent.sales.events import SalePolicy, events_for_sale
-from drivers.escpos.select import Decoder, make_decoder
 from drivers.escpos.document import Document
+from drivers.escpos.select import Decoder, make_decoder
 from drivers.scanners.barcodes import Product, VariableMeasure, VariableMeasureLayout, classify
 from drivers.scanners.base import Scan
 

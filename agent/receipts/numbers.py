@@ -156,6 +156,8 @@ def find_amounts(text: str, country: str) -> list[Amount]:
             continue
         if len(num) > 1 and num[0] == "0" and num[1].isdigit():
             continue  # 0003, 00001234: counters and codes, not money
+        if len(num) >= 12 and num.isdigit():
+            continue  # GTINs, resolutions, protocols: no amount has 12 ungrouped digits
         negative = bool(match["sign"] or match["sign2"] or match["trail"]) or bool(
             match["open"] and match["close"]
         )
