@@ -190,6 +190,9 @@ def make_plan(index: int, rnd: random.Random) -> Plan:
     phone = email = None
     doc_line = {"AR": "DNI", "UY": "CI", "BR": "CPF DO CONSUMIDOR", "CL": "RUT", "CO": "CC",
                 "MX": "RFC", "PE": "DNI", "PY": "CI", "US": "ID"}[code]
+    # `Tel: 11 5555-1234` is an Argentine landline as printed (a mobile takes a 9 after +54,
+    # which a Tel label does not tell); the other labels here say mobile
+    tel_e164 = "+541155551234" if code == "AR" and phone_i == 0 else country.e164[phone_i]
     if where == "block":
         plan.add("text", "Cliente: Juan Pérez")
         plan.add("text", "Cel: " + country.mobiles[phone_i])
@@ -197,7 +200,7 @@ def make_plan(index: int, rnd: random.Random) -> Plan:
     elif where == "dni-inline":
         plan.add("text", f"{doc_line}: 12345678   Cliente: Ana Ríos")
         plan.add("text", "Tel: " + country.mobiles[phone_i])
-        phone = country.e164[phone_i]
+        phone = tel_e164
     elif where == "email-head":
         email = rnd.choice(EMAILS)
         plan.add("text", "Factura enviada a " + email)
@@ -276,7 +279,7 @@ def make_plan(index: int, rnd: random.Random) -> Plan:
         plan.add("text", lr("EFECTIVO" if code != "US" else "CASH", money(total, country)))
     if where == "inline":
         plan.add("text", "Envío a domicilio - Tel: " + country.mobiles[phone_i])
-        phone = country.e164[phone_i]
+        phone = tel_e164
     elif where == "footer":
         plan.add("text", "WhatsApp: " + country.mobiles[phone_i])
         phone = country.e164[phone_i]

@@ -223,6 +223,32 @@ def find_contact(text: str, folded: str, template: Template, country: str) -> Co
     return Contact()
 
 
+def find_email(text: str) -> str | None:
+    match = _EMAIL.search(text)
+    return match.group().lower() if match else None
+
+
+def labelled_phone(
+    text: str, folded: str, template: Template, country: str, *, mobile_only: bool
+) -> str | None:
+    """A phone printed after a phone label anywhere on the line (`Envío a domicilio - Tel:
+    099 123 456`, `WhatsApp: ...`), in E.164; None when there is none or it is not valid."""
+    for label in template.labels["phone"].finditer(folded) if template.labels["phone"] else ():
+        candidate = _PHONE_CANDIDATE.search(text, label.end(), label.end() + 24)
+        if candidate is None or text[label.end() : candidate.start()].strip(" :.#-\t"):
+            continue
+        raw = candidate.group()
+        phone = normalise_phone(raw, country, mobile_only=mobile_only)
+        known = normalise_phone(raw, country)
+        mobile_word = _MOBILE_WORDS.search(folded, label.start(), label.end())
+        if country == "AR" and known and not known.startswith("+549") and mobile_word:
+            # an Argentine mobile printed as area code + number takes a 9 in E.164
+            phone = normalise_phone("+549" + known[3:], country, mobile_only=True) or phone
+        if phone:
+            return phone
+    return None
+
+
 def normalise_phone(raw: str, country: str, *, mobile_only: bool = False) -> str | None:
     """'094 555 010' in UY -> '+59894555010'; None when it is not a valid number there."""
     return to_e164(raw, country, check="mobile" if mobile_only else "valid")

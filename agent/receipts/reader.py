@@ -38,6 +38,11 @@ def _words(text: str) -> frozenset[str]:
 
 # Words that make a line about refunds a policy note, not a refund ("No se aceptan devoluciones").
 _KIND_NOISE = _words("no sin plazo dias politica hasta para con solo aceptan se por sus")
+# Words of a store advertising its own number below the items.
+_ADVERT = re.compile(
+    r"\b(pedidos?|seguinos|siguenos|siganos|follow|consultas|reservas|encargos|llamanos|"
+    r"visitanos|informes|atencion al cliente|ventas|escribinos|escribenos)\b"
+)
 # Words of a line discount's label that name no product ("Bonif. 2da unidad 50%").
 _QUALIFIERS = _words(
     "unidad unidades segunda item items articulo producto llevando lleva llevar compra "
@@ -69,6 +74,7 @@ class Reader:
         self.issued_day: date | None = None
         self.issued_time: time | None = None
         self.customer: dict[str, str] = {}
+        self.store_contacts: set[str] = set()  # the store's phones and e-mails (header)
         self.negative_item = False  # the current line was priced negative: a discount
         self.last_item_at = -2  # trace index of the line that gave the latest item
         self.emphasized = False
@@ -216,14 +222,17 @@ class Reader:
         line that is only `Tel/Cel/WhatsApp: <mobile>` is the customer's (a landline there is
         the store's)."""
         phone = None if self.zone == "head" else fields.footer_phone(folded, self.country)
-        if phone and "phone" not in self.customer:
+        if phone and "phone" not in self.customer and phone not in self.store_contacts:
             self.customer["phone"], self.in_customer = phone, False
             return "customer phone (below the items)"
         marker = self.t.label_match("customer", label)
         opens = bool(marker and marker.start() < 12 and not strong)
+        if not opens:  # `DNI: 12345678   Cliente: Ana Ríos`: a labelled field later on
+            later = self.t.label_match("customer", folded)
+            opens = bool(later and folded[later.end() : later.end() + 2].strip().startswith(":"))
         if not opens and (not self.in_customer or strong):
             self.in_customer = False
-            return None
+            return self._contact_anywhere(text, folded)
         contact = fields.find_contact(text, folded, self.t, self.country)
         for key in ("phone", "email", "document"):
             value = getattr(contact, key)
@@ -233,6 +242,35 @@ class Reader:
                 return f"customer {key}"
         self.in_customer = opens
         return "customer" if opens else None
+
+    def _store_block(self) -> bool:
+        """The header above the receipt's number and date: the store's name, tax id and
+        contacts. Below it a labelled mobile or an e-mail is the customer's."""
+        return self.zone == "head" and self.number is None and not self.date_found
+
+    def _contact_anywhere(self, text: str, folded: str) -> str | None:
+        """A labelled phone or an e-mail outside a customer block, after other text too."""
+        store = self._store_block()
+        email = fields.find_email(text)
+        if email:
+            if store:
+                self.store_contacts.add(email)
+                return "store e-mail"
+            if email not in self.store_contacts and "email" not in self.customer:
+                self.customer["email"] = email
+                return "customer email"
+        if not store and _ADVERT.search(folded):
+            return None  # `Pedidos por WhatsApp ...`: the store advertising its own number
+        phone = fields.labelled_phone(text, folded, self.t, self.country, mobile_only=not store)
+        if phone is None:
+            return None
+        if store:
+            self.store_contacts.add(phone)
+            return "store phone"
+        if phone not in self.store_contacts and "phone" not in self.customer:
+            self.customer["phone"] = phone
+            return "customer phone"
+        return None
 
     def _column_header(self, folded: str) -> bool:
         words = re.split(r"[\W_]+", folded.strip())
