@@ -235,8 +235,9 @@ def labelled_phone(
     099 123 456`, `WhatsApp: ...`), in E.164; None when there is none or it is not valid."""
     for label in template.labels["phone"].finditer(folded) if template.labels["phone"] else ():
         candidate = _PHONE_CANDIDATE.search(text, label.end(), label.end() + 24)
-        if candidate is None or text[label.end() : candidate.start()].strip(" :.#-\t"):
-            continue
+        gap = text[label.end() : candidate.start()] if candidate else ""
+        if candidate is None or len(gap) > 16 or any(ch.isdigit() for ch in gap):
+            continue  # `WhatsApp pedidos: 099 ...` is labelled; a number far away is not
         raw = candidate.group()
         phone = normalise_phone(raw, country, mobile_only=mobile_only)
         known = normalise_phone(raw, country)

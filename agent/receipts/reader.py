@@ -43,6 +43,7 @@ _ADVERT = re.compile(
     r"\b(pedidos?|seguinos|siguenos|siganos|follow|consultas|reservas|encargos|llamanos|"
     r"visitanos|informes|atencion al cliente|ventas|escribinos|escribenos)\b"
 )
+_DELIVERY = re.compile(r"\b(envio|domicilio|entrega|destinatario|ship to|deliver to)\b")
 # Words of a line discount's label that name no product ("Bonif. 2da unidad 50%").
 _QUALIFIERS = _words(
     "unidad unidades segunda item items articulo producto llevando lleva llevar compra "
@@ -261,7 +262,9 @@ class Reader:
                 return "customer email"
         if not store and _ADVERT.search(folded):
             return None  # `Pedidos por WhatsApp ...`: the store advertising its own number
-        phone = fields.labelled_phone(text, folded, self.t, self.country, mobile_only=not store)
+        # a landline is the store's, unless the line says it is where the order goes
+        mobile_only = not store and not _DELIVERY.search(folded)
+        phone = fields.labelled_phone(text, folded, self.t, self.country, mobile_only=mobile_only)
         if phone is None:
             return None
         if store:
