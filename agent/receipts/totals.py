@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from agent.receipts.model import Coupon, Customer, Kind, Payment, Receipt, ReceiptLine
 from agent.receipts.numbers import money
+from agent.receipts.reconcile import breaking_lines, total_line
 
 ZERO = Decimal(0)
 
@@ -127,7 +128,12 @@ class Totals:
         discount += sum(self.late_discounts, ZERO)
         tax = self.tax_total if self.tax_total is not None else sum(self.taxes, ZERO)
         warnings = list(self.warnings)
-        reconciled = self._reconcile(discount, tax, warnings, kind)
+        if self.total is None and kind != "void":
+            self._total_by_arithmetic(discount - self.line_discounts, warnings)
+        reconciled = self._reconcile(discount, tax, [], kind) or self._drop_breaking(
+            discount, tax, warnings)
+        if not reconciled:
+            self._reconcile(discount, tax, warnings, kind)
         payments = list(self.payments)
         if not payments and self.total is not None:
             if self.pending_methods:
@@ -150,6 +156,34 @@ class Totals:
             warnings=tuple(warnings),
             reconciled=reconciled,
         )
+
+    def _total_by_arithmetic(self, reduction: Decimal, warnings: list[str]) -> None:
+        """No labelled total: the first line that the lines above it add up to is one."""
+        index = total_line([line.amount for line in self.lines], reduction)
+        if index is not None:
+            self.total = self.lines[index].amount
+            del self.lines[index:]  # below the total: payments and change, not items
+            warnings.append("total found by the arithmetic (its label is not known)")
+
+    def _drop_breaking(self, discount: Decimal, tax: Decimal, warnings: list[str]) -> bool:
+        """Lines that break the sum are not items: drop the fewest that make it add up."""
+        if self.total is None or not self.lines:
+            return False
+        base = (self.total + discount - self.line_discounts - sum(self.late_discounts, ZERO)
+                - sum(self.adjustments, ZERO))
+        amounts = [line.amount for line in self.lines]
+        for target in (base, base - tax) if tax else (base,):
+            drop = breaking_lines(amounts, target)
+            if drop is not None and len(drop) < len(amounts):
+                kept = list(self.lines)
+                for i in reversed(drop):
+                    del self.lines[i]
+                if self._reconcile(discount, tax, [], "sale"):
+                    dropped = ", ".join(money(amounts[i]) for i in drop)
+                    warnings.append(f"not items, they break the sum: {dropped}")
+                    return True
+                self.lines = kept
+        return False
 
     def _reconcile(self, discount: Decimal, tax: Decimal, warnings: list[str], kind: Kind) -> bool:
         if self.total is None:
