@@ -10,8 +10,8 @@ import pytest
 
 from agent.receipts import GENERIC, Receipt, extract
 from agent.receipts.reconcile import breaking_lines, total_line
-from corpus_score import score
 from drivers.escpos.document import Document, TextLine
+from tests.corpus_score import score
 
 
 def read(text: str, country: str = "UY", currency: str = "UYU") -> Receipt:
