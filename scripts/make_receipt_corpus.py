@@ -7,7 +7,8 @@ must find in each, then printed by six encoders: python-escpos (in this process)
 scripts/corpus_encode.js, node-thermal-printer (EPSON and STAR types), receiptline (ESC/POS
 and Star Line Mode) and @node-escpos/core. The npm packages are installed into --npm-dir,
 outside the repository. Deterministic (seeded): re-running gives the same plans; the bytes
-can differ only if an encoder's version changes. Every fourth receipt goes to heldout/.
+can differ only if an encoder's version changes. Every fourth receipt goes to heldout/;
+fresh/ comes from another seed.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ ENCODERS = ["python-escpos", "ntp-epson", "ntp-star", "receiptline-escpos", "rec
             "node-escpos"]
 COUNTRIES = ["UY", "AR", "BR", "CL", "CO", "MX", "PE", "PY", "US"]
 COUNT = 135
+FRESH = 54  # every country with every encoder once
+PARTS = ("train", "heldout", "fresh")
 WIDTH = 42
 
 
@@ -56,7 +59,7 @@ C: dict[str, Country] = {
                   "NOTA DE CREDITO", "ANULADO"),
     "AR": Country("ARS", True, True, "CUIT 30-71234567-9", 21, False,
                   ("TOTAL", "TOTAL $", "IMPORTE TOTAL"), "Tel: (011) 4321-5678",
-                  ("11 5555-1234", "+54 9 11 6666-7777"), ("+5491155551234", "+5491166667777"),
+                  ("11 5555-1234", "+549 11 6666-7777"), ("+5491155551234", "+5491166667777"),
                   "NOTA DE CREDITO B", "COMPROBANTE ANULADO"),
     "BR": Country("BRL", True, True, "CNPJ 12.345.678/0001-95", 18, False,
                   ("VALOR TOTAL R$", "Valor a Pagar R$"), "Fone: (11) 3456-7890",
@@ -151,6 +154,8 @@ class Plan:
     expect: dict[str, Any] = field(default_factory=dict)
 
     def add(self, op: str, *args: str) -> None:
+        if op in ("text", "bold", "big", "center") and len(args[0]) > WIDTH:
+            raise ValueError(f"{self.id}: {args[0]!r} is wider than the paper")  # it would wrap
         self.ops.append([op, *args])
 
 
@@ -171,7 +176,7 @@ def make_plan(index: int, rnd: random.Random) -> Plan:
     if rnd.random() < 0.4:
         plan.add("center", "ventas@tiendaelsol.com")
     if code == "PE" or rnd.random() < 0.15:
-        plan.add("center", "Delivery cel.: 912 345 678" if code == "PE" else
+        plan.add("center", "Delivery cel.: 912 000 111" if code == "PE" else
                  "WhatsApp pedidos: " + country.mobiles[1][:-3] + "000")
     if kind == "refund":
         plan.add("bold", country.refund_title)
@@ -188,7 +193,7 @@ def make_plan(index: int, rnd: random.Random) -> Plan:
                         "dni-inline"])
     phone_i = rnd.randrange(2)
     phone = email = None
-    doc_line = {"AR": "DNI", "UY": "CI", "BR": "CPF DO CONSUMIDOR", "CL": "RUT", "CO": "CC",
+    doc_line = {"AR": "DNI", "UY": "CI", "BR": "CPF", "CL": "RUT", "CO": "CC",
                 "MX": "RFC", "PE": "DNI", "PY": "CI", "US": "ID"}[code]
     # `Tel: 11 5555-1234` is an Argentine landline as printed (a mobile takes a 9 after +54,
     # which a Tel label does not tell); the other labels here say mobile
@@ -351,19 +356,26 @@ def main() -> None:
     npm_install(args.npm_dir)
     rnd = random.Random(20261201)
     plans = [make_plan(i, rnd) for i in range(COUNT)]
-    for part in ("train", "heldout"):
+    # fresh/: receipts of the same kinds from another seed, made after the reader's last
+    # change and scored once (heldout/ was looked at while fixing corpus mistakes)
+    fresh_rnd = random.Random(20261202)
+    fresh = [make_plan(i, fresh_rnd) for i in range(200, 200 + FRESH)]
+    parts = {p.id: ("heldout" if i % 4 == 3 else "train") for i, p in enumerate(plans)}
+    parts.update({p.id: "fresh" for p in fresh})
+    plans += fresh
+    for part in PARTS:
         (OUT / part).mkdir(parents=True, exist_ok=True)
         for old in (OUT / part).glob("*.bin"):
             old.unlink()
     node_plans = []
-    for i, plan in enumerate(plans):
-        part = "heldout" if i % 4 == 3 else "train"
+    for plan in plans:
+        part = parts[plan.id]
         if plan.encoder == "python-escpos":
             (OUT / part / f"{plan.id}.bin").write_bytes(python_escpos(plan))
         else:
             node_plans.append((part, plan))
     with tempfile.TemporaryDirectory() as tmp:
-        for part in ("train", "heldout"):
+        for part in PARTS:
             batch = [{"id": p.id, "encoder": p.encoder, "width": WIDTH, "ops": p.ops}
                      for q, p in node_plans if q == part]
             plans_file = Path(tmp) / f"{part}.json"
@@ -371,9 +383,8 @@ def main() -> None:
             env = {"NODE_PATH": str(args.npm_dir / "node_modules"), "PATH": "/usr/bin:/bin"}
             subprocess.run(["node", str(ROOT / "scripts" / "corpus_encode.js"), str(plans_file),
                             str(OUT / part)], check=True, env=env)
-    for part in ("train", "heldout"):
-        expect = {p.id: p.expect for i, p in enumerate(plans)
-                  if ("heldout" if i % 4 == 3 else "train") == part}
+    for part in PARTS:
+        expect = {p.id: p.expect for p in plans if parts[p.id] == part}
         (OUT / part / "expected.json").write_text(
             json.dumps(expect, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
     print(f"{len(plans)} receipts in {OUT}", file=sys.stderr)

@@ -152,7 +152,7 @@ def test_the_searches_are_exact_and_refuse_ambiguity() -> None:
     assert total_line([D(10), D(10)]) is None  # a repeated price is not a total
 
 
-@pytest.mark.parametrize("part", ["train", "heldout"])
+@pytest.mark.parametrize("part", ["train", "heldout", "fresh"])
 def test_corpus_figures(part: str, capsys: pytest.CaptureFixture[str]) -> None:
     """The issue's targets on the six-encoder corpus (tests/corpus/README.md)."""
     result = score(part)

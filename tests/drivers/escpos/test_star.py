@@ -92,7 +92,7 @@ def test_escpos_esc_z_prints_a_2d_code_not_text() -> None:
     assert doc.unknown_bytes == 0
 
 
-@pytest.mark.parametrize("part", ["train", "heldout"])
+@pytest.mark.parametrize("part", ["train", "heldout", "fresh"])
 def test_detection_matches_every_encoder_in_the_corpus(part: str) -> None:
     expected = json.loads((CORPUS / part / "expected.json").read_text(encoding="utf-8"))
     wrong = [name for name, want in expected.items()
