@@ -129,6 +129,23 @@ def cafe(number: str, time: str, items: list[tuple[str, str]], total: str) -> by
     return bytes(p.output)
 
 
+def star() -> bytes:
+    """A Star printer in Star Line Mode (ESC E bold, ESC i size, ESC GS t code page, ESC d
+    cut), with a discount under its line and the customer's phone after other text."""
+    esc, gs = b"\x1b", b"\x1d"
+    body = "\n".join([
+        "Ticket 0005-00000042", "Fecha: 20/11/2026 16:10", "-" * WIDTH,
+        "Vino tinto", row("  2 x 450,00", "900,00").rstrip("\n"),
+        row("  Bonif. 2da unidad 50%", "-225,00").rstrip("\n"),
+        row("Pan flauta", "60,00").rstrip("\n"), "-" * WIDTH, ""])
+    return (esc + b"@" + esc + gs + b"t\x20" + esc + gs + b"a\x01" + esc + b"E"
+            + "ALMACÉN LA ESTRELLA\n".encode("cp1252") + esc + b"F" + esc + gs + b"a\x00"
+            + body.encode("cp1252") + esc + b"i\x01\x00" + esc + b"E"
+            + row("TOTAL", "735,00").encode("cp1252") + esc + b"F" + esc + b"i\x00\x00"
+            + row("EFECTIVO", "735,00").encode("cp1252")
+            + "Envío a domicilio - Tel: 099 876 543\n".encode("cp1252") + esc + b"d\x03")
+
+
 def devolucion() -> bytes:
     p = Dummy()
     header(p, "SUPER EL TRÉBOL", ["RUT 217654320018"])
@@ -192,6 +209,7 @@ PLAN = [
     ),
     ("scanned", scanned, ["7730100000015", "7730200000014"]),
     ("cafe-3", lambda: cafe("0004-00000103", "15:30", [("Té verde", "80,00")], "80,00"), []),
+    ("star", star, []),
 ]
 
 

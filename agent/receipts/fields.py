@@ -224,6 +224,8 @@ def find_contact(text: str, folded: str, template: Template, country: str) -> Co
 
 
 def find_email(text: str) -> str | None:
+    if "@" not in text:  # the regex alone backtracks over every word of a long line
+        return None
     match = _EMAIL.search(text)
     return match.group().lower() if match else None
 

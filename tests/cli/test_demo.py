@@ -26,7 +26,7 @@ def test_demo_plays_all_receipts_goes_offline_and_drains() -> None:
     assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
     assert "demo OK" in out
     assert "duplicates: 0" in out
-    assert "8 receipts read of 8 printed" in out
+    assert "9 receipts read of 9 printed" in out
     assert "OFFLINE" in out or "offline" in out.lower()
     assert "QR subscription block ([printer.append]): printed on" in out
     assert "printed on 0 receipts" not in out
