@@ -56,6 +56,8 @@ def test_environment_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         ('[outbox]\nsynchronous = "fast"\n', "outbox.synchronous"),
         ('[[printer]]\nname = "caja"\nmode = "tcp"\nlisten = "0.0.0.0:9100"\n', "printer[0]"),
         ("[sync]\nbogus = 1\n", "sync.bogus"),
+        ('[[printer]]\nname = "caja"\nmode = "spool"\npath = "/tmp"\ncommand_set = "epson"\n',
+         "printer[0].command_set"),
         ('[hellotext]\ntoken = "abc"\n', "hellotext.token"),
         ("[sync\n", "config"),
     ],

@@ -67,3 +67,17 @@ def test_a_gtin_printed_as_item_code_is_kept_even_when_it_passes_luhn() -> None:
     )
     # The same digits after a card label are a card number.
     assert redact_card_numbers(f"VISA {code}") == "VISA ****0004"
+
+
+@pytest.mark.parametrize("line", [
+    "Harina 000 7790010316767",  # after the description, beside another number
+    "Pan flauta 7500010950287     120,00",
+    "  7700011108667   1 UN        424,50",
+])
+def test_a_gtin_anywhere_on_an_item_line_is_kept(line: str) -> None:
+    assert redact_card_numbers(line) == line
+
+
+def test_a_gtin_shaped_card_beside_its_brand_is_still_masked() -> None:
+    assert redact_card_numbers("TARJETA 7790010316767") == "TARJETA ****6767"
+    assert redact_card_numbers("VISA 4111 1111 1111 1111 Leche") == "VISA ****1111 Leche"

@@ -147,3 +147,21 @@ def test_explain_in_json_lists_every_line_with_its_rule(
     rules = {step["line"].split("  ")[0]: step["rule"] for step in receipt["explain"]}
     assert code == 0 and rules["Example item #1"] == "item" and rules["Subtotal"] == "subtotal"
     assert rules["A local tax"] == "tax" and rules["Total"] == "total"
+
+
+def test_command_set_star_and_auto_read_a_star_job(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    esc, gs = b"\x1b", b"\x1d"
+    data = (esc + b"@" + b"Pan flauta                    120,00\n" + esc + b"E"
+            + b"TOTAL                         120,00\n" + esc + b"F" + esc + b"d\x03")
+    path = job(tmp_path, "star.bin", data)
+    for flag in ("star", "auto"):
+        code, out, err = run(capsys, path, "--json", "--command-set", flag)
+        assert code == 0, err
+        (receipt,) = json.loads(out)["receipts"]
+        assert receipt["total"] == "120.00"
+    code, out, _ = run(capsys, path, "--json", "--command-set", "escpos")
+    assert json.loads(out)["receipts"][0]["total"] != "120.00"  # ESC E ate the T of TOTAL
+    with pytest.raises(SystemExit):
+        run(capsys, path, "--command-set", "epson")
