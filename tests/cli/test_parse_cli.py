@@ -152,7 +152,7 @@ def test_explain_in_json_lists_every_line_with_its_rule(
 def test_command_set_star_and_auto_read_a_star_job(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    esc, gs = b"\x1b", b"\x1d"
+    esc = b"\x1b"
     data = (esc + b"@" + b"Pan flauta                    120,00\n" + esc + b"E"
             + b"TOTAL                         120,00\n" + esc + b"F" + esc + b"d\x03")
     path = job(tmp_path, "star.bin", data)
