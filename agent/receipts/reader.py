@@ -12,6 +12,7 @@ from datetime import date, time
 from decimal import Decimal
 
 from agent.receipts import fields
+from agent.receipts.contacts import ContactRules
 from agent.receipts.items import (
     ItemLine,
     QtyLine,
@@ -38,12 +39,6 @@ def _words(text: str) -> frozenset[str]:
 
 # Words that make a line about refunds a policy note, not a refund ("No se aceptan devoluciones").
 _KIND_NOISE = _words("no sin plazo dias politica hasta para con solo aceptan se por sus")
-# Words of a store advertising its own number below the items.
-_ADVERT = re.compile(
-    r"\b(pedidos?|seguinos|siguenos|siganos|follow|consultas|reservas|encargos|llamanos|"
-    r"visitanos|informes|atencion al cliente|ventas|escribinos|escribenos)\b"
-)
-_DELIVERY = re.compile(r"\b(envio|domicilio|entrega|destinatario|ship to|deliver to)\b")
 # Words of a line discount's label that name no product ("Bonif. 2da unidad 50%").
 _QUALIFIERS = _words(
     "unidad unidades segunda item items articulo producto llevando lleva llevar compra "
@@ -57,7 +52,7 @@ _COLUMN_WORDS = _words(
 )
 
 
-class Reader:
+class Reader(ContactRules):
     def __init__(self, template: Template, country: str, currency: str) -> None:
         self.t = template
         self.country = country.upper()
@@ -216,64 +211,6 @@ class Reader:
                 self.number = number
                 rules.append("number")
         return " + ".join(rules) or None
-
-    def _customer(self, text: str, folded: str, label: str, strong: bool) -> str | None:
-        """Contact data counts only in a block opened by a customer label (Cliente:, Sr/a,
-        Consumidor...): the store's own Tel/RUT/e-mail in the header do not. Below the items a
-        line that is only `Tel/Cel/WhatsApp: <mobile>` is the customer's (a landline there is
-        the store's)."""
-        phone = None if self.zone == "head" else fields.footer_phone(folded, self.country)
-        if phone and "phone" not in self.customer and phone not in self.store_contacts:
-            self.customer["phone"], self.in_customer = phone, False
-            return "customer phone (below the items)"
-        marker = self.t.label_match("customer", label)
-        opens = bool(marker and marker.start() < 12 and not strong)
-        if not opens:  # `DNI: 12345678   Cliente: Ana Ríos`: a labelled field later on
-            later = self.t.label_match("customer", folded)
-            opens = bool(later and folded[later.end() : later.end() + 2].strip().startswith(":"))
-        if not opens and (not self.in_customer or strong):
-            self.in_customer = False
-            return self._contact_anywhere(text, folded)
-        contact = fields.find_contact(text, folded, self.t, self.country)
-        for key in ("phone", "email", "document"):
-            value = getattr(contact, key)
-            if value and key not in self.customer:
-                self.customer[key] = value
-                self.in_customer = True
-                return f"customer {key}"
-        self.in_customer = opens
-        return "customer" if opens else None
-
-    def _store_block(self) -> bool:
-        """The header above the receipt's number and date: the store's name, tax id and
-        contacts. Below it a labelled mobile or an e-mail is the customer's."""
-        return self.zone == "head" and self.number is None and not self.date_found
-
-    def _contact_anywhere(self, text: str, folded: str) -> str | None:
-        """A labelled phone or an e-mail outside a customer block, after other text too."""
-        store = self._store_block()
-        email = fields.find_email(text)
-        if email:
-            if store:
-                self.store_contacts.add(email)
-                return "store e-mail"
-            if email not in self.store_contacts and "email" not in self.customer:
-                self.customer["email"] = email
-                return "customer email"
-        if not store and _ADVERT.search(folded):
-            return None  # `Pedidos por WhatsApp ...`: the store advertising its own number
-        # a landline is the store's, unless the line says it is where the order goes
-        mobile_only = not store and not _DELIVERY.search(folded)
-        phone = fields.labelled_phone(text, folded, self.t, self.country, mobile_only=mobile_only)
-        if phone is None:
-            return None
-        if store:
-            self.store_contacts.add(phone)
-            return "store phone"
-        if phone not in self.store_contacts and "phone" not in self.customer:
-            self.customer["phone"] = phone
-            return "customer phone"
-        return None
 
     def _column_header(self, folded: str) -> bool:
         words = re.split(r"[\W_]+", folded.strip())

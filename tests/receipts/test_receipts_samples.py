@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent.receipts import GENERIC, Coupon, Receipt, extract
-from drivers.escpos.decoder import decode_all
+from drivers.escpos.select import decode_all  # auto: the Star sample too
 
 SAMPLES = Path(__file__).resolve().parents[2] / "agent" / "samples"
 
@@ -42,3 +42,10 @@ def test_refund_and_supermarket_samples_carry_the_customer_phone() -> None:
         ("Café molido 250g", D("189.90")),
         ("Bananas Ecuador", D("67.43")),
     ]
+
+
+def test_star_sample_has_its_line_discount_and_the_delivery_phone() -> None:
+    receipt = read("star.bin")
+    wine = receipt.lines[0]
+    assert (wine.description, wine.amount, wine.discount) == ("Vino tinto", D(675), D(225))
+    assert receipt.total == D(735) and receipt.customer.phone == "+59899876543"
