@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)  # this script is named escpos.py: keep python-escpos importable
 
 from drivers.escpos.decoder import EscposDecoder  # noqa: E402
+from drivers.escpos.select import AutoDecoder, Decoder  # noqa: E402
 
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "escpos"
 MB = 1_000_000
@@ -65,12 +66,13 @@ def text_corpus(target: int) -> bytes:
     return b"".join(jobs)
 
 
-def decode_seconds(data: bytes, chunk: int = 65536, runs: int = 5) -> float:
+def decode_seconds(data: bytes, chunk: int = 65536, runs: int = 5,
+                   make: type[Decoder] = EscposDecoder) -> float:
     """Best of `runs`, in CPU seconds of this process: the figures should not depend on what
     else the (shared) machine is doing."""
     best = float("inf")
     for _ in range(runs):
-        decoder = EscposDecoder()
+        decoder = make()
         started = time.process_time()
         for pos in range(0, len(data), chunk):
             decoder.feed(data[pos : pos + chunk])
@@ -90,6 +92,12 @@ def main() -> None:
         seconds = decode_seconds(data)
         print(f"{name:18} {len(data) / MB:6.2f} MB  {seconds * 1000:8.1f} ms  "
               f"{len(data) / MB / seconds:7.1f} MB/s")
+    # what the pipeline runs (command_set = "auto"): detection at each job's start
+    corpus = b"".join(p.read_bytes() for p in sorted((ROOT / "tests" / "corpus").glob("*/*.bin")))
+    for name, data in (("text, auto", text), ("6-encoder corpus", repeat_to(corpus, 2 * MB))):
+        seconds = decode_seconds(data, make=AutoDecoder)
+        print(f"{name:18} {len(data) / MB:6.2f} MB  {seconds * 1000:8.1f} ms  "
+              f"{len(data) / MB / seconds:7.1f} MB/s   (AutoDecoder: ESC/POS or Star per job)")
     seconds = decode_seconds(text, chunk=64)
     print(f"{'text, 64 B chunks':18} {len(text) / MB:6.2f} MB  {seconds * 1000:8.1f} ms  "
           f"{len(text) / MB / seconds:7.1f} MB/s   (serial-port sized reads)")

@@ -2,7 +2,10 @@
 
 `AutoDecoder` holds the start of each job (at most `DETECT_WINDOW` bytes, until a command
 tells) and then decodes it with the ESC/POS or the Star decoder; a job in which nothing
-tells is ESC/POS (plain text reads the same in both). Pure, like the decoders.
+tells is ESC/POS (plain text reads the same in both). A job that starts inside a read, right
+after the previous one's cut, is decoded on by the same decoder unless its first bytes show
+the other command set (then they are decoded again); so the work stays linear. Jobs of both
+command sets inside one single read take the first job's set, except the last. Pure.
 """
 
 from __future__ import annotations
@@ -13,7 +16,13 @@ from typing import Literal, Protocol
 from drivers.errors import DriverError
 from drivers.escpos.decoder import EscposDecoder
 from drivers.escpos.document import Document
-from drivers.escpos.star import DETECT_WINDOW, StarDecoder, detect_command_set
+from drivers.escpos.star import (
+    DETECT_WINDOW,
+    ESCPOS_SIGNS,
+    STAR_SIGNS,
+    StarDecoder,
+    detect_command_set,
+)
 
 __all__ = ["COMMAND_SETS", "AutoDecoder", "Decoder", "decode_all", "make_decoder"]
 
@@ -38,6 +47,9 @@ class AutoDecoder:
         self._star = StarDecoder(codepage=codepage, codepage_map=codepage_map)
         self._current: EscposDecoder | None = None  # None: between jobs, deciding
         self._held = bytearray()
+        # the start of a job that the current decoder took on without a new detection (it
+        # began inside a chunk right after a cut), watched until DETECT_WINDOW bytes
+        self._watch: bytearray | None = None
         self.command_set: Literal["escpos", "star"] = "escpos"  # of the latest job
 
     def __getattr__(self, name: str) -> int:  # the decoders' counters, summed for status
@@ -59,8 +71,24 @@ class AutoDecoder:
             assert self._current is not None
             docs = self._current.feed(data)
             out += docs
-            data = self._next_job(docs, data)
+            data = self._next_job(docs, data) if docs else self._watched(data)
         return out
+
+    def _watched(self, data: bytes) -> bytes | None:
+        """More of a watched job's start: the bytes to decode again if it is of the other
+        command set after all."""
+        current, watch = self._current, self._watch
+        if watch is None or current is None:
+            return None
+        watch += data
+        other = STAR_SIGNS if current is self._escpos else ESCPOS_SIGNS
+        if other.search(watch) is not None:
+            self._current = self._watch = None
+            current.rewind_to_document_start()
+            return bytes(watch)
+        if len(watch) >= DETECT_WINDOW:
+            self._watch = None
+        return None
 
     def idle(self) -> list[Document]:
         docs = self._decide_held()
@@ -90,23 +118,30 @@ class AutoDecoder:
         return docs + (self.feed(rest) if rest else [])
 
     def _pick(self, found: Literal["escpos", "star"]) -> None:
-        self.command_set = found
+        self.command_set, self._watch = found, None
         self._current = self._star if found == "star" else self._escpos
 
     def _next_job(self, docs: list[Document], data: bytes) -> bytes | None:
         """After a job ended inside `data`, the bytes of the next one, to detect anew (the
         decoder that read them forgets them)."""
         current = self._current
+        self._watch = None
         if not docs or current is None:
             return None
         tail = current.since_document
         if tail > len(data):  # the job goes on from bytes held in an earlier chunk
             return None
-        self._current = None
         if not tail:
+            self._current = None
             return None
+        rest = data[len(data) - tail :]
+        other = STAR_SIGNS if current is self._escpos else ESCPOS_SIGNS
+        if other.search(rest) is None:  # the jobs that follow look the same: no re-decoding
+            self._watch = bytearray(rest) if tail < DETECT_WINDOW else None
+            return None
+        self._current = None
         current.rewind_to_document_start()
-        return data[len(data) - tail :]
+        return rest
 
 
 def make_decoder(command_set: str = "auto", *, codepage: str = "cp858",

@@ -29,7 +29,7 @@ CommandSet = Literal["escpos", "star", "unknown"]
 
 # Sequences only Star Line Mode sends (weight 3) or that Star reads and ESC/POS encoders
 # never emit in that form (weight 1). ESC GS and ESC RS do not exist in ESC/POS at all.
-_STAR_SIGNS = re.compile(
+STAR_SIGNS = re.compile(
     rb"\x1b[\x1d\x1e]"  # ESC GS ..., ESC RS ...: Star-only prefixes
     rb"|\x1bi[\x00-\x07][\x00-\x07]"  # ESC i n1 n2 (size); in ESC/POS ESC i is a bare cut
     rb"|\x1bE[^\x00\x01\x30\x31]"  # ESC E then text: bold with no parameter
@@ -38,7 +38,7 @@ _STAR_SIGNS = re.compile(
     rb"|\x1bb[\x00-\x08\x30-\x38][\x00-\x04\x31-\x34][\x00-\x03\x31-\x33]"  # ESC b barcode
     rb"|\x1b\x07[\x00-\xff][\x00-\xff]\x07"  # ESC BEL n1 n2 BEL: drawer pulse, then kick
 )
-_ESCPOS_SIGNS = re.compile(
+ESCPOS_SIGNS = re.compile(
     rb"\x1dV[\x00\x01\x30\x31AaBbgh]"  # GS V: cut
     rb"|\x1d![\x00-\x77]"  # GS ! n: character size
     rb"|\x1b![\x00-\xff]"  # ESC ! n: print mode
@@ -56,8 +56,8 @@ def detect_command_set(data: bytes) -> CommandSet:
     everything since the last cut. Star wins ties only when it has the stronger signs."""
     head = data[:DETECT_WINDOW]
     star = sum(3 if m.group()[1] in (0x1D, 0x1E, 0x2A) else 1
-               for m in _STAR_SIGNS.finditer(head))
-    escpos = len(_ESCPOS_SIGNS.findall(head))
+               for m in STAR_SIGNS.finditer(head))
+    escpos = len(ESCPOS_SIGNS.findall(head))
     if star > escpos:
         return "star"
     if escpos:
