@@ -18,7 +18,7 @@ from agent.receipts.templates import Template
 # Words of a store advertising its own number below the items.
 _ADVERT = re.compile(
     r"\b(pedidos?|seguinos|siguenos|siganos|follow|consultas|reservas|encargos|llamanos|"
-    r"visitanos|informes|atencion al cliente|ventas|escribinos|escribenos)\b"
+    r"visitanos|informes|atencion al cliente|ventas|escribinos|escribenos|delivery)\b"
 )
 _DELIVERY = re.compile(r"\b(envio|domicilio|entrega|destinatario|ship to|deliver to)\b")
 
