@@ -26,6 +26,7 @@ from agent.receipts.items import (
 )
 from agent.receipts.model import Customer, Kind, Payment, Receipt, ReceiptLine
 from agent.receipts.numbers import NO_CENTS, Amount, find_amounts, fold, iso_currency
+from agent.receipts.reconcile import discounted_line
 from agent.receipts.templates import Template
 from agent.receipts.totals import Totals
 
@@ -39,12 +40,6 @@ def _words(text: str) -> frozenset[str]:
 
 # Words that make a line about refunds a policy note, not a refund ("No se aceptan devoluciones").
 _KIND_NOISE = _words("no sin plazo dias politica hasta para con solo aceptan se por sus")
-# Words of a line discount's label that name no product ("Bonif. 2da unidad 50%").
-_QUALIFIERS = _words(
-    "unidad unidades segunda item items articulo producto llevando lleva llevar compra "
-    "precio especial socio socios club tarjeta cliente clientes unit each desconto "
-    "segundo tercera tercer otra otro"
-)
 _COLUMN_WORDS = _words(
     "cant cantidad qty cod codigo descripcion detalle articulo producto item description p u "
     "pu precio unit unitario importe total monto valor price amount subtotal descricao qtd un "
@@ -279,18 +274,9 @@ class Reader(ContactRules):
         if not (self.kind == "sale" and self.zone == "items"
                 and self.last_item_at == len(self.trace) - 1):
             return False
-        return self.totals.line_discount(value, self._named_line(label))
-
-    def _named_line(self, label: str) -> int:
-        words = {w for w in re.split(r"[\W\d_]+", label) if len(w) >= 4}
-        words = {w for w in words if not self.t.has("discount", w) and w not in _QUALIFIERS}
-        lines = self.totals.lines
-        if not words or words & _words(fold(lines[-1].description)):
-            return -1
-        for index in range(len(lines) - 2, -1, -1):
-            if words & _words(fold(lines[index].description)):
-                return index
-        return -1
+        descriptions = [fold(line.description) for line in self.totals.lines]
+        index = discounted_line(label, descriptions, lambda w: self.t.has("discount", w))
+        return self.totals.line_discount(value, index)
 
     def _item(self, text: str, folded: str, amounts: list[Amount]) -> str | None:
         qty = parse_qty_line(text, self.country)

@@ -1,18 +1,28 @@
 """Structure first: which candidate lines add up to the total. Pure arithmetic on Decimals.
 
-The reader takes lines by their labels; when the result does not add up, these searches
-decide instead: a line whose amount breaks the sum is not an item (a phone, a numbering
-range, a resolution number read as one), and a receipt whose total has a label the reader
-does not know still has one: the amount that the lines above it add up to.
+The reader takes lines by their labels; a discount among the items goes to the line it
+is printed under (or names). When the result does not add up, these searches decide
+instead: a line whose amount breaks the sum is not an item (a phone, a numbering range, a
+resolution number read as one), and a receipt whose total has a label the reader does not
+know still has one: the amount that the lines above it add up to.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from itertools import combinations
 
-__all__ = ["MAX_DROPPED", "breaking_lines", "total_line"]
+__all__ = ["MAX_DROPPED", "breaking_lines", "discounted_line", "total_line"]
+
+# Words of a line discount's label that name no product ("Bonif. 2da unidad 50%").
+_QUALIFIERS = frozenset({
+    "unidad", "unidades", "segunda", "segundo", "tercera", "tercer", "otra", "otro", "item",
+    "items", "articulo", "producto", "llevando", "lleva", "llevar", "compra", "precio",
+    "especial", "socio", "socios", "club", "tarjeta", "cliente", "clientes", "unit", "each",
+    "desconto",
+})
 
 MAX_DROPPED = 2  # more than this and the "match" is more likely chance than structure
 MAX_SEARCH = 64  # lines; beyond this only single lines are tried (bounded work)
@@ -51,3 +61,17 @@ def total_line(amounts: Sequence[Decimal], reduction: Decimal = Decimal(0)) -> i
             return index
         running += amount
     return None
+
+
+def discounted_line(label: str, descriptions: Sequence[str],
+                    is_discount_word: Callable[[str], bool]) -> int:
+    """Which line a discount printed among the items belongs to: the last one (-1), unless
+    its label (folded) names another line's product (`DESC. OFERTA OREO` under the bananas)."""
+    words = {w for w in re.split(r"[\W\d_]+", label) if len(w) >= 4}
+    words = {w for w in words if w not in _QUALIFIERS and not is_discount_word(w)}
+    if not words or not descriptions or words & set(descriptions[-1].split()):
+        return -1
+    for index in range(len(descriptions) - 2, -1, -1):
+        if words & set(descriptions[index].split()):
+            return index
+    return -1
