@@ -218,9 +218,19 @@ def find_contact(text: str, folded: str, template: Template, country: str) -> Co
         # Without a Tel/Cel label only a mobile number printed as one counts: `Socio:
         # 4.567.890-1` is a membership or ID number, not a phone.
         phone = normalise_phone(raw, country, mobile_only=not phone_label)
+        if phone and phone_label and _MOBILE_WORDS.search(folded, *phone_label.span()):
+            phone = _argentine_mobile(phone, country)
         if phone and (phone_label or "." not in raw):
             return Contact(phone=phone)
     return Contact()
+
+
+def _argentine_mobile(phone: str, country: str) -> str:
+    """An Argentine mobile printed as area code + number (`Cel: 11 4321-0987`) takes a 9
+    after +54 in E.164, which the number alone does not tell."""
+    if country != "AR" or phone.startswith("+549"):
+        return phone
+    return normalise_phone("+549" + phone[3:], country, mobile_only=True) or phone
 
 
 def find_email(text: str) -> str | None:
@@ -243,10 +253,8 @@ def labelled_phone(
         raw = candidate.group()
         phone = normalise_phone(raw, country, mobile_only=mobile_only)
         known = normalise_phone(raw, country)
-        mobile_word = _MOBILE_WORDS.search(folded, label.start(), label.end())
-        if country == "AR" and known and not known.startswith("+549") and mobile_word:
-            # an Argentine mobile printed as area code + number takes a 9 in E.164
-            phone = normalise_phone("+549" + known[3:], country, mobile_only=True) or phone
+        if country == "AR" and known and _MOBILE_WORDS.search(folded, label.start(), label.end()):
+            phone = _argentine_mobile(known, country)
         if phone:
             return phone
     return None

@@ -131,6 +131,12 @@ TOTAL                              100,00
     assert receipt.customer.phone == "+541166667777"
 
 
+def test_an_argentine_cel_in_a_customer_block_is_a_mobile() -> None:
+    receipt = read("Cliente: Juan Pérez\nCel: 11 5555-1234\nPan   100,00\nTOTAL   100,00",
+                   "AR", "ARS")
+    assert receipt.customer.phone == "+5491155551234"
+
+
 def test_the_stores_contacts_in_its_header_are_not_the_customer() -> None:
     receipt = read("""
 TIENDA SOL
