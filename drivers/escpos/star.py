@@ -123,9 +123,11 @@ class StarDecoder(EscposDecoder):
         codepage_map: Mapping[int, str] | None = None,
         max_line_chars: int = 1024,
         max_document_lines: int = 5000,
+        track_cuts: bool = False,
     ) -> None:
         super().__init__(codepage=codepage, codepage_map={**STAR_CODEPAGES, **(codepage_map or {})},
-                         max_line_chars=max_line_chars, max_document_lines=max_document_lines)
+                         max_line_chars=max_line_chars, max_document_lines=max_document_lines,
+                         track_cuts=track_cuts)
         effects: dict[int, Effect] = {
             0x40: self._esc_init, 0x45: self._star_bold, 0x46: self._star_bold,
             0x64: self._star_cut, 0x69: self._star_size, 0x57: self._star_expand,
@@ -155,7 +157,8 @@ class StarDecoder(EscposDecoder):
 
     def _star_cut(self, data: bytes, j: int) -> None:
         self._print(data, j)
-        self._end_document("cut", self._base + j + 3)
+        # recorded for take_cuts() like ESC/POS's GS V: a block goes in before ESC d n
+        self._end_document("cut", self._base + j + 3, self._base + j, data[j : j + 3])
 
     def _star_size(self, data: bytes, j: int) -> None:
         high, wide = data[j + 2], data[j + 3]

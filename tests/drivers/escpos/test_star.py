@@ -110,3 +110,12 @@ def test_plain_text_is_unknown_and_decodes_as_escpos() -> None:
 def test_unknown_command_set_is_a_clear_error() -> None:
     with pytest.raises(DriverError, match="command set 'stars'"):
         make_decoder("stars")
+
+
+def test_star_cuts_are_reported_for_the_cut_hold() -> None:
+    data = star_receipt() + star_receipt("5,00")
+    decoder = StarDecoder(codepage="cp858", track_cuts=True)
+    decoder.feed(data)
+    cuts = decoder.take_cuts()
+    assert [data[c.start : c.end] for c in cuts] == [STAR_CUT, STAR_CUT]
+    assert cuts[0].end == len(star_receipt()) and cuts[0].document is not None
