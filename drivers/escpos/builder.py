@@ -271,6 +271,14 @@ class DocumentBuilder:
         self._reset_document()
         self._doc_start = end
 
+    def _forget_partial(self) -> None:
+        """Drop the line and document under construction (the decoder rewinds)."""
+        self._parts, self._len, self._cr = [], 0, False
+        self._graphic = self._stripes = False
+        if self._utf8 is not None:
+            self._utf8.reset()
+        self._reset_document()
+
     def _reset_document(self) -> None:
         self._lines: list[TextLine] = []
         self._barcodes: list[Barcode] = []

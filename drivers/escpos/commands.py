@@ -40,6 +40,22 @@ class VariableLengthCommands(DocumentBuilder):
         self._base = 0  # stream offset of data[0] in the parse under way
         self._z_symbology = "PDF417"  # GS Z n: what ESC Z prints (Epson's default)
 
+    # the decoder's: bytes fed so far, and an incomplete command carried to the next chunk
+    _fed: int
+    _pending: bytearray
+
+    @property
+    def since_document(self) -> int:
+        """Bytes fed since the last document ended (the start of the next job)."""
+        return self._fed - self._doc_start
+
+    def rewind_to_document_start(self) -> None:
+        """Forget what was fed since the last document ended (printer modes aside), for a
+        caller that feeds it again, maybe to the Star decoder (drivers.escpos.select)."""
+        self._pending, self._skip, self._blocks = bytearray(), 0, 0
+        self._forget_partial()
+        self._fed = self._base = self._doc_start
+
     def _paren(self, data: bytes, j: int) -> int:
         """ESC ( fn pL pH d..., FS ( fn pL pH d... (and GS ( for other functions)."""
         if j + 5 > len(data):

@@ -126,24 +126,6 @@ class EscposDecoder(VariableLengthCommands):
         """The start of a command whose remaining bytes have not arrived (usually empty)."""
         return bytes(self._pending)
 
-    @property
-    def since_document(self) -> int:
-        """Bytes fed since the last document ended (the start of the next job)."""
-        return self._fed - self._doc_start
-
-    def rewind_to_document_start(self) -> None:
-        """Forget what was fed since the last document ended, printer modes aside: a caller
-        that tells jobs apart (drivers.escpos.select) feeds those bytes again, perhaps to
-        the Star decoder."""
-        self._pending = bytearray()
-        self._skip = self._blocks = 0
-        self._parts, self._len, self._cr = [], 0, False
-        self._graphic = self._stripes = False
-        if self._utf8 is not None:
-            self._utf8.reset()
-        self._reset_document()
-        self._fed = self._base = self._doc_start
-
     def idle(self) -> list[Document]:
         """The caller saw an idle gap on the port: end the document if it has content.
 
