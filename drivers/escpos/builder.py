@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from drivers.errors import DriverError
 from drivers.escpos.codepages import codec_for_page, decode_table, international_map, is_known_codec
 from drivers.escpos.document import Barcode, Cut, Document, EndReason, TextLine
+from drivers.escpos.raster import DEFAULT_LINE_SPACING, RasterAssembler, StarRaster
 
 _charmap_decode = codecs.charmap_decode
 
@@ -33,6 +34,7 @@ class DocumentBuilder:
         codepage_map: Mapping[int, str] | None,
         max_line_chars: int,
         max_document_lines: int,
+        keep_images: bool = True,
     ) -> None:
         self._default_utf8 = codepage.lower().replace("_", "-") in ("utf-8", "utf8")
         if self._default_utf8:
@@ -47,6 +49,7 @@ class DocumentBuilder:
         self._codepage_map = dict(codepage_map) if codepage_map is not None else None
         self._max_chars = max(1, max_line_chars)
         self._max_lines = max(1, max_document_lines)
+        self._keep_images = keep_images  # False: raster data streams past, never kept
         self.unknown_bytes = 0  # bytes skipped as unknown, running total
         self.dropped_chars = 0  # text beyond max_line_chars
         self.dropped_lines = 0  # lines, barcodes and QR codes beyond max_document_lines
@@ -57,6 +60,8 @@ class DocumentBuilder:
         self.track_cuts = False  # record cuts for take_cuts() (the cut hold does; others not)
         self._cuts: list[Cut] = []
         self._doc_start = 0
+        self._raster = RasterAssembler()  # the pictures of the document under way
+        self._star = StarRaster(self._raster, self._unknown)  # Star Graphic Mode
         self._reset_printer()
         self._reset_document()
 
@@ -79,6 +84,7 @@ class DocumentBuilder:
         self._graphic = False  # an image or symbol was printed since the last line end
         self._stripes = False  # within a series of ESC * stripes (one image)
         self._disabled = False  # ESC = n with bit 0 clear
+        self._raster.line_spacing = DEFAULT_LINE_SPACING
 
     def _select_codepage(self, page: int) -> bool:
         """`ESC t page`; False (and the default page) when the page is not supported."""
@@ -111,6 +117,13 @@ class DocumentBuilder:
                 self._add_text(s)
             return
         pieces = s.split("\n")
+        if self._raster.open:  # each LF steps the picture: line by line
+            for k, piece in enumerate(pieces):
+                if k:
+                    self._end_line()
+                if piece:
+                    self._add_text(piece)
+            return
         if pieces[0]:
             self._add_text(pieces[0])
         self._end_line()
@@ -202,6 +215,11 @@ class DocumentBuilder:
         self._len = 0
         self._line_style = 0
         lines = self._lines
+        if not text and self._raster.open:  # paper fed inside a picture
+            self._raster.line_feed()
+            return
+        if text:
+            self._raster.close()
         if not text:
             # blank lines inside a receipt separate its sections; not the feed that follows
             # an image or a barcode, nor paper fed before the first line
@@ -244,7 +262,8 @@ class DocumentBuilder:
 
     def _has_content(self) -> bool:
         # leading blank lines are never stored, so any stored line means printed text
-        return bool(self._lines or self._barcodes or self._qr_codes)
+        return bool(self._lines or self._barcodes or self._qr_codes
+                    or self._raster.images or self._raster.open)
 
     def _end_document(
         self, reason: EndReason, end: int, cut_start: int = -1, cut: bytes = b""
@@ -254,13 +273,13 @@ class DocumentBuilder:
         lines = self._lines
         while lines and not lines[-1].text:
             lines.pop()
-        doc = None
-        if lines or self._barcodes or self._qr_codes:
-            doc = Document(
-                lines=lines, barcodes=self._barcodes, qr_codes=self._qr_codes,
-                images_skipped=self._images, unknown_bytes=self._doc_unknown,
-                size=end - self._doc_start, ended_by=reason,
-            )
+        made = Document(
+            lines=lines, barcodes=self._barcodes, qr_codes=self._qr_codes,
+            images_skipped=self._images, unknown_bytes=self._doc_unknown,
+            size=end - self._doc_start, ended_by=reason, images=self._raster.take(),
+        )
+        doc = made if made.has_content else None
+        if doc is not None:
             self._out.append(doc)
         if cut_start >= 0 and self.track_cuts:
             encoding = "utf-8" if self._utf8 is not None else self._codec

@@ -6,6 +6,7 @@ leaves in the document. Fixed lengths are tables in drivers/escpos/tables.py.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from drivers.escpos.builder import DocumentBuilder
@@ -39,6 +40,8 @@ class VariableLengthCommands(DocumentBuilder):
         self._block_mul = 0
         self._base = 0  # stream offset of data[0] in the parse under way
         self._z_symbology = "PDF417"  # GS Z n: what ESC Z prints (Epson's default)
+        self._sink: bytearray | None = None  # a raster payload being collected, see _capture
+        self._sink_done: Callable[[bytes], None] = _ignore
 
     # the decoder's: bytes fed so far, and an incomplete command carried to the next chunk
     _fed: int
@@ -55,6 +58,22 @@ class VariableLengthCommands(DocumentBuilder):
         self._pending, self._skip, self._blocks = bytearray(), 0, 0
         self._forget_partial()
         self._fed = self._base = self._doc_start
+
+    def _capture(self, size: int, done: Callable[[bytes], None]) -> None:
+        """Collect the next `size` bytes (a picture's data, streaming past like a skipped
+        payload) and hand them to `done` once all have arrived."""
+        self._skip = size
+        if not self._keep_images:
+            return
+        self._sink, self._sink_done = bytearray(), done
+        if not size:
+            self._captured()
+
+    def _captured(self) -> None:
+        sink, done = self._sink, self._sink_done
+        self._sink, self._sink_done = None, _ignore
+        if sink is not None:
+            done(bytes(sink))
 
     def _paren(self, data: bytes, j: int) -> int:
         """ESC ( fn pL pH d..., FS ( fn pL pH d... (and GS ( for other functions)."""
@@ -93,9 +112,7 @@ class VariableLengthCommands(DocumentBuilder):
             return -7
         cn, func = data[j + 5], data[j + 6]
         if fn == 0x4C:  # GS ( L m fn ...
-            if func in GRAPHICS_STORE_FUNCTIONS:
-                self._image()
-            self._skip = size - 2
+            self._graphics(func, size - 2)
             return j + 7
         symbology = SYMBOLS_2D.get(cn)
         if symbology is not None and func == 80 and size > MAX_SYMBOL_DATA:
@@ -151,19 +168,41 @@ class VariableLengthCommands(DocumentBuilder):
             return j + 7
         if j + 9 > n:
             return -9
-        if data[j + 8] in GRAPHICS_STORE_FUNCTIONS:
-            self._image()
-        self._skip = size - 2
+        self._graphics(data[j + 8], size - 2)
         return j + 9
 
+    def _graphics(self, func: int, size: int) -> None:
+        """GS ( L / GS 8 L function `func` with `size` bytes after m fn: raster and column
+        graphics go into the picture, print (fn 2 / 50) places them; NV and download
+        graphics (stored logos) are skipped."""
+        if func in GRAPHICS_STORE_FUNCTIONS:
+            self._image()
+        if func in (112, 113, 2, 50):
+            at = len(self._lines)
+            self._capture(size, lambda body: self._raster.graphics(func, body, at))
+        else:
+            self._skip = size
+
     def _esc_image(self, data: bytes, j: int) -> int:
-        """ESC * m nL nH d...: bit image, 1 byte per column (8-dot) or 3 (24-dot, m 32/33)."""
+        """ESC * m nL nH d...: bit image, 1 byte per column (8-dot) or 3 (24-dot, m 32/33);
+        ESC * r ... is Star's raster mode."""
+        if j + 3 > len(data):
+            return -3
+        if data[j + 2] == 0x72:
+            return self._star_raster_command(data, j)
         if j + 5 > len(data):
             return -5
-        columns = data[j + 3] | data[j + 4] << 8
-        self._skip = columns * 3 if data[j + 2] & 0x20 else columns
+        m, columns = data[j + 2], data[j + 3] | data[j + 4] << 8
+        at = len(self._lines)
+        self._capture(columns * 3 if m & 0x20 else columns,
+                      lambda cols: self._raster.esc_star(m, columns, cols, at))
         self._image(stripe=True)
         return j + 5
+
+    def _star_raster_command(self, data: bytes, j: int) -> int:
+        """ESC * r X in line mode: ESC * r A enters Star's raster mode (the decoder's loop
+        then hands every byte to StarRaster until ESC * r B)."""
+        return self._star.command(data, j, len(self._lines))
 
     def _gs_image(self, data: bytes, j: int) -> int:
         """GS * x y d...: define downloaded bit image, x*y*8 bytes."""
@@ -183,11 +222,13 @@ class VariableLengthCommands(DocumentBuilder):
             return j + 2
         if j + 8 > n:
             return -8
-        size = (data[j + 4] | data[j + 5] << 8) * (data[j + 6] | data[j + 7] << 8)
+        width, height = data[j + 4] | data[j + 5] << 8, data[j + 6] | data[j + 7] << 8
+        size = width * height
         if size > MAX_PAYLOAD:
             self._unknown(8)
             return j + 8
-        self._skip = size
+        m, at = data[j + 3], len(self._lines)
+        self._capture(size, lambda rows: self._raster.gs_v0(m, width, height, rows, at))
         self._image()
         return j + 8
 
@@ -321,3 +362,7 @@ class VariableLengthCommands(DocumentBuilder):
             return end
         self._unknown(3)
         return j + 3
+
+
+def _ignore(data: bytes) -> None:
+    return None

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from drivers.escpos.raster import RasterImage
+
 EndReason = Literal["cut", "init", "idle", "flush"]
+ROWS_PER_TEXT_LINE = 24  # a job whose pictures are taller than its text would be is raster
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +19,7 @@ class TextLine:
     bold: bool = False
     double_height: bool = False
     double_width: bool = False
+    confidence: float | None = None  # 0-1 when the line was read by OCR from a picture
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,16 @@ class Document:
     unknown_bytes: int = 0
     size: int = 0  # bytes of input that made this document
     ended_by: EndReason = "flush"
+    images: list[RasterImage] = field(default_factory=list)  # raster pictures, exact 1-bit
+    ocr: bool = False  # some lines were read by OCR from the images
+
+    @property
+    def has_raster(self) -> bool:
+        """The job printed its receipt (or most of it) as pictures, not just a logo over
+        text: what OCR reads, and a job a block inserted before the cut should leave alone."""
+        rows = sum(image.height for image in self.images)
+        printed = sum(1 for line in self.lines if line.confidence is None)
+        return rows > ROWS_PER_TEXT_LINE * printed
 
     @property
     def text(self) -> str:
@@ -44,7 +58,7 @@ class Document:
 
     @property
     def has_content(self) -> bool:
-        return bool(self.lines or self.barcodes or self.qr_codes)
+        return bool(self.lines or self.barcodes or self.qr_codes) or self.has_raster
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +67,7 @@ class Cut:
 
     `start` and `end` are stream offsets of the command's first byte and the byte after it
     (a command boundary: nothing is ever inserted inside a command). `document` is what the
-    cut ended (None when it had no text, barcode or QR code: an image-only or raster job).
+    cut ended (None when it had no content; a raster job's document says `has_raster`).
     `encoding` is the text encoding in force at the cut ("utf-8" or a codec name), and
     `international` the ESC R character set, so inserted text prints in the same way.
     `command` tells GS V from ESC i / ESC m (which in Star Line Mode is a size, not a cut)."""

@@ -136,13 +136,18 @@ def test_demo_is_split_at_each_cut_with_images_and_qr(escpos_fixtures: Path) -> 
     data = (escpos_fixtures / "escpos-php-demo.bin").read_bytes()
     decoder = EscposDecoder()
     docs = decoder.feed(data) + decoder.flush()
-    assert len(docs) == 12 and all(doc.ended_by == "cut" for doc in docs)
+    assert len(docs) == 14 and all(doc.ended_by == "cut" for doc in docs)
     assert docs[0].text == "Hello world"
     assert docs[4].text == "Partial cut\n(not available on all printers)"
     assert docs[10].barcodes == [Barcode("CODE39", "9876")]
-    # the two image-only sections (4 GS ( L graphics, 4 GS v 0 rasters) make no document
-    assert decoder.textless_documents == 2 and decoder.images_skipped == 8
-    assert docs[11].qr_codes == ["Testing 123"] * 3 and docs[11].size == 241
+    # the two image-only sections (4 GS v 0 rasters, 4 GS ( L graphics) are raster jobs:
+    # one 608 x 1372-dot picture each, the same picture both ways
+    for doc in docs[11:13]:
+        assert not doc.lines and doc.has_raster and doc.images_skipped == 4
+        assert [(i.width, i.height) for i in doc.images] == [(608, 1372)]
+    assert docs[11].images[0].data == docs[12].images[0].data
+    assert decoder.textless_documents == 0 and decoder.images_skipped == 8
+    assert docs[13].qr_codes == ["Testing 123"] * 3 and docs[13].size == 241
     assert decoder.unknown_bytes == 0
 
 
@@ -192,8 +197,11 @@ def test_python_escpos_qr_barcodes_and_images() -> None:
     assert doc.images_skipped == 3 and doc.unknown_bytes == 0
 
 
-def test_a_megabyte_raster_streams_through_without_being_buffered() -> None:
-    width, height = 512, 2048  # 1 MiB of image data
+@pytest.mark.parametrize("keep_images", [False, True])
+def test_a_megabyte_raster_streams_through_and_is_kept_only_as_a_picture(
+    keep_images: bool,
+) -> None:
+    width, height = 512, 2048  # 1 MiB of image data, 4096 dots wide: clipped at 2048
     job = (
         ESC
         + b"@Logo\n"
@@ -203,7 +211,7 @@ def test_a_megabyte_raster_streams_through_without_being_buffered() -> None:
     )
     image = bytes([0x0A, 0x1B, 0x40, 0x41]) * (width * height // 4)  # LF, ESC @, "A"...
     tail = b"After the logo\n" + GS + b"VA\x03"
-    decoder = EscposDecoder()
+    decoder = EscposDecoder(keep_images=keep_images)
     tracemalloc.start()
     docs = decoder.feed(job)
     for pos in range(0, len(image), 4096):
@@ -211,9 +219,14 @@ def test_a_megabyte_raster_streams_through_without_being_buffered() -> None:
     docs += decoder.feed(tail)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert peak < 64 * 1024
+    # without pictures nothing is buffered; with them, the payload once and the picture
+    assert peak < (64 * 1024 if not keep_images else 3 * len(image))
     assert [doc.text for doc in docs] == ["Logo\nAfter the logo"]
     assert docs[0].images_skipped == 1 and docs[0].size == len(job) + len(image) + len(tail)
+    if keep_images:
+        (picture,) = docs[0].images
+        assert (picture.width, picture.height, picture.after_line) == (2048, 2048, 1)
+        assert picture.data[:4] == bytes([0x0A, 0x1B, 0x40, 0x41])
 
 
 # -- printer rules -------------------------------------------------------------------------
