@@ -2,7 +2,9 @@
 
 Taps and scanners only enqueue (never block: a full queue drops the parser's copy, counted,
 while the printer keeps its bytes). The worker owns every decoder and the checkout, so none
-of them needs a lock; time is read once per item and passed down to the pure code.
+of them needs a lock; time is read once per item and passed down to the pure code. A receipt
+printed as pictures goes to the OCR worker (agent/daemon/ocr.py) and comes back through the
+same queue as an "ocr" item, so reading it never holds up the jobs behind it.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from typing import Any
 from agent.config import AgentConfig, PrinterSection
 from agent.daemon.append import ReceiptAppender
 from agent.daemon.captures import MAX_CAPTURE, Captures
+from agent.daemon.ocr import ocr_worker
 from agent.delivery.events import Event, stable_event_id
 from agent.delivery.outbox import Outbox
 from agent.errors import ConfigError, OutboxError, ReceiptError, StorageFullError
 from agent.receipts import Receipt, Template, extract, load_template
+from agent.receipts.ocr_lines import merge_ocr
 from agent.sales.checkout import Checkout
 from agent.sales.events import SalePolicy, events_for_sale
 from drivers.escpos.document import Document
@@ -46,6 +50,9 @@ class PipelineStats:
     dropped_chunks: int = 0
     storage_errors: int = 0
     held_in_memory: int = 0
+    ocr_read: int = 0  # raster print jobs whose pictures OCR read (receipt or not)
+    ocr_failed: int = 0  # OCR failed, timed out or its queue was full: kept unread
+    ocr_problem: str = ""  # why raster jobs cannot be read (Tesseract missing, ocr = "off")
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=5000))
 
 
@@ -132,6 +139,7 @@ class Pipeline:
         self._failing = False
         self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
         self._stopping = False
+        self.ocr, self.stats.ocr_problem = ocr_worker(config.receipts)
 
     @staticmethod
     def _load_templates(config: AgentConfig) -> dict[str, Template]:
@@ -159,11 +167,17 @@ class Pipeline:
                 log.error("parser queue full: dropping the parser's copy (printing unaffected)")
 
     def start(self) -> None:
+        if self.ocr is not None:
+            self.ocr.start()
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Process what is queued, end open receipts (a cut may never come), then return."""
+        """Process what is queued, end open receipts (a cut may never come), then return.
+        OCR gets half the time first; raster jobs it has not reached are kept as captures."""
         self._stopping = True
+        if self.ocr is not None:
+            for printer, _doc, raw, arrived in self.ocr.stop(timeout / 2):
+                self.put(("unread", printer, "", raw, arrived))
         self.put(("stop", None, "", None, time.time()))
         self._thread.join(timeout)
 
@@ -192,6 +206,11 @@ class Pipeline:
                     self._end(who, stream, at)
                 elif kind == "scan":
                     self._scan(payload, at)
+                elif kind == "ocr":
+                    self._ocr_result(who, *payload)
+                elif kind == "unread":  # a raster job OCR had not reached at shutdown
+                    self.stats.unread += 1
+                    self._capture(who, payload, ["a raster print job was not read: stopped"], at)
                 self._retry_unsaved(at)
             except Exception:  # the parser must never die: log, count, carry on
                 log.exception("pipeline: %s from %s failed", kind, getattr(who, "name", who))
@@ -245,23 +264,53 @@ class Pipeline:
         problems = [
             problem
             for doc in docs
-            if doc.has_content and (problem := self._document(state.printer, doc, arrived))
+            if doc.has_content and (problem := self._read(state.printer, doc, raw, arrived))
         ]
+        self._capture(state.printer, raw, problems, arrived)
+
+    def _capture(
+        self, printer: PrinterSection, raw: bytes, problems: list[str], arrived: float
+    ) -> None:
         keep = self.config.receipts.capture == "all" or problems
         if self.captures is not None and keep and raw:
             reason = "; ".join(problems) or "print job captured"
             level = logging.WARNING if problems else logging.DEBUG
-            self.captures.save(state.printer.name, raw, now=arrived, reason=reason, level=level)
+            self.captures.save(printer.name, raw, now=arrived, reason=reason, level=level)
 
-    def _document(self, printer: PrinterSection, doc: Document, arrived: float) -> str | None:
-        """Read one document into a sale; the reason when it is not a receipt."""
+    def _read(self, printer: PrinterSection, doc: Document, raw: bytes, at: float) -> str | None:
+        """A receipt printed as pictures goes to OCR (its bytes with it); the rest is read."""
         store = self.config.store
-        receipt = extract(
-            doc,
-            template=self.templates[printer.name],
-            country=store.country,
-            currency=store.currency,
-        )
+        template = self.templates[printer.name]
+        receipt = extract(doc, template=template, country=store.country, currency=store.currency)
+        if receipt.ok or not doc.has_raster or doc.ocr:
+            return self._document(printer, doc, at, receipt)
+        if self.ocr is not None and self.ocr.submit((printer, doc, raw, at), doc.images,
+                                                    self._ocr_done):
+            return None  # read when OCR is done
+        self.stats.unread += 1
+        self.stats.ocr_failed += self.ocr is not None
+        why = self.stats.ocr_problem or "the OCR queue is full"
+        return f"a raster print job (a receipt printed as pictures) was not read: {why}"
+
+    def _ocr_done(self, key: Any, lines: Any, error: str | None) -> None:
+        # from the OCR thread; waits for room: this is a sale, not a chunk a tap may drop
+        self._queue.put(("ocr", key, "", (lines, error), time.time()), timeout=60)
+
+    def _ocr_result(self, key: Any, lines: Any, error: str | None) -> None:
+        printer, doc, raw, arrived = key
+        if lines is None:
+            self.stats.ocr_failed += 1
+            self.stats.unread += 1
+            self._capture(printer, raw, [f"a raster print job was not read: {error}"], arrived)
+            return
+        self.stats.ocr_read += 1
+        problem = self._read(printer, merge_ocr(doc, lines), raw, arrived)
+        self._capture(printer, raw, [problem] if problem else [], arrived)
+
+    def _document(
+        self, printer: PrinterSection, doc: Document, arrived: float, receipt: Receipt
+    ) -> str | None:
+        """Make one read document a sale; the reason when it is not a receipt."""
         if not receipt.ok:
             self.stats.unread += 1
             reason = receipt.problem or "; ".join(receipt.warnings) or "no total"

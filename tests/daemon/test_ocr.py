@@ -1,0 +1,149 @@
+"""Raster receipts read by the real Tesseract, off the printing path: the pipeline commits the
+sale from a receipt printed as pictures, a failure or a missing Tesseract keeps the job as an
+unread capture, the worker's queue is bounded and its runs time out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from raster_receipts import Sample, fonts_available, sample, text_receipt
+
+from agent.config import AgentConfig
+from agent.daemon.ocr import OcrWorker, ocr_document, tesseract_problem
+from agent.daemon.pipeline import Pipeline
+from agent.delivery.outbox import Outbox
+from agent.receipts import GENERIC, extract
+from drivers.escpos.decoder import decode_all
+from drivers.escpos.raster import RasterImage
+
+LANGUAGES = "spa+por+eng"
+pytestmark = [
+    pytest.mark.skipif(tesseract_problem(LANGUAGES) is not None,
+                       reason=f"Tesseract: {tesseract_problem(LANGUAGES)}"),
+    pytest.mark.skipif(not fonts_available(), reason="fonts-liberation/dejavu absent"),
+]
+
+
+def read(s: Sample) -> Any:
+    (doc,) = [d for d in decode_all(s.job) if d.has_content]
+    assert doc.has_raster
+    read = ocr_document(doc, languages=LANGUAGES, timeout=60)
+    return read, extract(read, template=GENERIC, country=s.country, currency=s.currency)
+
+
+@pytest.mark.parametrize(
+    ("seed", "encoding", "mixed"),
+    [
+        (1026, "gs_v0", False),  # a Windows driver's bands: AR sale, phone, e-mail, card
+        (1046, "star", False),  # Star TSP100: UY refund with a card number
+        (1148, "esc_star", True),  # a text header over 24-dot column bands: UY refund
+    ],
+)
+def test_a_receipt_printed_as_pictures_is_read(seed: int, encoding: str, mixed: bool) -> None:
+    s = sample(seed, encoding=encoding, mixed=mixed)
+    doc, receipt = read(s)
+    truth = s.truth
+    assert (receipt.kind, receipt.total) == (truth.kind, truth.total), doc.text
+    assert [line.amount for line in receipt.lines] == [a for _, a in truth.lines]
+    assert truth.phone and receipt.customer.phone == text_receipt(s).customer.phone
+    assert truth.card and truth.card not in str(receipt.to_json())
+    ocr = [line.confidence for line in doc.lines if line.confidence is not None]
+    assert ocr and all(0 <= c <= 1 for c in ocr)
+    if mixed:  # the printed header is printed text, first
+        assert [line.confidence for line in doc.lines[:3]] == [None] * 3
+
+
+def test_the_worker_times_out_refuses_when_full_and_reports_back() -> None:
+    noise = RasterImage(576, 3000, bytes((i * 7919) % 251 for i in range(72 * 3000)))
+    results: list[tuple[Any, Any, str | None]] = []
+    worker = OcrWorker(languages=LANGUAGES, timeout=0.2, max_queue=1)
+    assert worker.submit("a", [noise], lambda *r: results.append(r))
+    assert not worker.submit("b", [noise], lambda *r: results.append(r))  # full, not started
+    assert worker.stats.refused == 1
+    worker.start()
+    deadline = time.monotonic() + 30
+    while not results:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert worker.stop() == []
+    ((key, lines, error),) = results
+    assert key == "a" and lines is None and error and "timeout" in error.lower()
+    assert worker.stats.failed == 1
+
+
+def config(tmp_path: Path, **receipts: Any) -> AgentConfig:
+    return AgentConfig(
+        store={"terminal_id": "caja-1", "timezone": "UTC", "country": "AR", "currency": "ARS"},
+        outbox={"path": tmp_path / "outbox.db"},
+        printer=[{"name": "caja", "mode": "spool", "path": "/tmp", "idle_seconds": 0.3}],
+        receipts={"capture_dir": str(tmp_path / "captures"), **receipts},
+    )
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> Iterator[Outbox]:
+    with Outbox(tmp_path / "outbox.db", synchronous="normal") as box:
+        yield box
+
+
+def wait_for(predicate: Any, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_the_pipeline_commits_a_raster_sale_without_holding_up_the_next_job(
+    tmp_path: Path, outbox: Outbox
+) -> None:
+    s = sample(1026, encoding="gs_v0")
+    pipeline = Pipeline(config(tmp_path), outbox, local_zone=None)
+    pipeline.start()
+    try:
+        sink = pipeline.sink(pipeline.config.printer[0])
+        sink.data("caja#1", s.job)
+        text = b"Ticket 9\nTOTAL  100,00\nEFECTIVO  100,00\n\x1dV\x01"
+        sink.data("caja#1", text)  # a text receipt right behind it is read first
+        wait_for(lambda: pipeline.stats.receipts == 1)
+        assert pipeline.stats.ocr_read == 0
+        wait_for(lambda: pipeline.stats.ocr_read == 1 and pipeline.stats.receipts == 2)
+        wait_for(lambda: s.truth.total in payments(outbox))
+    finally:
+        pipeline.stop()
+    assert pipeline.stats.unread == 0 and not (tmp_path / "captures").exists()
+    assert payments(outbox) == {Decimal("100.00"), s.truth.total}
+
+
+def payments(outbox: Outbox) -> set[Decimal]:
+    return {row.event.amount for row in outbox.list(limit=100)
+            if row.event.action == "tienda_fisica.pago" and row.event.amount is not None}
+
+
+@pytest.mark.parametrize("how", ["off", "missing"])
+def test_without_ocr_a_raster_job_is_kept_as_an_unread_capture_saying_why(
+    how: str, tmp_path: Path, outbox: Outbox, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    if how == "missing":  # a till where Tesseract was never installed
+        monkeypatch.setenv("PATH", str(tmp_path))
+    cfg = config(tmp_path, ocr="off" if how == "off" else "auto")
+    pipeline = Pipeline(cfg, outbox, local_zone=None)
+    assert pipeline.ocr is None
+    hint = "off" if how == "off" else "apt-get install tesseract-ocr"
+    assert hint in pipeline.stats.ocr_problem
+    pipeline.start()
+    try:
+        pipeline.sink(cfg.printer[0]).data("caja#1", sample(1026, encoding="gs_v0").job)
+        wait_for(lambda: pipeline.stats.unread == 1)
+    finally:
+        pipeline.stop()
+    (kept,) = (tmp_path / "captures").glob("*.bin")
+    assert kept.read_bytes() == sample(1026, encoding="gs_v0").job  # for parse, later
+    logged = [r.getMessage() for r in caplog.records if "raster print job" in r.getMessage()]
+    assert logged and hint in logged[0] and str(kept) in logged[0]
+    assert sum(outbox.counts().values()) == 0
