@@ -23,7 +23,8 @@ from rich.markup import escape
 
 from agent.cli.common import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Context, add_command
 from agent.cli.doctor_devices import SERVICE_USER, Finding, Identity, device_checks
-from agent.config import AgentConfig, config_path, load_config
+from agent.config import AgentConfig, ReceiptsSection, config_path, load_config
+from agent.daemon.ocr import tesseract_problem
 from agent.errors import ConfigError
 
 __all__ = ["Finding", "Identity", "iter_checks", "register", "run_checks"]
@@ -119,6 +120,16 @@ def check_outbox(path: Path) -> Finding:
     return Finding("FAIL", "outbox", f"{path} is damaged ({'; '.join(rows[:3])}): {fix}")
 
 
+def check_ocr(receipts: ReceiptsSection) -> Finding:
+    """Receipts printed as pictures need Tesseract and its languages (receipts.ocr)."""
+    if receipts.ocr == "off":
+        return Finding("OK", "ocr", 'off (receipts.ocr = "off"): raster receipts stay unread')
+    problem = tesseract_problem(receipts.ocr_languages)
+    if problem:
+        return Finding("WARN", "ocr", f"raster receipts will not be read: {problem}")
+    return Finding("OK", "ocr", f"Tesseract reads raster receipts ({receipts.ocr_languages})")
+
+
 def read_token(config: AgentConfig, credential: Path) -> tuple[str | None, Finding | None]:
     """The configured token, else the file the unit loads as a credential (root only)."""
     if config.hellotext.token is not None:
@@ -147,6 +158,7 @@ def iter_checks(
     yield check_clock(now, server_date)
     yield check_disk(*free_space(config.outbox.path))
     yield check_outbox(config.outbox.path)
+    yield check_ocr(config.receipts)
 
 
 def run_checks(
@@ -170,7 +182,7 @@ def register(commands: Any) -> None:
         commands,
         "doctor",
         _doctor,
-        "check config, devices, printer, token, clock, disk, outbox",
+        "check config, devices, printer, token, clock, disk, outbox, OCR",
         "One line per check: OK, or WARN/FAIL with what to do. Exits 1 when a check fails, "
         "78 when the config is invalid. Run as root to check devices for the service user.",
     )

@@ -3,7 +3,9 @@
 Works without any config file (store defaults UY / UYU / cp858 / generic template); when
 `--config` is given, or the default config exists, its store country and currency, its
 templates directory and its only printer's template and code pages are the defaults.
-Exit 0 when every receipt was read, 1 otherwise with the reason on stderr.
+Exit 0 when every receipt was read, 1 otherwise with the reason on stderr. Receipts printed
+as pictures are read by OCR (Tesseract) as the daemon reads them; `--image OUT.png` writes
+the pictures the decoder assembled, so an installer can see what the printer got.
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ from rich.text import Text
 from agent.cli.common import EXIT_FAILURE, EXIT_OK, Context, add_command
 from agent.config import AppendSection, config_path
 from agent.daemon.append import ReceiptAppender
+from agent.daemon.ocr import ocr_document, tesseract_problem
 from agent.errors import ConfigError, ReceiptError
 from agent.receipts import Receipt, Template, explain, extract, load_template
 from agent.receipts.numbers import money, quantity_text
 from drivers.escpos.blocks import splice
 from drivers.escpos.codepages import is_known_codec
 from drivers.escpos.decoder import cuts_of
+from drivers.escpos.document import Document
+from drivers.escpos.raster import stack
 from drivers.escpos.select import COMMAND_SETS, decode_all
 
 
@@ -42,6 +47,9 @@ class Settings:
     template: str = "generic"
     templates_dir: Path | None = None
     append: AppendSection | None = None
+    ocr: str = "auto"
+    ocr_languages: str = "spa+por+eng"
+    ocr_timeout: float = 30.0
 
 
 def register(commands: Any) -> None:
@@ -72,6 +80,13 @@ def register(commands: Any) -> None:
     parser.add_argument("--country", metavar="CC", help="store country (default: UY)")
     parser.add_argument("--currency", metavar="CUR", help="default currency (default: UYU)")
     parser.add_argument(
+        "--image", metavar="OUT.png",
+        help="write the pictures of a raster print job (OUT-2.png... for further jobs)",
+    )
+    parser.add_argument(
+        "--ocr", choices=("auto", "off"), help="read raster receipts with Tesseract (default: auto)"
+    )
+    parser.add_argument(
         "--append", action="store_true",
         help="show the [printer.append] block each receipt would get (from the config)",
     )
@@ -94,6 +109,9 @@ def settings(args: argparse.Namespace, ctx: Context) -> Settings:
             template=printer.template if printer else base.template,
             templates_dir=Path(config.receipts.templates_dir),
             append=printer.append if printer else None,
+            ocr=config.receipts.ocr,
+            ocr_languages=config.receipts.ocr_languages,
+            ocr_timeout=config.receipts.ocr_timeout_seconds,
         )
     codepage = (args.codepage or base.codepage).lower()
     if not is_known_codec(codepage):
@@ -107,6 +125,9 @@ def settings(args: argparse.Namespace, ctx: Context) -> Settings:
         template=args.template or base.template,
         templates_dir=base.templates_dir,
         append=base.append,
+        ocr=args.ocr or base.ocr,
+        ocr_languages=base.ocr_languages,
+        ocr_timeout=base.ocr_timeout,
     )
 
 
@@ -120,6 +141,7 @@ def _parse(args: argparse.Namespace, ctx: Context) -> int:
     out: list[dict[str, Any]] = []
     problems: list[str] = []
     console = Console(highlight=False, soft_wrap=True)
+    images_written = 0
     for name in args.files:
         try:
             data = Path(name).read_bytes()
@@ -130,24 +152,39 @@ def _parse(args: argparse.Namespace, ctx: Context) -> int:
                              codepage_map=conf.codepage_map)
         docs = [doc for doc in decoded if doc.has_content]
         if not docs:
-            problems.append(f"{name}: no receipt in it (no text, barcode or QR code)")
+            problems.append(f"{name}: no receipt in it (no text, barcode, QR code or picture)")
         for index, doc in enumerate(docs, 1):
+            where = f"{name}" + (f" (receipt {index} of {len(docs)})" if len(docs) > 1 else "")
+            if args.image and doc.images:
+                images_written += 1
+                _write_image(args.image, images_written, doc)
             receipt = extract(doc, template=template, country=conf.country, currency=conf.currency)
+            if not receipt.ok and doc.has_raster:
+                doc, why = _ocr(doc, conf)
+                if why:
+                    problems.append(f"{where}: a receipt printed as pictures, not read: {why}")
+                else:
+                    receipt = extract(
+                        doc, template=template, country=conf.country, currency=conf.currency
+                    )
             trace = (
                 explain(doc, template=template, country=conf.country, currency=conf.currency)
                 if args.explain
                 else []
             )
-            where = f"{name}" + (f" (receipt {index} of {len(docs)})" if len(docs) > 1 else "")
+            confidences = [line.confidence for line in doc.lines]
             if not receipt.ok:
                 problems.append(f"{where}: {receipt.problem}")
             if args.json:
                 item = receipt.to_json()
                 if args.explain:
-                    item["explain"] = [{"line": line, "rule": rule} for line, rule in trace]
+                    item["explain"] = [
+                        {"line": line, "rule": rule, "ocr_confidence": conf_}
+                        for (line, rule), conf_ in zip(trace, confidences, strict=False)
+                    ]
                 out.append(item)
             else:
-                _show(console, where, receipt, trace)
+                _show(console, where, receipt, trace, confidences)
     if args.json:
         print(json.dumps({"receipts": out}, ensure_ascii=False, indent=2))
     for problem in problems:
@@ -155,13 +192,51 @@ def _parse(args: argparse.Namespace, ctx: Context) -> int:
     return EXIT_FAILURE if problems else EXIT_OK
 
 
-def _show(console: Console, where: str, receipt: Receipt, trace: list[tuple[str, str]]) -> None:
+def _ocr(doc: Document, conf: Settings) -> tuple[Document, str | None]:
+    """The raster document read by OCR, or why it could not be."""
+    if conf.ocr == "off":
+        return doc, "OCR is off (receipts.ocr / --ocr)"
+    problem = tesseract_problem(conf.ocr_languages)
+    if problem:
+        return doc, problem
+    try:
+        return ocr_document(doc, languages=conf.ocr_languages, timeout=conf.ocr_timeout), None
+    except RuntimeError as exc:  # pytesseract's timeout and Tesseract's own errors
+        return doc, f"OCR failed: {exc}"
+
+
+def _write_image(path: str, count: int, doc: Document) -> None:
+    target = Path(path)
+    if count > 1:
+        target = target.with_name(f"{target.stem}-{count}{target.suffix or '.png'}")
+    image = stack(doc.images)
+    try:
+        target.write_bytes(image.to_png())
+    except OSError as exc:
+        raise ReceiptError(f"--image: cannot write {target}: {exc.strerror}") from exc
+    print(f"hellotext-agent: wrote {target} ({image.width} x {image.height} dots)", file=sys.stderr)
+
+
+def _show(
+    console: Console,
+    where: str,
+    receipt: Receipt,
+    trace: list[tuple[str, str]],
+    confidences: list[float | None],
+) -> None:
     if trace:
         rules = Table(title=Text(f"{where}: how each line was read"))
         rules.add_column("rule", style="cyan", no_wrap=True)
+        ocr = any(c is not None for c in confidences)
+        if ocr:
+            rules.add_column("OCR", justify="right")
         rules.add_column("printed line")
-        for printed, rule in trace:
-            rules.add_row(rule, Text(printed))  # printed text is not markup
+        for (printed, rule), conf in zip(trace, confidences, strict=False):
+            if ocr:  # printed text is not markup
+                shown = "printed" if conf is None else f"{conf:.0%}"
+                rules.add_row(rule, shown, Text(printed))
+            else:
+                rules.add_row(rule, Text(printed))
         console.print(rules)
     when = receipt.issued_at.isoformat(sep=" ") if receipt.issued_at else "no date"
     title = f"{where}: {receipt.kind} {receipt.number or '(no number)'}, {when}, {receipt.currency}"

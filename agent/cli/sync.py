@@ -187,4 +187,11 @@ def _daemon_lines(daemon: dict[str, Any], devices: dict[str, Any], *, now: float
                 else ""
             )
         )
+        if stats.get("ocr_problem"):
+            lines.append(f"{'raster receipts':<20}not read: {stats['ocr_problem']}")
+        elif stats.get("ocr_read") or stats.get("ocr_failed"):
+            lines.append(
+                f"{'raster receipts':<20}{stats['ocr_read']} read by OCR"
+                f", {stats['ocr_failed']} failed (kept as captures)"
+            )
     return lines

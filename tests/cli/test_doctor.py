@@ -276,6 +276,7 @@ def test_run_checks_and_exit_code(
         "clock",
         "disk",
         "outbox",
+        "ocr",
     ]
     assert {f.status for f in findings} == {"OK"}, findings
     assert exit_code(findings) == 0
@@ -302,7 +303,7 @@ def test_doctor_command_lines_and_exit_codes(
     _write_config(config, fake.url, tmp_path / "outbox.db", pty_path)
     assert main(["--config", str(config), "doctor", "--user", me]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 6 and all(line.startswith("OK ") for line in lines), lines
+    assert len(lines) == 7 and all(line.startswith("OK ") for line in lines), lines
     assert any("accepted by" in line for line in lines)
 
     _write_config(config, fake.url, tmp_path / "outbox.db", str(tmp_path / "ttyACM7"))
