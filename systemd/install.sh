@@ -2,7 +2,7 @@
 # Install the Hellotext store agent on a till (Debian/Ubuntu with systemd), or into a staging
 # root for tests and images.
 #
-#   install.sh [--root DIR] [--source DIR] [--no-venv] [--no-enable]
+#   install.sh [--root DIR] [--source DIR] [--no-venv] [--no-enable] [--no-ocr]
 #
 #   --root DIR   install under DIR instead of / (nothing outside DIR is touched: the user is
 #                created in DIR/etc by `systemd-sysusers --root`, the unit is enabled with
@@ -11,6 +11,8 @@
 #   --source DIR the agent's source tree (default: the tree this script is in)
 #   --no-venv    skip the virtual environment (tests; the unit's ExecStart then is missing)
 #   --no-enable  install but do not enable or start the service
+#   --no-ocr     do not install Tesseract (receipts printed as pictures then stay unread;
+#                with --root it is never installed: put tesseract-ocr-* into the image)
 #
 # Environment: HELLOTEXT_API_TOKEN, if set, fills a new token file; PYTHON (default python3)
 # builds the venv.
@@ -25,6 +27,7 @@ ROOT=""
 SOURCE=""
 VENV=1
 ENABLE=1
+OCR=1
 
 die() { echo "install.sh: $*" >&2; exit 1; }
 say() { echo "install.sh: $*"; }
@@ -37,7 +40,8 @@ while [ $# -gt 0 ]; do
         --source=*) SOURCE=${1#--source=}; shift ;;
         --no-venv) VENV=0; shift ;;
         --no-enable) ENABLE=0; shift ;;
-        -h|--help) sed -n '2,22s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        --no-ocr) OCR=0; shift ;;
+        -h|--help) sed -n '2,25s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
@@ -139,6 +143,29 @@ if [ "$VENV" = 1 ]; then
     say "installed the agent into ${VENV_DIR#"$ROOT"}"
 else
     say "skipped the venv (--no-venv)"
+fi
+
+# --- OCR: Tesseract reads receipts the till prints as pictures -----------------------------
+OCR_PACKAGES="tesseract-ocr tesseract-ocr-spa tesseract-ocr-por"
+if [ "$OCR" = 0 ]; then
+    say "skipped Tesseract (--no-ocr): raster receipts will stay unread"
+elif [ -n "$ROOT" ]; then
+    say "not installing Tesseract into $ROOT: install $OCR_PACKAGES in the image"
+elif command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    MISSING=""
+    for package in $OCR_PACKAGES; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \
+            || MISSING="$MISSING $package"
+    done
+    if [ -z "$MISSING" ]; then
+        say "Tesseract and its languages are installed"
+    else
+        # shellcheck disable=SC2086  # a list of package names
+        apt-get install -y --no-install-recommends $MISSING \
+            || say "WARNING: could not install$MISSING; raster receipts will stay unread"
+    fi
+else
+    say "no apt-get: install Tesseract and its spa/por languages to read raster receipts"
 fi
 
 # --- kernel modules and the unit -----------------------------------------------------------

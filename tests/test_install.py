@@ -227,3 +227,10 @@ def test_real_venv_install_runs_the_agent(tmp_path: Path) -> None:
     # Running it again keeps the venv and reinstalls the agent (the upgrade path).
     run_install(root, "--source", str(ROOT))
     assert agent.exists()
+
+
+def test_tesseract_is_named_for_images_and_never_installed_into_a_root(tmp_path: Path) -> None:
+    out = run_install(debian_root(tmp_path), "--no-venv", "--no-enable")
+    assert "install tesseract-ocr tesseract-ocr-spa tesseract-ocr-por in the image" in out
+    out = run_install(debian_root(tmp_path / "b"), "--no-venv", "--no-enable", "--no-ocr")
+    assert "skipped Tesseract (--no-ocr)" in out
