@@ -11,6 +11,8 @@ columns line up, as on a fixed-pitch printer. Tall lines (a double-height TOTAL)
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from statistics import median
@@ -126,7 +128,24 @@ def words_to_lines(words: Sequence[Word]) -> list[TextLine]:
         tall = median(w.height for w in line) > 1.35 * heights
         confidence = sum(w.confidence for w in line) / len(line) / 100
         out.append(TextLine(text.rstrip(), double_height=tall, confidence=round(confidence, 3)))
-    return out
+    return _same_separators(out)
+
+
+_GROUP = re.compile(r"(?<![\d.,])(\d{1,3})([.,])(\d{3})(?![\d.,])")  # 24.310 / 24,310
+_CENTS = re.compile(r"\d[.,]\d{2}(?![\d.,])")
+
+
+def _same_separators(lines: list[TextLine]) -> list[TextLine]:
+    """On a page of whole amounts (`135.270`, no cents anywhere), OCR reading one `.` as
+    `,` makes 24.310 read as 24,31: a group of three digits takes the page's separator."""
+    texts = [line.text for line in lines]
+    if any(_CENTS.search(t) for t in texts):
+        return lines
+    seps = Counter(m.group(2) for t in texts for m in _GROUP.finditer(t))
+    if len(seps) != 2 or seps.most_common(1)[0][1] < 2 * min(seps.values()):
+        return lines
+    sep = seps.most_common(1)[0][0]
+    return [replace(line, text=_GROUP.sub(rf"\g<1>{sep}\g<3>", line.text)) for line in lines]
 
 
 def merge_ocr(doc: Document, pictures: Sequence[Sequence[TextLine]]) -> Document:
