@@ -26,7 +26,8 @@ def test_demo_plays_all_receipts_goes_offline_and_drains() -> None:
     assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
     assert "demo OK" in out
     assert "duplicates: 0" in out
-    assert "9 receipts read of 9 printed" in out
+    # 10 with the receipt printed as a picture (read by OCR) when Tesseract is installed
+    assert "10 receipts read of 10 printed" in out or "9 receipts read of 9 printed" in out
     assert "OFFLINE" in out or "offline" in out.lower()
     assert "QR subscription block ([printer.append]): printed on" in out
     assert "printed on 0 receipts" not in out
