@@ -8,6 +8,7 @@ directory), like the outbox.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import time
@@ -30,10 +31,18 @@ class Captures:
         """Write one job; never raises (a full disk must not stop reading receipts)."""
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in printer)
-        path = self.folder / f"{stamp}-{int(now * 1000) % 1000:03d}-{safe}.bin"
+        base = f"{stamp}-{int(now * 1000) % 1000:03d}-{safe}"
         try:
             self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            for n in range(100):  # two jobs in one millisecond (a shutdown drain) both kept
+                path = self.folder / (f"{base}.bin" if not n else f"{base}-{n}.bin")
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    break
+                except FileExistsError:
+                    continue
+            else:
+                raise FileExistsError(errno.EEXIST, "100 captures in one millisecond")
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             self._prune()

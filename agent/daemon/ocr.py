@@ -120,6 +120,9 @@ class OcrWorker:
         )
         self._thread = threading.Thread(target=self._run, name="ocr", daemon=True)
         self._stopping = False
+        self._current: tuple[Any, Sequence[RasterImage], Done] | None = None
+        self._lock = threading.Lock()
+        self._abandoned = False
 
     def start(self) -> None:
         # Tesseract's OpenMP would take every core of a 2-core till: one thread per child
@@ -127,14 +130,18 @@ class OcrWorker:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> list[Any]:
-        """Let the picture under way finish (each run is bounded by the timeout), then
-        return the keys of the jobs never started."""
+        """Let the job under way finish (each run is bounded by the timeout), then return
+        the keys of the jobs not done: never started, or still running at `timeout`."""
         self._stopping = True
         left: list[Any] = []
         if self._thread.is_alive():
             with contextlib.suppress(queue.Full):  # wakes an idle worker; a busy one stops
                 self._queue.put_nowait(None)  # before its next job anyway
             self._thread.join(timeout)
+            with self._lock:  # a job still running is the caller's now; its result is dropped
+                if self._thread.is_alive() and self._current is not None:
+                    left.append(self._current[0])
+                    self._abandoned = True
         while True:
             try:
                 item = self._queue.get_nowait()
@@ -161,7 +168,7 @@ class OcrWorker:
             item = self._queue.get()
             if item is None:
                 return
-            key, images, done = item
+            key, images, done = self._current = item
             started = time.monotonic()
             lines: Lines | None = None
             error: str | None = None
@@ -174,6 +181,10 @@ class OcrWorker:
             else:
                 self.stats.done += 1
                 self.stats.seconds.append(time.monotonic() - started)
+            with self._lock:
+                if self._abandoned:
+                    return
+                self._current = None
             try:
                 done(key, lines, error)
             except Exception:  # the worker must outlive a bad callback

@@ -147,3 +147,21 @@ def test_without_ocr_a_raster_job_is_kept_as_an_unread_capture_saying_why(
     logged = [r.getMessage() for r in caplog.records if "raster print job" in r.getMessage()]
     assert logged and hint in logged[0] and str(kept) in logged[0]
     assert sum(outbox.counts().values()) == 0
+
+
+def test_raster_jobs_ocr_has_not_done_at_shutdown_are_kept_as_captures(
+    tmp_path: Path, outbox: Outbox
+) -> None:
+    pipeline = Pipeline(config(tmp_path), outbox, local_zone=None)
+    assert pipeline.ocr is not None
+    pipeline.start()
+    sink = pipeline.sink(pipeline.config.printer[0])
+    jobs = [sample(seed, encoding="gs_v0_one").job for seed in (1026, 1046, 1148)]
+    for k, job in enumerate(jobs):
+        sink.data(f"caja#{k}", job)
+    wait_for(lambda: pipeline.ocr is not None and pipeline.ocr.pending() == 2)  # 1 running
+    pipeline.stop(timeout=0.5)  # far less than three OCR runs take
+    kept = sorted(p.read_bytes() for p in (tmp_path / "captures").glob("*.bin"))
+    read = pipeline.stats.ocr_read
+    assert len(kept) + read == 3 and len(kept) >= 2  # every job read, or on disk for parse
+    assert set(kept) <= set(jobs)
