@@ -261,11 +261,8 @@ class ReceiptsSection(Section):
     capture: Literal["none", "unread", "all"] = "unread"
     capture_dir: str = ""  # empty: "captures" beside the outbox
     capture_keep: int = Field(50, ge=1)  # the newest this many files are kept
-    # Receipts printed as pictures (Windows drivers, Star TSP100, web POS) are read by
-    # Tesseract: "auto" when it is installed, "off" never (they stay unread captures).
-    ocr: Literal["auto", "off"] = "auto"
+    ocr: Literal["auto", "off"] = "auto"  # raster receipts read by Tesseract when installed
     ocr_languages: str = Field("spa+por+eng", pattern=r"^[a-z][a-z_]{1,15}(\+[a-z][a-z_]{1,15})*$")
-    ocr_timeout_seconds: float = Field(30.0, gt=0, le=600)  # per print job
 
 
 class LogSection(Section):

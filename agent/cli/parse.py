@@ -25,7 +25,7 @@ from rich.text import Text
 from agent.cli.common import EXIT_FAILURE, EXIT_OK, Context, add_command
 from agent.config import AppendSection, config_path
 from agent.daemon.append import ReceiptAppender
-from agent.daemon.ocr import ocr_document, tesseract_problem
+from agent.daemon.ocr import OCR_TIMEOUT, ocr_document, tesseract_problem
 from agent.errors import ConfigError, ReceiptError
 from agent.receipts import Receipt, Template, explain, extract, load_template
 from agent.receipts.numbers import money, quantity_text
@@ -49,7 +49,6 @@ class Settings:
     append: AppendSection | None = None
     ocr: str = "auto"
     ocr_languages: str = "spa+por+eng"
-    ocr_timeout: float = 30.0
 
 
 def register(commands: Any) -> None:
@@ -111,7 +110,6 @@ def settings(args: argparse.Namespace, ctx: Context) -> Settings:
             append=printer.append if printer else None,
             ocr=config.receipts.ocr,
             ocr_languages=config.receipts.ocr_languages,
-            ocr_timeout=config.receipts.ocr_timeout_seconds,
         )
     codepage = (args.codepage or base.codepage).lower()
     if not is_known_codec(codepage):
@@ -127,7 +125,6 @@ def settings(args: argparse.Namespace, ctx: Context) -> Settings:
         append=base.append,
         ocr=args.ocr or base.ocr,
         ocr_languages=base.ocr_languages,
-        ocr_timeout=base.ocr_timeout,
     )
 
 
@@ -200,7 +197,7 @@ def _ocr(doc: Document, conf: Settings) -> tuple[Document, str | None]:
     if problem:
         return doc, problem
     try:
-        return ocr_document(doc, languages=conf.ocr_languages, timeout=conf.ocr_timeout), None
+        return ocr_document(doc, languages=conf.ocr_languages, timeout=OCR_TIMEOUT), None
     except RuntimeError as exc:  # pytesseract's timeout and Tesseract's own errors
         return doc, f"OCR failed: {exc}"
 

@@ -29,6 +29,8 @@ from agent.receipts.ocr_lines import merge_ocr, words_from_data, words_to_lines
 from drivers.escpos.document import Document, TextLine
 from drivers.escpos.raster import RasterImage
 
+__all__ = ["OcrWorker", "merge_ocr", "ocr_document", "ocr_worker", "tesseract_problem"]
+
 log = logging.getLogger("agent.ocr")
 
 INSTALL_HINT = (
@@ -36,6 +38,7 @@ INSTALL_HINT = (
     "sudo apt-get install tesseract-ocr tesseract-ocr-spa tesseract-ocr-por"
 )
 _INVERT = bytes(255 - v for v in range(256))  # our 1 = black; Pillow's mode "1" has 1 = white
+OCR_TIMEOUT = 30.0  # seconds per print job: far above the 1-2 s a receipt takes
 Lines = list[list[TextLine]]
 Done = Callable[[Any, Lines | None, str | None], None]
 
@@ -91,7 +94,7 @@ def ocr_worker(receipts: ReceiptsSection) -> tuple[OcrWorker | None, str]:
     if problem is not None:
         log.warning("raster receipts will not be read: %s", problem)
         return None, problem
-    worker = OcrWorker(languages=receipts.ocr_languages, timeout=receipts.ocr_timeout_seconds)
+    worker = OcrWorker(languages=receipts.ocr_languages, timeout=OCR_TIMEOUT)
     return worker, ""
 
 
@@ -111,7 +114,7 @@ class OcrStats:
 class OcrWorker:
     """A bounded queue and one thread running Tesseract (see the module docstring)."""
 
-    def __init__(self, *, languages: str, timeout: float = 20.0, max_queue: int = 8) -> None:
+    def __init__(self, *, languages: str, timeout: float = OCR_TIMEOUT, max_queue: int = 8) -> None:
         self.languages = languages
         self.timeout = timeout
         self.stats = OcrStats()

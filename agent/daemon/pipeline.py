@@ -2,9 +2,8 @@
 
 Taps and scanners only enqueue (never block: a full queue drops the parser's copy, counted,
 while the printer keeps its bytes). The worker owns every decoder and the checkout, so none
-of them needs a lock; time is read once per item and passed down to the pure code. A receipt
-printed as pictures goes to the OCR worker (agent/daemon/ocr.py) and comes back through the
-same queue as an "ocr" item, so reading it never holds up the jobs behind it.
+of them needs a lock; time is read once per item and passed down to the pure code. Raster
+receipts go to the OCR worker (daemon/ocr.py) and come back through the queue ("ocr").
 """
 
 from __future__ import annotations
@@ -23,12 +22,11 @@ from typing import Any
 from agent.config import AgentConfig, PrinterSection
 from agent.daemon.append import ReceiptAppender
 from agent.daemon.captures import MAX_CAPTURE, Captures
-from agent.daemon.ocr import ocr_worker
+from agent.daemon.ocr import merge_ocr, ocr_worker
 from agent.delivery.events import Event, stable_event_id
 from agent.delivery.outbox import Outbox
 from agent.errors import ConfigError, OutboxError, ReceiptError, StorageFullError
 from agent.receipts import Receipt, Template, extract, load_template
-from agent.receipts.ocr_lines import merge_ocr
 from agent.sales.checkout import Checkout
 from agent.sales.events import SalePolicy, events_for_sale
 from drivers.escpos.document import Document
@@ -51,7 +49,7 @@ class PipelineStats:
     storage_errors: int = 0
     held_in_memory: int = 0
     ocr_read: int = 0  # raster print jobs whose pictures OCR read (receipt or not)
-    ocr_failed: int = 0  # OCR failed, timed out or its queue was full: kept unread
+    ocr_failed: int = 0  # OCR failed or timed out, or the agent stopped first: kept unread
     ocr_problem: str = ""  # why raster jobs cannot be read (Tesseract missing, ocr = "off")
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=5000))
 
@@ -172,12 +170,11 @@ class Pipeline:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Process what is queued, end open receipts (a cut may never come), then return.
-        OCR gets half the time first; raster jobs it has not reached are kept as captures."""
+        """Process what is queued, end open receipts (a cut may never come), then return;
+        raster jobs OCR has not done in half the time are kept as captures."""
         self._stopping = True
-        if self.ocr is not None:
-            for printer, _doc, raw, arrived in self.ocr.stop(timeout / 2):
-                self.put(("unread", printer, "", raw, arrived))
+        for key in self.ocr.stop(timeout / 2) if self.ocr is not None else ():
+            self.put(("ocr", key, "", (None, "the agent stopped before OCR"), time.time()))
         self.put(("stop", None, "", None, time.time()))
         self._thread.join(timeout)
 
@@ -208,9 +205,6 @@ class Pipeline:
                     self._scan(payload, at)
                 elif kind == "ocr":
                     self._ocr_result(who, *payload)
-                elif kind == "unread":  # a raster job OCR had not reached at shutdown
-                    self.stats.unread += 1
-                    self._capture(who, payload, ["a raster print job was not read: stopped"], at)
                 self._retry_unsaved(at)
             except Exception:  # the parser must never die: log, count, carry on
                 log.exception("pipeline: %s from %s failed", kind, getattr(who, "name", who))
@@ -268,19 +262,16 @@ class Pipeline:
         ]
         self._capture(state.printer, raw, problems, arrived)
 
-    def _capture(
-        self, printer: PrinterSection, raw: bytes, problems: list[str], arrived: float
-    ) -> None:
+    def _capture(self, printer: PrinterSection, raw: bytes, problems: list[str], at: float) -> None:
         keep = self.config.receipts.capture == "all" or problems
         if self.captures is not None and keep and raw:
             reason = "; ".join(problems) or "print job captured"
             level = logging.WARNING if problems else logging.DEBUG
-            self.captures.save(printer.name, raw, now=arrived, reason=reason, level=level)
+            self.captures.save(printer.name, raw, now=at, reason=reason, level=level)
 
     def _read(self, printer: PrinterSection, doc: Document, raw: bytes, at: float) -> str | None:
         """A receipt printed as pictures goes to OCR (its bytes with it); the rest is read."""
-        store = self.config.store
-        template = self.templates[printer.name]
+        store, template = self.config.store, self.templates[printer.name]
         receipt = extract(doc, template=template, country=store.country, currency=store.currency)
         if receipt.ok or not doc.has_raster or doc.ocr:
             return self._document(printer, doc, at, receipt)
@@ -288,23 +279,19 @@ class Pipeline:
                                                     self._ocr_done):
             return None  # read when OCR is done
         self.stats.unread += 1
-        self.stats.ocr_failed += self.ocr is not None
-        why = self.stats.ocr_problem or "the OCR queue is full"
-        return f"a raster print job (a receipt printed as pictures) was not read: {why}"
+        return ("a raster print job (a receipt printed as pictures) was not read: "
+                + (self.stats.ocr_problem or "the OCR queue is full"))
 
     def _ocr_done(self, key: Any, lines: Any, error: str | None) -> None:
-        # from the OCR thread; waits for room: this is a sale, not a chunk a tap may drop
-        self._queue.put(("ocr", key, "", (lines, error), time.time()), timeout=60)
+        self._queue.put(("ocr", key, "", (lines, error), time.time()), timeout=60)  # a sale: wait
 
     def _ocr_result(self, key: Any, lines: Any, error: str | None) -> None:
         printer, doc, raw, arrived = key
-        if lines is None:
-            self.stats.ocr_failed += 1
-            self.stats.unread += 1
-            self._capture(printer, raw, [f"a raster print job was not read: {error}"], arrived)
-            return
-        self.stats.ocr_read += 1
-        problem = self._read(printer, merge_ocr(doc, lines), raw, arrived)
+        self.stats.ocr_read += lines is not None
+        self.stats.ocr_failed += lines is None
+        self.stats.unread += lines is None
+        problem = (self._read(printer, merge_ocr(doc, lines), raw, arrived) if lines is not None
+                   else f"a raster print job was not read: {error}")
         self._capture(printer, raw, [problem] if problem else [], arrived)
 
     def _document(

@@ -232,6 +232,16 @@ class DocumentBuilder:
             text, bool(style & BOLD), bool(style & DOUBLE_HEIGHT), bool(style & DOUBLE_WIDTH)
         ))
 
+    def _feed_dots(self, data: bytes, j: int) -> None:
+        """ESC J n: print, then feed n dots (no blank line; inside a picture, n rows)."""
+        if self._parts:
+            self._end_line()
+        self._raster.feed(data[j + 2])
+
+    def _spacing(self, data: bytes, j: int) -> None:
+        """ESC 2 (default) / ESC 3 n: the line spacing, which steps ESC * bands at LF."""
+        self._raster.line_spacing = data[j + 2] if data[j + 1] == 0x33 else DEFAULT_LINE_SPACING
+
     def _append_line(self, line: TextLine) -> None:
         if len(self._lines) >= self._max_lines:
             self.dropped_lines += 1

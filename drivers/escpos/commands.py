@@ -69,6 +69,27 @@ class VariableLengthCommands(DocumentBuilder):
         if not size:
             self._captured()
 
+    def _drop_payloads(self) -> None:
+        """Forget payloads still streaming and Star's raster mode (idle gap, end of stream)."""
+        self._skip = self._blocks = 0
+        self._sink = None
+        self._star.active = False
+
+    def _star_rows(self, data: bytes, i: int) -> tuple[int, int]:
+        """Star Graphic Mode from data[i] (see StarRaster.parse); ESC FF EOT ends the job."""
+        i, need = self._star.parse(data, i, len(self._lines))
+        if self._star.ended:
+            self._star.ended = False
+            self._end_document("cut", self._base + i)
+        return i, need
+
+    def _collect(self, part: bytes) -> None:
+        """Bytes of the payload being captured (`_skip` already counts them down)."""
+        if self._sink is not None:
+            self._sink += part
+            if not self._skip:
+                self._captured()
+
     def _captured(self) -> None:
         sink, done = self._sink, self._sink_done
         self._sink, self._sink_done = None, _ignore

@@ -3,10 +3,9 @@
 Pure (no IO, no clock) and incremental in the style of httpx's LineDecoder: `feed(chunk)`
 returns the documents completed by that chunk, `idle()` and `flush()` end the current one.
 A command split across chunks decodes exactly as if it came whole: an incomplete command is
-kept (a few bytes, or a bounded 2D-symbol payload) until enough bytes arrive. Raster data
-(GS v 0, ESC *, GS ( L, Star's raster mode) is collected by its declared length as it
-streams past and placed on the document's pictures (drivers/escpos/raster.py); other image
-data (NV and downloaded logos), or all of it with keep_images=False, is skipped unbuffered.
+kept (a few bytes, or a bounded 2D-symbol payload) until enough bytes arrive. Raster data is
+collected as it streams past into the document's pictures (drivers/escpos/raster.py); other
+image data (NV logos), or all with keep_images=False, is skipped by its length, unbuffered.
 
 Speed comes from never looping per byte in Python: a regex finds the next control byte, the
 text before it is decoded in one `charmap_decode` call, and the control byte dispatches
@@ -23,7 +22,6 @@ from collections.abc import Callable, Mapping
 from drivers.escpos.builder import BOLD, DOUBLE_HEIGHT, DOUBLE_WIDTH
 from drivers.escpos.commands import MAX_PAYLOAD, VariableLengthCommands
 from drivers.escpos.document import Cut, Document
-from drivers.escpos.raster import DEFAULT_LINE_SPACING
 from drivers.escpos.tables import (
     DLE_DC4_LENGTHS,
     ESC_FIXED,
@@ -45,15 +43,14 @@ class EscposDecoder(VariableLengthCommands):
     """Turns one printer stream's ESC/POS bytes into documents (see the module docstring).
 
     A document ends at a cut (GS V, ESC i, ESC m, Star's ESC FF EOT), at ESC @ once it has
-    content, at `idle()` and at `flush()`; one with neither text, barcode, QR code nor a
-    raster picture (`Document.has_raster`) is not emitted.
+    content, at `idle()` and at `flush()`; one without content (`has_content`) is not emitted.
     LF, CR and CR LF end lines; HT pads to the tab stops (ESC D); ESC $ / ESC \\ become
     spaces; text between ESC = 2 and ESC = 1 went to a customer display and is left out.
 
     Counters (running totals, for status): `unknown_bytes`, `dropped_chars` and
     `dropped_lines` (beyond the caps), `unsupported_codepages` (ESC t for a page we cannot
-    decode: the default page is used), `images_skipped` (image commands) and
-    `textless_documents` (image-only sections with pictures off, or NV logos only)."""
+    decode: the default page is used), `images_skipped` and `textless_documents` (images
+    only: stored NV logos, or pictures with keep_images=False)."""
 
     def __init__(
         self,
@@ -65,9 +62,8 @@ class EscposDecoder(VariableLengthCommands):
         track_cuts: bool = False,
         keep_images: bool = True,
     ) -> None:
-        super().__init__(codepage=codepage, codepage_map=codepage_map,
-                         max_line_chars=max_line_chars, max_document_lines=max_document_lines,
-                         keep_images=keep_images)
+        super().__init__(codepage=codepage, codepage_map=codepage_map, keep_images=keep_images,
+                         max_line_chars=max_line_chars, max_document_lines=max_document_lines)
         self.track_cuts = track_cuts
         self._fed = 0  # bytes fed so far
         self._pending = bytearray()  # an incomplete command carried to the next chunk
@@ -76,9 +72,8 @@ class EscposDecoder(VariableLengthCommands):
             0x21: self._esc_bang, 0x45: self._esc_bold, 0x52: self._esc_intl,
             0x74: self._esc_codepage, 0x40: self._esc_init, 0x69: self._cut, 0x6D: self._cut,
             0x64: self._feed_lines, 0x65: self._feed_lines, 0x4A: self._feed_dots,
-            0x32: self._default_spacing, 0x33: self._line_spacing,
-            0x4B: self._print, 0x6A: self._print, 0x3D: self._esc_peripheral,
-            0x24: self._esc_absolute, 0x5C: self._esc_relative,
+            0x32: self._spacing, 0x33: self._spacing, 0x4B: self._print, 0x6A: self._print,
+            0x3D: self._esc_peripheral, 0x24: self._esc_absolute, 0x5C: self._esc_relative,
         }
         self._esc_var: dict[int, Handler] = {
             0x26: self._esc_user_chars, 0x28: self._paren, 0x2A: self._esc_image,
@@ -139,9 +134,7 @@ class EscposDecoder(VariableLengthCommands):
         A command or image whose declared length has not all arrived by now never will (POS
         software sends a job in one go): drop it, so a corrupt length cannot swallow the
         next receipt."""
-        self._skip = self._blocks = 0
-        self._sink = None
-        self._star.active = False
+        self._drop_payloads()
         if self._pending:
             self._unknown(len(self._pending))
             self._base += len(self._pending)
@@ -162,9 +155,7 @@ class EscposDecoder(VariableLengthCommands):
         if self._parts:
             self._end_line()
         self._end_document("flush", self._fed)
-        self._skip = self._blocks = 0
-        self._sink = None
-        self._star.active = False
+        self._drop_payloads()
         self._reset_printer()
         self._reset_document()
         self._doc_start = self._base = self._fed
@@ -182,20 +173,15 @@ class EscposDecoder(VariableLengthCommands):
                 k = min(self._skip, n - i)
                 self._skip -= k
                 if self._sink is not None:  # a picture's data: kept, see _capture
-                    self._sink += data[i : i + k]
-                    if not self._skip:
-                        self._captured()
+                    self._collect(data[i : i + k])
                 i += k
             if i >= n:
                 break
             if self._star.active:  # Star Graphic Mode: raster rows until ESC * r B
-                i, need = self._star.parse(data, i, len(self._lines))
+                i, need = self._star_rows(data, i)
                 if need:
                     self._suspend(data, i, need)
                     return
-                if self._star.ended:  # ESC FF EOT: the job's end (its cut)
-                    self._star.ended = False
-                    self._end_document("cut", self._base + i)
                 continue
             if self._blocks:
                 r = self._next_block(data, i)
@@ -390,16 +376,6 @@ class EscposDecoder(VariableLengthCommands):
     def _feed_lines(self, data: bytes, j: int) -> None:
         # ESC d n / ESC e n: print, then n line feeds: a blank line between sections
         self._end_line()
-
-    def _feed_dots(self, data: bytes, j: int) -> None:
-        self._print(data, j)
-        self._raster.feed(data[j + 2])
-
-    def _line_spacing(self, data: bytes, j: int) -> None:
-        self._raster.line_spacing = data[j + 2]
-
-    def _default_spacing(self, data: bytes, j: int) -> None:
-        self._raster.line_spacing = DEFAULT_LINE_SPACING
 
     def _print(self, data: bytes, j: int) -> None:
         # ESC J / ESC K / ESC j: print, then feed by dots: no blank line of its own

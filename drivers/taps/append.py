@@ -158,8 +158,10 @@ class CutHold:
         self.asker = asker
         self.stream = stream
         self.budget = budget
+        # raster data streams past unassembled: the forwarding path never builds pictures
         self.decoder: CutDecoder | None = decoder or EscposDecoder(
-            codepage=codepage, codepage_map=codepage_map or None, track_cuts=True
+            codepage=codepage, codepage_map=codepage_map or None, track_cuts=True,
+            keep_images=False,
         )
         self._held = b""  # the start of a command that may be a cut, not yet forwarded
         self._base = 0  # stream offset of the first byte not yet forwarded
