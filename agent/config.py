@@ -257,8 +257,7 @@ class CheckoutSection(Section):
 
 class ReceiptsSection(Section):
     templates_dir: str = "/etc/hellotext-agent/templates"
-    # Print jobs kept as raw bytes for `parse --explain`: none, the unread ones, or all.
-    capture: Literal["none", "unread", "all"] = "unread"
+    capture: Literal["none", "unread", "all"] = "unread"  # raw jobs kept for parse --explain
     capture_dir: str = ""  # empty: "captures" beside the outbox
     capture_keep: int = Field(50, ge=1)  # the newest this many files are kept
     ocr: Literal["auto", "off"] = "auto"  # raster receipts read by Tesseract when installed
@@ -271,10 +270,7 @@ class LogSection(Section):
 
 class AgentConfig(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="HELLOTEXT_AGENT__",
-        env_nested_delimiter="__",
-        frozen=True,
-        extra="forbid",
+        env_prefix="HELLOTEXT_AGENT__", env_nested_delimiter="__", frozen=True, extra="forbid"
     )
 
     hellotext: HellotextSection = HellotextSection()

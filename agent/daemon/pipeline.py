@@ -170,8 +170,7 @@ class Pipeline:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Process what is queued, end open receipts (a cut may never come), then return;
-        raster jobs OCR has not done in half the time are kept as captures."""
+        """Process the queue, end open receipts (a cut may not come), keep jobs OCR missed."""
         self._stopping = True
         for key in self.ocr.stop(timeout / 2) if self.ocr is not None else ():
             self.put(("ocr", key, "", (None, "the agent stopped before OCR"), time.time()))

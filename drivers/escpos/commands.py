@@ -55,7 +55,9 @@ class VariableLengthCommands(DocumentBuilder):
     def rewind_to_document_start(self) -> None:
         """Forget what was fed since the last document ended (printer modes aside), for a
         caller that feeds it again, maybe to the Star decoder (drivers.escpos.select)."""
-        self._pending, self._skip, self._blocks = bytearray(), 0, 0
+        self._pending = bytearray()
+        self._drop_payloads()
+        self._raster.take()  # the pictures of the job fed again
         self._forget_partial()
         self._fed = self._base = self._doc_start
 

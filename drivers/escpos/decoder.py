@@ -3,9 +3,8 @@
 Pure (no IO, no clock) and incremental in the style of httpx's LineDecoder: `feed(chunk)`
 returns the documents completed by that chunk, `idle()` and `flush()` end the current one.
 A command split across chunks decodes exactly as if it came whole: an incomplete command is
-kept (a few bytes, or a bounded 2D-symbol payload) until enough bytes arrive. Raster data is
-collected as it streams past into the document's pictures (drivers/escpos/raster.py); other
-image data (NV logos), or all with keep_images=False, is skipped by its length, unbuffered.
+kept (a few bytes, or a bounded 2D-symbol payload) until enough bytes arrive; raster data goes
+into the document's pictures (raster.py), other image data streams past unbuffered.
 
 Speed comes from never looping per byte in Python: a regex finds the next control byte, the
 text before it is decoded in one `charmap_decode` call, and the control byte dispatches

@@ -148,7 +148,6 @@ class StarDecoder(EscposDecoder):
         ctl[0x0B] = self._ff
         ctl[0x0E] = self._width_on
         ctl[0x14] = self._width_off
-        self._raster = False  # inside ESC * r A ... ESC * r B
 
     # -- effects ------------------------------------------------------------------------
 
@@ -253,19 +252,16 @@ class StarDecoder(EscposDecoder):
         return end + 1
 
     def _star_star(self, data: bytes, j: int) -> int:
-        """ESC * r x: raster graphics mode (the image itself is skipped, never read here)."""
-        n = len(data)
-        if j + 4 > n:
+        """ESC * r x: Star Graphic Mode; from ESC * r A its rows go onto the document's
+        pictures (drivers/escpos/raster.py) until ESC * r B."""
+        if j + 4 > len(data):
             return -4
         if data[j + 2] != 0x72:
             self._unknown(2)
             return j + 2
-        op = data[j + 3]
-        if op in b"ABCR":
-            if op == 0x41:
-                self._image()
-            return j + 4
-        return self._to_nul(data, j)
+        if data[j + 3] == 0x41:
+            self._image()
+        return self._star_raster_command(data, j)
 
     def _skip_image(self, data: bytes, j: int, head: int, size: int) -> int:
         if size > MAX_PAYLOAD:

@@ -155,3 +155,13 @@ def test_mixed_samples_decode_with_their_text_header() -> None:
     (doc,) = decode_all(s.job)
     assert [line.text for line in doc.lines] == [line.text for line in s.lines[:3]]
     assert doc.has_raster and doc.images[0].after_line == 3
+
+
+@pytest.mark.parametrize("command_set", ["auto", "star", "escpos"])
+def test_a_tsp100_job_gives_the_same_picture_whatever_the_command_set(command_set: str) -> None:
+    from drivers.escpos.select import decode_all as decode_as
+
+    job = encode(test_pattern(), "star") + b"Gracias\n" + ESC + b"d\x02"  # then line mode
+    docs = decode_as(job, command_set=command_set)
+    assert docs[0].ended_by == "cut" and same(picture(docs[0].images[0]), test_pattern())
+    assert docs[-1].text == "Gracias"
