@@ -31,10 +31,9 @@ from agent.receipts import Receipt, Template, explain, extract, load_template
 from agent.receipts.numbers import money, quantity_text
 from drivers.escpos.blocks import splice
 from drivers.escpos.codepages import is_known_codec
-from drivers.escpos.decoder import cuts_of
 from drivers.escpos.document import Document
 from drivers.escpos.raster import stack
-from drivers.escpos.select import COMMAND_SETS, decode_all
+from drivers.escpos.select import COMMAND_SETS, cuts_of, decode_all
 
 
 @dataclass(frozen=True)
@@ -285,7 +284,8 @@ def _append(args: argparse.Namespace, conf: Settings, template: Template) -> int
             problems.append(f"{name}: cannot read: {exc.strerror}")
             continue
         inserts: dict[int, bytes] = {}
-        cuts = cuts_of(data, codepage=conf.codepage, codepage_map=conf.codepage_map)
+        cuts = cuts_of(data, command_set=conf.command_set, codepage=conf.codepage,
+                       codepage_map=conf.codepage_map)
         if not cuts:
             console.print(f"{name}: no cut: printed unchanged", markup=False)
         for index, cut in enumerate(cuts, 1):

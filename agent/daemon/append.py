@@ -69,7 +69,7 @@ class ReceiptAppender:
         return plan_block(receipt, self.rule)
 
     def block(self, plan: BlockPlan, cut: Cut) -> bytes:
-        if cut.command.startswith(STAR_CUT):  # Star Line Mode, once its decoder reports cuts
+        if cut.command.startswith(STAR_CUT):  # a job decoded as Star Line Mode: its own QR
             return star_block(plan.lines, plan.qr, encoding=cut.encoding)
         return append_block(
             plan.lines,

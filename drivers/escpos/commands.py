@@ -48,6 +48,11 @@ class VariableLengthCommands(DocumentBuilder):
     _pending: bytearray
 
     @property
+    def fed(self) -> int:
+        """Bytes fed so far, in this decoder's own offsets (a rewind takes some back)."""
+        return self._fed
+
+    @property
     def since_document(self) -> int:
         """Bytes fed since the last document ended (the start of the next job)."""
         return self._fed - self._doc_start

@@ -5,17 +5,22 @@ tells) and then decodes it with the ESC/POS or the Star decoder; a job in which 
 tells is ESC/POS (plain text reads the same in both). A job that starts inside a read, right
 after the previous one's cut, is decoded on by the same decoder unless its first bytes show
 the other command set (then they are decoded again); so the work stays linear. Jobs of both
-command sets inside one single read take the first job's set, except the last. Pure.
+command sets inside one single read take the first job's set, except the last.
+
+With `track_cuts=True` it reports the cuts of whichever decoder read them (GS V, ESC i/m or
+Star's ESC d n) through `take_cuts()`, at offsets in the whole stream fed to it, as the cut
+hold (drivers/taps/append.py) needs. Pure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Literal, Protocol
 
 from drivers.errors import DriverError
 from drivers.escpos.decoder import EscposDecoder
-from drivers.escpos.document import Document
+from drivers.escpos.document import Cut, Document
 from drivers.escpos.star import (
     DETECT_WINDOW,
     ESCPOS_SIGNS,
@@ -24,7 +29,7 @@ from drivers.escpos.star import (
     detect_command_set,
 )
 
-__all__ = ["COMMAND_SETS", "AutoDecoder", "Decoder", "decode_all", "make_decoder"]
+__all__ = ["COMMAND_SETS", "AutoDecoder", "Decoder", "cuts_of", "decode_all", "make_decoder"]
 
 ConfiguredSet = Literal["auto", "escpos", "star"]
 COMMAND_SETS: tuple[ConfiguredSet, ...] = ("auto", "escpos", "star")
@@ -36,15 +41,23 @@ class Decoder(Protocol):
     def feed(self, chunk: bytes) -> list[Document]: ...
     def idle(self) -> list[Document]: ...
     def flush(self) -> list[Document]: ...
+    def take_cuts(self) -> list[Cut]: ...
+    @property
+    def pending(self) -> bytes: ...
 
 
 class AutoDecoder:
     """ESC/POS or Star Line Mode, detected at the start of every job (after each cut)."""
 
-    def __init__(self, *, codepage: str = "cp858",
-                 codepage_map: Mapping[int, str] | None = None) -> None:
-        self._escpos = EscposDecoder(codepage=codepage, codepage_map=codepage_map)
-        self._star = StarDecoder(codepage=codepage, codepage_map=codepage_map)
+    def __init__(self, *, codepage: str = "cp858", codepage_map: Mapping[int, str] | None = None,
+                 track_cuts: bool = False, keep_images: bool = True) -> None:
+        self._escpos = EscposDecoder(codepage=codepage, codepage_map=codepage_map,
+                                     track_cuts=track_cuts, keep_images=keep_images)
+        self._star = StarDecoder(codepage=codepage, codepage_map=codepage_map,
+                                 track_cuts=track_cuts, keep_images=keep_images)
+        self._fed = 0  # bytes fed to this decoder: every piece a part decodes ends here
+        self._cuts: list[Cut] = []
+        self._cut_end = 0  # stream offset after the last cut reported
         self._current: EscposDecoder | None = None  # None: between jobs, deciding
         self._held = bytearray()
         # the start of a job that the current decoder took on without a new detection (it
@@ -58,6 +71,10 @@ class AutoDecoder:
         raise AttributeError(name)
 
     def feed(self, chunk: bytes) -> list[Document]:
+        self._fed += len(chunk)
+        return self._feed(chunk)
+
+    def _feed(self, chunk: bytes) -> list[Document]:
         out: list[Document] = []
         data: bytes | None = chunk
         while data:
@@ -69,7 +86,7 @@ class AutoDecoder:
                 self._pick("star" if found == "star" else "escpos")
                 data, self._held = bytes(self._held), bytearray()
             assert self._current is not None
-            docs = self._current.feed(data)
+            docs = self._part_feed(data)
             out += docs
             data = self._next_job(docs, data) if docs else self._watched(data)
         return out
@@ -108,14 +125,48 @@ class AutoDecoder:
         if self._current is not None or not self._held:
             return []
         data, self._held = bytes(self._held), bytearray()
-        return self.feed(data) if detect_command_set(data) == "star" else self._escpos_now(data)
+        return self._feed(data) if detect_command_set(data) == "star" else self._escpos_now(data)
 
     def _escpos_now(self, data: bytes) -> list[Document]:
         self._pick("escpos")
-        assert self._current is not None
-        docs = self._current.feed(data)
+        docs = self._part_feed(data)
         rest = self._next_job(docs, data)
-        return docs + (self.feed(rest) if rest else [])
+        return docs + (self._feed(rest) if rest else [])
+
+    def take_cuts(self) -> list[Cut]:
+        """The cuts completed since the last call, at offsets in the stream fed here (only
+        with `track_cuts=True`); `Cut.command` tells an ESC/POS cut from Star's ESC d n."""
+        cuts, self._cuts = self._cuts, []
+        return cuts
+
+    @property
+    def pending(self) -> bytes:
+        """The start of a command not yet complete at the end of what was fed: the current
+        decoder's, or while a job's command set is still unknown, its last ESC or GS."""
+        if self._current is not None:
+            return self._current.pending
+        tail = bytes(self._held[-3:])
+        at = max(tail.rfind(b"\x1b"), tail.rfind(b"\x1d"))
+        return tail[at:] if at >= 0 else b""
+
+    @property
+    def star_cuts(self) -> bool:
+        """Whether an ESC d at the end of a read may be Star's cut (the job is Star's, or
+        its command set is not known yet)."""
+        return self._current is not self._escpos
+
+    def _part_feed(self, data: bytes) -> list[Document]:
+        """Feed `data` (always the last bytes fed here) to the current decoder and move its
+        cuts into this stream's offsets, before a rewind can change the decoder's."""
+        current = self._current
+        assert current is not None
+        docs = current.feed(data)
+        shift = self._fed - current.fed
+        for cut in current.take_cuts():
+            if cut.start + shift >= self._cut_end:  # a rewound job read again: once only
+                self._cuts.append(replace(cut, start=cut.start + shift, end=cut.end + shift))
+                self._cut_end = cut.end + shift
+        return docs
 
     def _pick(self, found: Literal["escpos", "star"]) -> None:
         self.command_set, self._watch = found, None
@@ -145,14 +196,15 @@ class AutoDecoder:
 
 
 def make_decoder(command_set: str = "auto", *, codepage: str = "cp858",
-                 codepage_map: Mapping[int, str] | None = None) -> Decoder:
-    """The decoder for `[[printer]] command_set`."""
-    if command_set == "escpos":
-        return EscposDecoder(codepage=codepage, codepage_map=codepage_map)
-    if command_set == "star":
-        return StarDecoder(codepage=codepage, codepage_map=codepage_map)
-    if command_set == "auto":
-        return AutoDecoder(codepage=codepage, codepage_map=codepage_map)
+                 codepage_map: Mapping[int, str] | None = None,
+                 track_cuts: bool = False, keep_images: bool = True) -> Decoder:
+    """The decoder for `[[printer]] command_set` (the cut hold: `track_cuts=True`, and
+    `keep_images=False` so raster data streams past)."""
+    kind: type[EscposDecoder | AutoDecoder] | None = {
+        "escpos": EscposDecoder, "star": StarDecoder, "auto": AutoDecoder}.get(command_set)
+    if kind is not None:
+        return kind(codepage=codepage, codepage_map=codepage_map, track_cuts=track_cuts,
+                    keep_images=keep_images)
     raise DriverError(f"unknown command set {command_set!r} (auto, escpos or star)")
 
 
@@ -161,3 +213,13 @@ def decode_all(data: bytes, *, command_set: str = "auto", codepage: str = "cp858
     """Decode a whole capture at once: feed + flush."""
     decoder = make_decoder(command_set, codepage=codepage, codepage_map=codepage_map)
     return decoder.feed(data) + decoder.flush()
+
+
+def cuts_of(data: bytes, *, command_set: str = "auto", codepage: str = "cp858",
+            codepage_map: Mapping[int, str] | None = None) -> list[Cut]:
+    """Every cut in a whole capture, in order, as the cut hold sees them (feed + flush)."""
+    decoder = make_decoder(command_set, codepage=codepage, codepage_map=codepage_map,
+                           track_cuts=True)
+    decoder.feed(data)
+    decoder.flush()
+    return decoder.take_cuts()

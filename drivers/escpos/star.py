@@ -116,6 +116,8 @@ class StarDecoder(EscposDecoder):
     flush, counters). A document ends at `ESC d n` (cut), at `ESC @` once it has content, and
     at idle/flush. `codepage_map` entries override `STAR_CODEPAGES`."""
 
+    star_cuts = True  # an ESC d at the end of a read may be a cut (see drivers/taps/append.py)
+
     def __init__(
         self,
         *,
@@ -124,10 +126,11 @@ class StarDecoder(EscposDecoder):
         max_line_chars: int = 1024,
         max_document_lines: int = 5000,
         track_cuts: bool = False,
+        keep_images: bool = True,
     ) -> None:
         super().__init__(codepage=codepage, codepage_map={**STAR_CODEPAGES, **(codepage_map or {})},
                          max_line_chars=max_line_chars, max_document_lines=max_document_lines,
-                         track_cuts=track_cuts)
+                         track_cuts=track_cuts, keep_images=keep_images)
         effects: dict[int, Effect] = {
             0x40: self._esc_init, 0x45: self._star_bold, 0x46: self._star_bold,
             0x64: self._star_cut, 0x69: self._star_size, 0x57: self._star_expand,

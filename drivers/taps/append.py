@@ -1,21 +1,23 @@
 """Holding a receipt's cut back while the agent decides whether to print a block before it.
 
 Only taps given an `Appender` (a printer with `[printer.append]`) do this; the others forward
-exactly as before. Per job stream a `CutHold` runs the ESC/POS decoder over the POS's bytes
-on the forwarding thread, so it knows where each command ends:
+exactly as before. Per job stream a `CutHold` runs the printer's decoder (`command_set`: auto,
+escpos or star; drivers/escpos/select.py) over the POS's bytes on the forwarding thread, so it
+knows where each command ends and which bytes are a cut (ESC/POS `GS V`, Star `ESC d n`):
 
 - bytes before a cut go to the printer at once, as without an appender;
 - at a cut, the appender (the agent side, behind this seam: drivers import nothing from
   agent/) is asked on a helper thread whether to insert a block; the forwarding thread waits
   for its answer at most `budget` (150 ms) after the chunk with the cut arrived, then sends
   the block (if any) and the bytes from the cut on;
-- a chunk ending in the first byte or two of what may be a cut (`ESC`, `GS`, `GS V`) keeps
-  those bytes until the next chunk: the printer could not act on half a command anyway;
+- a chunk ending in the first byte or two of what may be a cut (`ESC`, `GS`, `GS V`, and
+  `ESC d` when the job may be Star's) keeps those bytes until the next chunk: the printer
+  could not act on half a command anyway;
 - on any doubt (the decoder raised, the appender raised or was late, an odd answer, an
-  `ESC i` / `ESC m` cut, which is a size command in Star Line Mode), the original bytes go
-  through unchanged and the appender hears why (`done`).
+  `ESC i` / `ESC m` cut in a job decoded as ESC/POS, which is a size command in Star Line
+  Mode), the original bytes go through unchanged and the appender hears why (`done`).
 
-Jobs with no ESC/POS cut (a Star job, plain text) never wait: nothing is held.
+Jobs with no cut (plain text) never wait: nothing is held.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from drivers.escpos.decoder import EscposDecoder
 from drivers.escpos.document import Cut, Document
+from drivers.escpos.select import make_decoder
 
 log = logging.getLogger("drivers.printer")
 
@@ -37,7 +39,9 @@ DECIDE_BUDGET = 0.150  # seconds a cut may wait for the agent's decision
 MAX_BLOCK = 64 * 1024  # a larger answer is a bug, not a QR block
 _CUT_STARTS = (b"\x1b", b"\x1d", b"\x1dV")  # incomplete commands that may become a cut
 _CUT_MODES_WITH_N = (65, 66, 97, 98, 103, 104)  # GS V m n: one more byte to come
-# ESC i / ESC m cut in ESC/POS but set the character size in Star Line Mode: in doubt
+_STAR_CUT_START = b"\x1bd"  # ESC d n: Star's cut (in ESC/POS a feed), its n to come
+# ESC i / ESC m cut in ESC/POS but set the character size in Star Line Mode: in doubt. Only
+# the ESC/POS decoder reports them; the Star decoder reads them as sizes.
 _AMBIGUOUS_CUTS = (b"\x1bi", b"\x1bm")
 
 
@@ -57,9 +61,8 @@ class Decision:
 
 
 class CutDecoder(Protocol):
-    """What the hold needs of a decoder: EscposDecoder(track_cuts=True) has it. A Star or
-    auto-detecting decoder (issue 10) plugs in through `CutHold(decoder=...)` once it reports
-    its cuts the same way."""
+    """What the hold needs of a decoder: every `make_decoder(..., track_cuts=True)` has it
+    (EscposDecoder, StarDecoder, AutoDecoder); stream offsets in `take_cuts()`."""
 
     def feed(self, chunk: bytes) -> list[Document]: ...
     def take_cuts(self) -> list[Cut]: ...
@@ -75,8 +78,8 @@ class Appender(Protocol):
     def done(self, request: CutRequest, printed: bool, reason: str) -> None: ...
 
 
-def _may_be_cut(pending: bytes) -> bool:
-    return pending in _CUT_STARTS or (
+def _may_be_cut(pending: bytes, *, star: bool = False) -> bool:
+    return pending in _CUT_STARTS or (star and pending == _STAR_CUT_START) or (
         len(pending) == 3 and pending[:2] == b"\x1dV" and pending[2] in _CUT_MODES_WITH_N
     )
 
@@ -153,14 +156,15 @@ class CutHold:
         codepage: str = "cp858",
         codepage_map: Mapping[int, str] | None = None,
         budget: float = DECIDE_BUDGET,
+        command_set: str = "escpos",
         decoder: CutDecoder | None = None,
     ) -> None:
         self.asker = asker
         self.stream = stream
         self.budget = budget
         # raster data streams past unassembled: the forwarding path never builds pictures
-        self.decoder: CutDecoder | None = decoder or EscposDecoder(
-            codepage=codepage, codepage_map=codepage_map or None, track_cuts=True,
+        self.decoder: CutDecoder | None = decoder or make_decoder(
+            command_set, codepage=codepage, codepage_map=codepage_map or None, track_cuts=True,
             keep_images=False,
         )
         self._held = b""  # the start of a command that may be a cut, not yet forwarded
@@ -184,7 +188,7 @@ class CutHold:
             if not pos <= at <= len(data):  # began in bytes already sent: cannot insert
                 self.asker.done(request, False, "cut split across writes")
                 continue
-            if cut.command in _AMBIGUOUS_CUTS:  # likely Star: leave the whole job alone
+            if cut.command in _AMBIGUOUS_CUTS:  # ESC/POS-decoded, maybe Star: leave it alone
                 self.asker.done(request, False, "ESC i / ESC m cut: command set unsure")
                 self.decoder = None
                 break
@@ -194,7 +198,8 @@ class CutHold:
             if block is not None:
                 send(block)
             self.asker.done(request, block is not None, reason)
-        keep = len(pending) if pending and _may_be_cut(pending) else 0
+        star = bool(getattr(self.decoder, "star_cuts", False))
+        keep = len(pending) if pending and _may_be_cut(pending, star=star) else 0
         end = max(pos, len(data) - keep)
         send(data[pos:end])
         self._held = data[end:]

@@ -45,6 +45,7 @@ class TapOptions:
     path: str = ""  # spool: directory or FIFO
     codepage: str = "cp858"  # tcp, serial, usb with an appender: to decode the cut's receipt
     codepage_map: Mapping[int, str] = field(default_factory=dict)
+    command_set: str = "auto"  # with an appender: auto | escpos | star, to find the cuts
 
 
 class TapSink(Protocol):
@@ -205,7 +206,8 @@ class TapBase(abc.ABC):
         if self.asker is None:
             return None
         return CutHold(self.asker, stream, codepage=self.options.codepage,
-                       codepage_map=self.options.codepage_map)
+                       codepage_map=self.options.codepage_map,
+                       command_set=self.options.command_set)
 
     def spawn(self, target: Callable[[], None], suffix: str, *, core: bool = True) -> None:
         """Start a named daemon thread; `core` ones must all run for alive() to hold."""
