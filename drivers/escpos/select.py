@@ -9,7 +9,8 @@ command sets inside one single read take the first job's set, except the last.
 
 With `track_cuts=True` it reports the cuts of whichever decoder read them (GS V, ESC i/m or
 Star's ESC d n) through `take_cuts()`, at offsets in the whole stream fed to it, as the cut
-hold (drivers/taps/append.py) needs. Pure.
+hold (drivers/taps/append.py) needs; then every job is detected anew (the bytes after a cut
+in a read are decoded twice: the hold's streams carry a job or a few). Pure.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class AutoDecoder:
                                      track_cuts=track_cuts, keep_images=keep_images)
         self._star = StarDecoder(codepage=codepage, codepage_map=codepage_map,
                                  track_cuts=track_cuts, keep_images=keep_images)
+        self._track = track_cuts
         self._fed = 0  # bytes fed to this decoder: every piece a part decodes ends here
         self._cuts: list[Cut] = []
         self._cut_end = 0  # stream offset after the last cut reported
@@ -187,7 +189,9 @@ class AutoDecoder:
             return None
         rest = data[len(data) - tail :]
         other = STAR_SIGNS if current is self._escpos else ESCPOS_SIGNS
-        if other.search(rest) is None:  # the jobs that follow look the same: no re-decoding
+        # the jobs that follow look the same: no re-decoding; but the cut hold must not take
+        # an ESC/POS job's ESC d n for Star's cut: with cuts, each job is detected on its own
+        if other.search(rest) is None and not self._track:
             self._watch = bytearray(rest) if tail < DETECT_WINDOW else None
             return None
         self._current = None

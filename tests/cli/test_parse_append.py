@@ -9,6 +9,7 @@ import pytest
 
 from agent.cli import main
 from drivers.escpos.decoder import cuts_of, decode_all
+from drivers.escpos.select import decode_all as select_decode_all
 from tests.receipt_layouts import Item, supermarket
 
 CONFIG = """
@@ -78,3 +79,26 @@ def test_append_needs_a_config_with_the_section(
     assert main(["--config", str(bare), "parse", str(job), "--append"]) != 0
     assert "printer.append" in capsys.readouterr().err
     assert main(["parse", str(job), "--out", str(tmp_path / "x.bin")]) != 0
+
+
+def test_a_star_job_shows_and_writes_stars_block(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the daemon's cut finding (command_set "auto"): the Star job's last ESC d n gets the
+    # block with Star's QR command (the QR names no receipt: this one needs no number)
+    config = tmp_path / "agent.toml"
+    config.write_text(CONFIG.replace(" {receipt}", ""), encoding="utf-8")
+    job = Path(__file__).resolve().parents[1] / "corpus" / "train" / "r018-uy-ntp-star.bin"
+    data = job.read_bytes()
+    out_file = tmp_path / "printed.bin"
+    code = main(["--config", str(config), "parse", str(job), "--append", "--out", str(out_file)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    cut = data.rindex(b"\x1bd")
+    assert f"byte {cut}): block of" in out
+    printed = out_file.read_bytes()
+    assert printed[: cut] == data[: cut] and printed.endswith(data[cut:])
+    assert b"\x1b\x1dyD1" in printed[cut:] and b"\x1d(k" not in printed
+    doc = select_decode_all(printed, command_set="star")[-1]
+    assert doc.lines[-1].text == "¿Querés ofertas por WhatsApp?"
+    assert doc.qr_codes[-1] == "SMSTO:+59899000000:QUIERO"

@@ -24,6 +24,8 @@ from agent.receipts import load_template
 from drivers.escpos.blocks import append_block, splice, star_block
 from drivers.escpos.decoder import cuts_of, decode_all
 from drivers.escpos.document import Cut
+from drivers.escpos.select import cuts_of as select_cuts_of
+from drivers.escpos.select import decode_all as select_decode_all
 from drivers.taps import CutRequest
 
 BASKET = [layouts.Item("Leche entera 1L", Decimal("45.00"), code="7730123456789")]
@@ -150,8 +152,7 @@ def test_append_is_refused_where_the_agent_cannot_print_or_the_qr_is_too_long() 
 
 
 def test_a_star_cut_gets_stars_own_qr_commands() -> None:
-    # Star jobs print unchanged until the Star decoder (issue 10) reports its ESC d cuts;
-    # the agent side already answers them with Star's block.
+    # the agent side answers an ESC d cut (a job the tap decoded as Star) with Star's block
     sale = layouts.supermarket(BASKET, number="A 1234567")
     escpos_cut = cuts_of(sale)[-1]
     star_cut = Cut(escpos_cut.start, escpos_cut.start + 3, escpos_cut.document, "cp858",
@@ -163,3 +164,53 @@ def test_a_star_cut_gets_stars_own_qr_commands() -> None:
         ["¿Querés ofertas por WhatsApp?", "Ticket A-1234567"],
         b"SMSTO:+59899000000:QUIERO A-1234567",
     )
+
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+STAR_APPEND = {"qr": "SMSTO:+59899000000:QUIERO", "lines": ["¿Querés ofertas por WhatsApp?"],
+               "kinds": ["sale"]}
+
+
+def payments(service: Service) -> list[dict[str, Any]]:
+    assert service.outbox is not None
+    return [dict(row.event.metadata) for row in service.outbox.list(limit=100)
+            if row.event.action in ("tienda_fisica.pago", "refund.received")]
+
+
+def test_star_sales_get_stars_block_end_to_end(tmp_path: Path) -> None:
+    # Star receipts of both Star encoders in the corpus (UY, the config's country), through
+    # the running service with command_set "auto": the sales get Star's QR block before
+    # their last ESC d n cut, the refund prints unchanged, the sales' events say receipt_qr
+    jobs = [(CORPUS / part / f"{name}.bin").read_bytes() for part, name in (
+        ("train", "r018-uy-ntp-star"), ("train", "r036-uy-receiptline-star"),
+        ("train", "r126-uy-ntp-star"))]
+    printer = FakeTcpPrinter().start()
+    service = service_for(tmp_path, printer, STAR_APPEND)
+    service.start()
+    try:
+        wants = []
+        for data in jobs[:2]:
+            cut = select_cuts_of(data, command_set="star")[-1]
+            assert cut.command.startswith(b"\x1bd") and cut.start == data.rindex(b"\x1bd")
+            block = star_block(STAR_APPEND["lines"], STAR_APPEND["qr"].encode(),
+                               encoding=cut.encoding)
+            wants.append(splice(data, {cut.start: block}))
+        wants.append(jobs[2])
+        appender = service.pipeline.appenders["caja"]  # type: ignore[union-attr]
+        for index, (data, want) in enumerate(zip(jobs, wants, strict=True)):
+            print_job(service, data)
+            size = len(want)
+            assert wait_until(lambda i=index, n=size: len(printer.connections) > i
+                              and len(printer.connections[i]) >= n, 5)
+            assert bytes(printer.connections[index]) == want, appender.status()
+        for index in range(2):
+            doc = select_decode_all(bytes(printer.connections[index]), command_set="star")[-1]
+            assert doc.lines[-1].text == "¿Querés ofertas por WhatsApp?"
+            assert doc.qr_codes[-1] == "SMSTO:+59899000000:QUIERO"
+        assert appender.status() == {"printed": 2, "skipped": {"refund not in kinds": 1}}
+        assert wait_until(lambda: len(payments(service)) == 3, 10)
+        assert sorted(bool(m.get("receipt_qr")) for m in payments(service)) == [
+            False, True, True]
+    finally:
+        service.stop()
+        printer.stop()
