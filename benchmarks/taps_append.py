@@ -1,12 +1,13 @@
 """What `[printer.append]` costs a tcp tap: latency added at the cut, and none elsewhere.
 
-    uv run python benchmarks/taps_append.py [--jobs 200] [--chunks 2000]
+    uv run python benchmarks/taps_append.py [--jobs 200] [--chunks 2000] [--job FILE]
 
 At the cut: the demo's supermarket sale (agent/samples/supermercado.bin) is printed, one TCP
 connection per job, through a plain tap and through a tap whose appender is the agent's own
 (agent/daemon/append.py: the generic template reads the receipt, the block is built); the
 time from the POS's send to the printer holding the whole job (block included) is compared.
-The difference is what the hold adds (target: p99 <= 150 ms, the hold's bound).
+The difference is what the hold adds (target: p99 <= 150 ms, the hold's bound). `--job` prints
+another sale instead, e.g. a Star Line Mode one from tests/corpus/ (command_set "auto").
 Elsewhere: 2,000 status round trips (a text line ending in DLE EOT 1, no cut) through each
 tap: the appending tap must add nothing measurable (target: p99 difference <= 2 ms).
 The round trips are also measured through two serial taps (pty -> pty).
@@ -35,7 +36,7 @@ from agent.config import AppendSection  # noqa: E402
 from agent.daemon.append import ReceiptAppender  # noqa: E402
 from agent.receipts import load_template  # noqa: E402
 from drivers.escpos.blocks import splice  # noqa: E402
-from drivers.escpos.decoder import cuts_of  # noqa: E402
+from drivers.escpos.select import cuts_of  # noqa: E402
 from drivers.taps import TapOptions, open_tap  # noqa: E402
 from drivers.taps.tcp import TcpTap  # noqa: E402
 
@@ -174,10 +175,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--chunks", type=int, default=2000)
+    parser.add_argument("--job", type=Path, default=ROOT / "agent" / "samples" / "supermercado.bin")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
           f"load {os.getloadavg()[0]:.2f}")
-    job = (ROOT / "agent" / "samples" / "supermercado.bin").read_bytes()
+    job = args.job.read_bytes()
     printer = Printer()
     agent_side = appender()
     taps: dict[str, TcpTap] = {}
