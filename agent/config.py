@@ -36,6 +36,8 @@ from drivers.escpos.blocks import QR_MAX_BYTES
 DEFAULT_PATH = Path("/etc/hellotext-agent/agent.toml")
 ENV_PATH = "HELLOTEXT_AGENT_CONFIG"
 CREDENTIAL_NAME = "hellotext-token"
+INGEST_CREDENTIAL = "ingest-token"
+INGEST_ENV = "HELLOTEXT_INGEST_TOKEN"
 ACTION_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 HOST_PORT_RE = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[^:\s]+):(?P<port>\d{1,5})$")
 
@@ -264,6 +266,24 @@ class ReceiptsSection(Section):
     ocr_languages: str = Field("spa+por+eng", pattern=r"^[a-z][a-z_]{1,15}(\+[a-z][a-z_]{1,15})*$")
 
 
+class IngestSection(Section):
+    """The local endpoint for in-store apps: served only with an ingest token; "" = off."""
+
+    listen: str = "127.0.0.1:8787"
+    token_file: str = ""
+    max_body_bytes: int = Field(65536, ge=1024, le=1048576)
+    max_connections: int = Field(200, ge=1, le=10000)
+    max_in_flight: int = Field(8, ge=1, le=256)  # requests being handled at once (threads)
+    token: SecretStr | None = Field(None, exclude=True)  # resolved by load_config
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        if value:
+            parse_host_port(value)
+        return value
+
+
 class LogSection(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -282,6 +302,7 @@ class AgentConfig(BaseSettings):
     barcodes: BarcodesSection = BarcodesSection()
     checkout: CheckoutSection = CheckoutSection()
     receipts: ReceiptsSection = ReceiptsSection()
+    ingest: IngestSection = IngestSection()
     log: LogSection = LogSection()
 
     @model_validator(mode="after")
@@ -331,16 +352,30 @@ def _read_token_file(path: Path, key: str) -> SecretStr:
     return SecretStr(token)
 
 
-def resolve_token(token_file: str, environ: Mapping[str, str]) -> SecretStr | None:
-    """HELLOTEXT_API_TOKEN, else the systemd credential, else hellotext.token_file."""
-    if environ.get("HELLOTEXT_API_TOKEN"):
-        return SecretStr(environ["HELLOTEXT_API_TOKEN"].strip())
+def resolve_token(
+    token_file: str, environ: Mapping[str, str], *, variable: str = "HELLOTEXT_API_TOKEN",
+    credential: str = CREDENTIAL_NAME, key: str = "hellotext.token_file",
+) -> SecretStr | None:  # fmt: skip
+    """The variable (HELLOTEXT_API_TOKEN), else the systemd credential, else the token file."""
+    if environ.get(variable):
+        return SecretStr(environ[variable].strip())
     creds = environ.get("CREDENTIALS_DIRECTORY")
-    if creds and (Path(creds) / CREDENTIAL_NAME).exists():
-        return _read_token_file(Path(creds) / CREDENTIAL_NAME, "$CREDENTIALS_DIRECTORY")
+    if creds and (Path(creds) / credential).exists():
+        return _read_token_file(Path(creds) / credential, "$CREDENTIALS_DIRECTORY")
     if token_file:
-        return _read_token_file(Path(token_file), "hellotext.token_file")
+        return _read_token_file(Path(token_file), key)
     return None
+
+
+def _with_ingest_token(config: AgentConfig, env: Mapping[str, str]) -> AgentConfig:
+    where = ("ingest.token_file", INGEST_ENV, INGEST_CREDENTIAL)
+    token = resolve_token(config.ingest.token_file, env, key=where[0], variable=where[1],
+                          credential=where[2])  # fmt: skip
+    if token is None:
+        return config
+    if config.hellotext.token and config.hellotext.token == token:
+        raise ConfigError([("ingest.token", "must differ from the Hellotext token")])
+    return config.model_copy(update={"ingest": config.ingest.model_copy(update={"token": token})})
 
 
 def load_config(path: Path | None, *, require_file: bool = True) -> AgentConfig:
@@ -364,6 +399,8 @@ def load_config(path: Path | None, *, require_file: bool = True) -> AgentConfig:
             raise ConfigError([("config", f"{path} is not valid TOML: {exc}")]) from exc
         except OSError as exc:
             raise ConfigError([("config", f"cannot read {path}: {exc.strerror}")]) from exc
+    if isinstance(data.get("ingest"), dict) and "token" in data["ingest"]:
+        raise ConfigError([("ingest.token", "never in the config file; use token_file")])
     if isinstance(data.get("hellotext"), dict) and "token" in data["hellotext"]:
         raise ConfigError(
             [
@@ -384,10 +421,10 @@ def load_config(path: Path | None, *, require_file: bool = True) -> AgentConfig:
         ]
         raise ConfigError(problems) from exc
     token = resolve_token(config.hellotext.token_file, env)
-    if token is None:
-        return config
-    hellotext = config.hellotext.model_copy(update={"token": token})
-    return config.model_copy(update={"hellotext": hellotext})
+    if token is not None:
+        hellotext = config.hellotext.model_copy(update={"token": token})
+        config = config.model_copy(update={"hellotext": hellotext})
+    return _with_ingest_token(config, env)
 
 
 def masked(config: AgentConfig) -> dict[str, Any]:
@@ -395,4 +432,5 @@ def masked(config: AgentConfig) -> dict[str, Any]:
     data = config.model_dump(mode="json")
     token = config.hellotext.token
     data["hellotext"]["token"] = "****" if token else "(not set)"
+    data["ingest"]["token"] = "****" if config.ingest.token else "(not set)"
     return data

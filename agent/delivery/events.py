@@ -4,7 +4,8 @@ An Event is what the outbox stores and the sync engine sends. It is validated on
 built from a sale or the `track` command, so nothing malformed ever reaches the queue:
 lowercase `object.activity` action, a real ISO 4217 currency, a non-negative Decimal amount
 (required with a currency), a timezone-aware `tracked_at` kept in UTC, exactly one identity
-(`profile`, `session`, or a `phone` resolved to a profile at send time) and flat metadata.
+(`profile`, `session`, or a `phone` and/or `email` resolved to a profile at send time) and
+flat metadata.
 
 Money stays Decimal until the wire: `body()` gives a dict for `httpx`'s `json=` (amounts as
 floats equal to the 2-place decimal) and `body_json()` the same body as bytes with the amounts
@@ -162,6 +163,7 @@ class Event(BaseModel):
     profile: Ident | None = None
     session: Ident | None = None
     phone: Trimmed | None = None
+    email: Trimmed | None = None
     object: str | None = Field(None, min_length=1, max_length=128)
     object_parameters: dict[str, Any] | None = None
     object_type: str | None = Field(None, min_length=1, max_length=64)
@@ -197,6 +199,16 @@ class Event(BaseModel):
             raise ValueError("not a phone number in E.164 form (+ and country code)")
         return phone
 
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        local, at, domain = value.rpartition("@")
+        if not at or not local or "." not in domain or len(value) > 254 or " " in value:
+            raise ValueError("not an e-mail address like ana@example.com")
+        return f"{local}@{domain.lower()}"
+
     @field_validator("currency")
     @classmethod
     def _currency_code(cls, value: str | None) -> str | None:
@@ -229,10 +241,13 @@ class Event(BaseModel):
 
     @model_validator(mode="after")
     def _rules(self) -> Event:
-        if (self.profile is None) + (self.session is None) + (self.phone is None) != 2:
-            names = ("profile", "session", "phone")
+        known = self.phone is not None or self.email is not None  # resolved when sent
+        if (self.profile is not None) + (self.session is not None) + known != 1:
+            names = ("profile", "session", "phone", "email")
             got = ", ".join(n for n in names if getattr(self, n) is not None) or "none"
-            raise ValueError(f"exactly one of profile, session, phone is required (got {got})")
+            raise ValueError(
+                f"exactly one of profile, session, phone/email is required (got {got})"
+            )
         if self.currency is not None and self.amount is None:
             raise ValueError("amount is required when currency is given")
         if self.metadata.get(ID_KEY, self.id) != self.id:
@@ -251,12 +266,13 @@ class Event(BaseModel):
 
     def _body(self, profile: str | None, decimals: list[Decimal] | None) -> dict[str, Any]:
         out: dict[str, Any] = {"action": self.action}
+        by_contact = self.phone is not None or self.email is not None
         if profile is not None:
-            if self.phone is None:
-                raise ValueError("profile= is only for an event identified by phone")
+            if not by_contact:
+                raise ValueError("profile= is only for an event identified by phone or e-mail")
             out["profile"] = profile
-        elif self.phone is not None:
-            raise ValueError("an event identified by phone needs its resolved profile=")
+        elif by_contact:
+            raise ValueError("an event identified by phone or e-mail needs its resolved profile=")
         elif self.profile is not None:
             out["profile"] = self.profile
         else:
@@ -277,8 +293,9 @@ class Event(BaseModel):
         return out
 
     def body(self, *, profile: str | None = None) -> dict[str, Any]:
-        """The JSON body as a dict (for `json=`). `profile` is the phone's resolved profile id;
-        `phone` itself is never sent. Amounts are floats equal to their 2-place value."""
+        """The JSON body as a dict (for `json=`). `profile` is the phone's (or e-mail's)
+        resolved profile id; `phone` and `email` themselves are never sent. Amounts are floats
+        equal to their 2-place value."""
         return self._body(profile, None)
 
     def body_json(self, *, profile: str | None = None) -> bytes:
