@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,14 +29,13 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from agent import tokens
 from agent.errors import ConfigError
 from drivers.escpos.blocks import QR_MAX_BYTES
 
 DEFAULT_PATH = Path("/etc/hellotext-agent/agent.toml")
 ENV_PATH = "HELLOTEXT_AGENT_CONFIG"
-CREDENTIAL_NAME = "hellotext-token"
-INGEST_CREDENTIAL = "ingest-token"
-INGEST_ENV = "HELLOTEXT_INGEST_TOKEN"
+CREDENTIAL_NAME = tokens.API.credential
 ACTION_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 HOST_PORT_RE = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[^:\s]+):(?P<port>\d{1,5})$")
 
@@ -70,6 +68,9 @@ def parse_host_port(value: str) -> tuple[str, int]:
 class HellotextSection(Section):
     api_url: str = "https://api.hellotext.com/v1"
     token_file: str = ""
+    # POST /v1/profiles field names: Hellotext's docs say these; its WordPress plugin "phone".
+    profile_phone_field: str = Field("phone[mobile]", min_length=1)
+    profile_email_field: str = Field("email[primary]", min_length=1)
     timeout_seconds: float = Field(15, gt=0, le=300)
     probe_interval_seconds: float = Field(180, gt=0)  # re-check a refused token this often
     token: SecretStr | None = Field(None, exclude=True)  # resolved by load_config, never printed
@@ -337,45 +338,21 @@ def _key(loc: tuple[int | str, ...]) -> str:
     return key
 
 
-def _read_token_file(path: Path, key: str) -> SecretStr:
-    try:
-        info = path.stat()
-        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigError(
-                [(key, f"{path} is readable by group or others; run: chmod 600 {path}")]
-            )
-        token = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError([(key, f"cannot read {path}: {exc.strerror}")]) from exc
-    if not token:
-        raise ConfigError([(key, f"{path} is empty")])
-    return SecretStr(token)
-
-
-def resolve_token(
-    token_file: str, environ: Mapping[str, str], *, variable: str = "HELLOTEXT_API_TOKEN",
-    credential: str = CREDENTIAL_NAME, key: str = "hellotext.token_file",
-) -> SecretStr | None:  # fmt: skip
-    """The variable (HELLOTEXT_API_TOKEN), else the systemd credential, else the token file."""
-    if environ.get(variable):
-        return SecretStr(environ[variable].strip())
-    creds = environ.get("CREDENTIALS_DIRECTORY")
-    if creds and (Path(creds) / credential).exists():
-        return _read_token_file(Path(creds) / credential, "$CREDENTIALS_DIRECTORY")
-    if token_file:
-        return _read_token_file(Path(token_file), key)
-    return None
+def resolve_token(token_file: str, environ: Mapping[str, str]) -> SecretStr | None:
+    """HELLOTEXT_API_TOKEN, else the systemd credential, else hellotext.token_file."""
+    token = tokens.resolve(tokens.API, token_file, environ)
+    return None if token is None else SecretStr(token)
 
 
 def _with_ingest_token(config: AgentConfig, env: Mapping[str, str]) -> AgentConfig:
-    where = ("ingest.token_file", INGEST_ENV, INGEST_CREDENTIAL)
-    token = resolve_token(config.ingest.token_file, env, key=where[0], variable=where[1],
-                          credential=where[2])  # fmt: skip
-    if token is None:
+    found = tokens.resolve(tokens.INGEST, config.ingest.token_file, env)
+    if found is None:
         return config
-    if config.hellotext.token and config.hellotext.token == token:
+    api = config.hellotext.token
+    if api is not None and api.get_secret_value() == found:
         raise ConfigError([("ingest.token", "must differ from the Hellotext token")])
-    return config.model_copy(update={"ingest": config.ingest.model_copy(update={"token": token})})
+    ingest = config.ingest.model_copy(update={"token": SecretStr(found)})
+    return config.model_copy(update={"ingest": ingest})
 
 
 def load_config(path: Path | None, *, require_file: bool = True) -> AgentConfig:
