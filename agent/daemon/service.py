@@ -179,12 +179,18 @@ class Service:
             if job is not None:
                 job.modify(next_run_time=datetime.now(UTC))
 
-    def run_until_signalled(self) -> int:
+    def handle_signals(self) -> None:
+        """SIGTERM/SIGINT only set the flag. Installed before start: the ingest endpoint may
+        answer apps while the rest starts, and a stop then must still drain it."""
+
         def handler(signum: int, frame: FrameType | None) -> None:
             self._stop.set()  # only a flag: the main thread does the work
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
+
+    def run_until_signalled(self) -> int:
+        self.handle_signals()
         self._stop.wait()
         log.info("stopping")
         self.notifier.notify(STOPPING=1)
