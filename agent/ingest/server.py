@@ -9,6 +9,7 @@ receipt. `stop` drains: stop accepting, let the requests in flight get their ans
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -32,8 +33,13 @@ class IngestServer:
         if ingest.token is None:
             raise AgentError("the ingest endpoint needs an ingest token")
         host, port = parse_host_port(ingest.listen)
-        # Its own connection: a commit here never waits behind the syncer's Python lock.
-        self.outbox = Outbox(config.outbox.path, synchronous=config.outbox.synchronous)
+        sock = _bound_socket(host, port, ingest.listen)  # first: a taken port leaves nothing open
+        try:
+            # Its own connection: a commit here never waits behind the syncer's Python lock.
+            self.outbox = Outbox(config.outbox.path, synchronous=config.outbox.synchronous)
+        except BaseException:
+            sock.close()
+            raise
         self.committer = Committer(self.outbox, on_commit=on_commit)
         self.app = IngestApp(
             token=ingest.token.get_secret_value(),
@@ -44,8 +50,7 @@ class IngestServer:
         try:
             self._server: Any = create_server(
                 self.app,
-                host=host,
-                port=port,
+                sockets=[sock],
                 threads=ingest.max_in_flight,
                 connection_limit=ingest.max_connections,
                 max_request_body_size=ingest.max_body_bytes,  # 413 before reading the body
@@ -53,9 +58,10 @@ class IngestServer:
                 ident="hellotext-agent",
                 clear_untrusted_proxy_headers=True,
             )
-        except OSError as exc:
+        except BaseException:
+            sock.close()
             self.outbox.close()
-            raise AgentError(f"ingest: cannot listen on {ingest.listen}: {exc.strerror}") from exc
+            raise
         # "Task queue depth" warnings: the queue is bounded by the connections, by design.
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         self.port = int(self._server.effective_port)
@@ -90,6 +96,19 @@ class IngestServer:
     def _unsent(self) -> bool:
         channels = list(self._server._map.values())
         return any(getattr(c, "total_outbufs_len", 0) for c in channels)
+
+
+def _bound_socket(host: str, port: int, listen: str) -> socket.socket:
+    """Bound here, not by waitress, so that a taken port is one clean error."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise AgentError(f"ingest: cannot listen on {listen}: {exc.strerror}") from exc
+    return sock
 
 
 def start_ingest(
