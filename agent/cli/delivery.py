@@ -22,7 +22,7 @@ from rich.table import Table
 
 from agent.cli.common import EXIT_FAILURE, EXIT_OK, Context, add_command
 from agent.config import AgentConfig
-from agent.delivery.events import Event, Metadata, new_event_id
+from agent.delivery.events import Event, Metadata, new_event_id, stable_event_id
 from agent.delivery.outbox import STATES, Outbox, OutboxRow
 from agent.logs import mask_phone, scrub
 from agent.phones import to_e164
@@ -38,9 +38,9 @@ def open_outbox(config: AgentConfig) -> Outbox:
     return Outbox(config.outbox.path, synchronous=config.outbox.synchronous)
 
 
-def terminal_session(config: AgentConfig) -> str:
-    """The anonymous session of this till (the one the sale pipeline uses too)."""
-    return "pos-" + config.store.terminal_id
+def anonymous_session(event_id: str) -> str:
+    """A session shaped like Hellotext's own (a UUID), derived from the event."""
+    return stable_event_id("session", event_id)
 
 
 # --- track ------------------------------------------------------------------------------
@@ -53,8 +53,8 @@ def _register_track(commands: Any) -> None:
         lambda args, ctx: _track(parser, args, ctx),
         "enqueue a custom action (works offline; prints the event id)",
         "Store one event in the outbox; the daemon (or `sync`) delivers it. Without "
-        "--profile, --session or --phone the event gets this till's anonymous session "
-        "('pos-' + store.terminal_id), and is kept local when store.unidentified = 'local'.",
+        "--profile, --session or --phone the event gets an anonymous session of its own (a UUID"
+        " derived from the event), and is kept local when store.unidentified = 'local'.",
     )
     parser.add_argument(
         "action", metavar="ACTION", help="lowercase object.activity, e.g. evento.asistio"
@@ -135,14 +135,17 @@ def _track(parser: argparse.ArgumentParser, args: argparse.Namespace, ctx: Conte
     elif args.session is not None:
         identity = {"session": args.session}
     else:
-        identity = {"session": terminal_session(config)}
+        identity = {"session": ""}  # set below, from the event id
     if args.currency is not None and args.amount is None:
         parser.error("--currency needs --amount")
     currency = args.currency or (store.currency if args.amount is not None else None)
     metadata: Metadata = dict(args.meta)
+    event_id = new_event_id()
+    if identity.get("session") == "":
+        identity["session"] = anonymous_session(event_id)
     try:
         event = Event(
-            id=new_event_id(),
+            id=event_id,
             action=args.action,
             amount=args.amount,
             currency=currency,

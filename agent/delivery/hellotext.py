@@ -26,6 +26,7 @@ import httpx
 
 from agent import __version__
 from agent.config import AgentConfig
+from agent.delivery import errorbody
 from agent.errors import ConfigError, DeliveryError
 
 log = logging.getLogger("agent.hellotext")
@@ -96,20 +97,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 
 def error_summary(text: str) -> str:
     """'parameter_missing:name' from an error body, for logs; '' when it is not one."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return ""
-    if not isinstance(data, dict):
-        return ""
-    errors = data.get("errors")
-    items = errors if isinstance(errors, list) else [data.get("error")]
-    parts = []
-    for item in items:
-        if isinstance(item, dict):
-            kind, param = item.get("type", ""), item.get("parameter", "")
-            parts.append(f"{kind}:{param}" if param else str(kind))
-    return ",".join(p for p in parts if p)
+    return errorbody.summary(text)
 
 
 def classify(status: int, headers: Mapping[str, str], text: str, *, now: float) -> Outcome:
