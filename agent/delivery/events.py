@@ -50,6 +50,18 @@ _MetadataField = dict[
     str | int | Annotated[float, Field(allow_inf_nan=False)] | bool | None,
 ]
 
+# Hellotext's own tracking names; any other action is custom: it takes no object, and with
+# object_parameters Hellotext wants object_type too.
+BUILTIN_ACTIONS = frozenset(
+    f"{o}.{a}"
+    for o, acts in {
+        "app": ("installed", "removed", "spent"), "cart": ("abandoned", "added", "removed"),
+        "coupon": ("redeemed",), "form": ("completed",), "page": ("viewed",),
+        "order": ("placed", "confirmed", "cancelled", "shipped", "delivered"),
+        "product": ("purchased", "viewed"), "refund": ("requested", "received"),
+    }.items()
+    for a in acts
+)  # fmt: skip
 ACTION_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 # Fixed forever: changing it would change every stable id and resend old receipts.
 NAMESPACE = uuid.UUID("5b0c8f7e-2f4e-5c1a-9a43-6e1d1f0a7c21")

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agent.delivery.events import Event, new_event_id, stable_event_id
+from agent.delivery.events import BUILTIN_ACTIONS, Event, new_event_id, stable_event_id
 from agent.errors import AgentError
 from agent.ingest.commit import Committer
 from agent.phones import to_e164
@@ -71,6 +71,10 @@ def build_event(data: Any, *, key: str | None, now: float, country: str) -> Even
         raise BodyError(problem("invalid", "the body must be a JSON object"))
     if "id" in data:
         raise BodyError(problem("not_allowed", "the agent gives the event its id", "id"))
+    custom = data.get("action") not in BUILTIN_ACTIONS
+    if custom and data.get("object_parameters") is not None and not data.get("object_type"):
+        message = "a custom action goes without object_parameters (or give object_type)"
+        raise BodyError(problem("parameter_missing", message, "object_type"))
     fields = dict(data)
     phone = fields.get("phone")
     if isinstance(phone, str):

@@ -78,12 +78,20 @@ def test_the_idempotency_key_fixes_the_event_id() -> None:
         ({"action": "evento.asistio", "session": "s", "id": "x"}, "id"),
         ({"action": "evento.asistio", "phone": "abc"}, "phone"),
         ([1, 2], ""),
+        ({"action": "evento.asistio", "session": "s", "object_parameters": {"name": "x"}},
+         "object_type"),
     ],
 )
 def test_bodies_refused_before_the_model(body: object, parameter: str) -> None:
     with pytest.raises(BodyError) as caught:
         build_event(body, key=None, now=NOW, country="UY")
     assert caught.value.problem.get("parameter", "") == parameter
+
+
+def test_a_builtin_action_may_carry_its_object() -> None:
+    body = {"action": "product.purchased", "session": "s",
+            "object_parameters": {"name": "Yerba", "reference": "779", "source": "app"}}
+    assert build_event(body, key=None, now=NOW, country="UY").object_parameters
 
 
 def test_the_model_refuses_the_rest() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -167,6 +168,10 @@ def test_events_of_a_sale_have_amounts_products_and_stable_ids() -> None:
     ]
     payment, yerba, cafe, coupon = events
     assert payment.amount == Decimal("629.90") and payment.currency == "UYU"
+    # A custom action goes without an object (Hellotext would want object_type with one);
+    # the wire time is ISO 8601 in UTC with its Z.
+    assert payment.object is None and payment.object_parameters is None
+    assert json.loads(payment.body_json(profile="p"))["tracked_at"] == "2026-11-21T13:15:00Z"
     assert payment.tracked_at == datetime(2026, 11, 21, 13, 15, tzinfo=UTC)  # 10:15 UY time
     assert payment.metadata["receipt_number"] == "0001-00000010"
     assert payment.metadata["payment_methods"] == "efectivo"
