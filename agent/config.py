@@ -33,8 +33,9 @@ from agent import tokens
 from agent.errors import ConfigError
 from drivers.escpos.blocks import QR_MAX_BYTES
 
-DEFAULT_PATH = Path("/etc/hellotext-agent/agent.toml")
-ENV_PATH = "HELLOTEXT_AGENT_CONFIG"
+DEFAULT_PATH = tokens.DEFAULT_PATH
+ENV_PATH = tokens.ENV_PATH
+config_path = tokens.config_path
 CREDENTIAL_NAME = tokens.API.credential
 ACTION_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 HOST_PORT_RE = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[^:\s]+):(?P<port>\d{1,5})$")
@@ -325,10 +326,6 @@ class AgentConfig(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment overrides the file (passed as init values).
         return (env_settings, init_settings)
-
-
-def config_path(explicit: str | None, environ: Mapping[str, str]) -> Path:
-    return Path(explicit or environ.get(ENV_PATH) or DEFAULT_PATH)
 
 
 def _key(loc: tuple[int | str, ...]) -> str:

@@ -1,5 +1,7 @@
-"""Where secrets come from: an environment variable, a systemd credential, or a file that only
-the agent may read. Stdlib only (fast commands read them too); never logged, never in the TOML.
+"""Where the configuration and the secrets come from. The config file: `--config`, else
+$HELLOTEXT_AGENT_CONFIG, else /etc/hellotext-agent/agent.toml. A secret: an environment
+variable, a systemd credential, or a file only the agent may read. Stdlib only (fast commands
+read them too); a token is never logged and never in the TOML.
 
 Two tokens, never the same one: the Hellotext API token (`HELLOTEXT_API_TOKEN`, credential
 `hellotext-token`, `hellotext.token_file`) and the ingest token that in-store apps present to
@@ -14,6 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.errors import ConfigError
+
+DEFAULT_PATH = Path("/etc/hellotext-agent/agent.toml")
+ENV_PATH = "HELLOTEXT_AGENT_CONFIG"
+
+
+def config_path(explicit: str | None, environ: Mapping[str, str]) -> Path:
+    return Path(explicit or environ.get(ENV_PATH) or DEFAULT_PATH)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Commands of the delivery area: `track` and `outbox list|show|retry` (`sync` and `status`
-are in cli_sync.py).
+"""Commands of the delivery area: `outbox list|show|retry` (`track` is in track.py, kept light;
+`sync` and `status` in sync.py).
 
 They only touch the local outbox, so they work offline and while the daemon runs (the
 outbox is shared through SQLite WAL).
@@ -12,160 +12,27 @@ import json
 import sys
 import time
 from dataclasses import fields
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from agent.cli.common import EXIT_FAILURE, EXIT_OK, Context, add_command
 from agent.config import AgentConfig
-from agent.delivery.events import Event, Metadata, new_event_id, stable_event_id
+from agent.delivery.events import Event
 from agent.delivery.outbox import STATES, Outbox, OutboxRow
 from agent.logs import mask_phone, scrub
-from agent.phones import to_e164
 
 
 def register(commands: Any) -> None:
     """Add this area's subcommands to the `hellotext-agent` parser."""
-    _register_track(commands)
     _register_outbox(commands)
 
 
 def open_outbox(config: AgentConfig) -> Outbox:
     return Outbox(config.outbox.path, synchronous=config.outbox.synchronous)
-
-
-def anonymous_session(event_id: str) -> str:
-    """A session shaped like Hellotext's own (a UUID), derived from the event."""
-    return stable_event_id("session", event_id)
-
-
-# --- track ------------------------------------------------------------------------------
-
-
-def _register_track(commands: Any) -> None:
-    parser = add_command(
-        commands,
-        "track",
-        lambda args, ctx: _track(parser, args, ctx),
-        "enqueue a custom action (works offline; prints the event id)",
-        "Store one event in the outbox; the daemon (or `sync`) delivers it. Without "
-        "--profile, --session or --phone the event gets an anonymous session of its own (a UUID"
-        " derived from the event), and is kept local when store.unidentified = 'local'.",
-    )
-    parser.add_argument(
-        "action", metavar="ACTION", help="lowercase object.activity, e.g. evento.asistio"
-    )
-    who = parser.add_mutually_exclusive_group()
-    who.add_argument("--profile", metavar="ID", help="Hellotext profile id")
-    who.add_argument("--session", metavar="ID", help="Hellotext session id")
-    who.add_argument(
-        "--phone", metavar="PHONE", help="customer phone; local numbers use store.country"
-    )
-    parser.add_argument("--amount", metavar="A", type=_decimal, help="amount, e.g. 89.90")
-    parser.add_argument(
-        "--currency", metavar="CUR", help="ISO 4217 code (default with --amount: store.currency)"
-    )
-    parser.add_argument(
-        "--at",
-        metavar="ISO8601",
-        type=_moment,
-        help="when it happened (default now; without an offset: this machine's local time)",
-    )
-    parser.add_argument(
-        "--meta",
-        metavar="K=V",
-        action="append",
-        default=[],
-        type=_pair,
-        help="metadata, repeatable; values are stored as text",
-    )
-
-
-def _decimal(text: str) -> Decimal:
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number like 89.90") from None
-    if not value.is_finite():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number like 89.90")
-    return value
-
-
-def _moment(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO 8601 time like 2026-03-14T18:30:00-03:00"
-        ) from None
-    return value if value.tzinfo is not None else value.astimezone()
-
-
-def _pair(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
-    return key.strip(), value
-
-
-def _explain(exc: ValidationError) -> str:
-    """Pydantic's errors as 'field: reason' lines a person can act on."""
-    parts = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "event"
-        parts.append(f"{field}: {err['msg'].removeprefix('Value error, ')}")
-    return "; ".join(parts)
-
-
-def _track(parser: argparse.ArgumentParser, args: argparse.Namespace, ctx: Context) -> int:
-    config = ctx.config()
-    store = config.store
-    identity: dict[str, str]
-    if args.phone is not None:
-        phone = to_e164(args.phone, store.country)
-        if phone is None:
-            parser.error(f"--phone: {args.phone!r} is not a phone number in {store.country}")
-        identity = {"phone": phone}
-    elif args.profile is not None:
-        identity = {"profile": args.profile}
-    elif args.session is not None:
-        identity = {"session": args.session}
-    else:
-        identity = {"session": ""}  # set below, from the event id
-    if args.currency is not None and args.amount is None:
-        parser.error("--currency needs --amount")
-    currency = args.currency or (store.currency if args.amount is not None else None)
-    metadata: Metadata = dict(args.meta)
-    event_id = new_event_id()
-    if identity.get("session") == "":
-        identity["session"] = anonymous_session(event_id)
-    try:
-        event = Event(
-            id=event_id,
-            action=args.action,
-            amount=args.amount,
-            currency=currency,
-            tracked_at=args.at or datetime.now(UTC),
-            metadata=metadata,
-            **identity,
-        )
-    except ValidationError as exc:
-        parser.error(_explain(exc))
-    anonymous = args.phone is None and args.profile is None and args.session is None
-    hold = anonymous and store.unidentified == "local"
-    with open_outbox(config) as outbox:
-        outbox.add([event], now=time.time(), hold=hold)
-    print(event.id)
-    if hold:
-        print(
-            "kept on this till only (store.unidentified = 'local'): it will not be sent",
-            file=sys.stderr,
-        )
-    return EXIT_OK
 
 
 # --- outbox -----------------------------------------------------------------------------

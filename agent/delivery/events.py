@@ -21,10 +21,8 @@ import re
 import uuid
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
 from typing import Annotated, Any
 
-import pycountry
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -36,9 +34,10 @@ from pydantic import (
     model_validator,
 )
 
+from agent.delivery.checks import ID_KEY, MAX_AMOUNT, check_action, currency_code, iso_utc
 from agent.phones import to_e164
 
-__all__ = ["Event", "Metadata", "new_event_id", "stable_event_id"]
+__all__ = ["Event", "Metadata", "iso_utc", "new_event_id", "stable_event_id"]
 
 Metadata = dict[str, str | int | float | bool | None]
 # Identifiers are trimmed (in pydantic-core, cheaply); customer text in metadata is kept as is.
@@ -62,11 +61,8 @@ BUILTIN_ACTIONS = frozenset(
     }.items()
     for a in acts
 )  # fmt: skip
-ACTION_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 # Fixed forever: changing it would change every stable id and resend old receipts.
 NAMESPACE = uuid.UUID("5b0c8f7e-2f4e-5c1a-9a43-6e1d1f0a7c21")
-ID_KEY = "agent_event_id"
-MAX_AMOUNT = Decimal("999999999999.99")  # below 2**53 cents: a float carries it exactly
 CENTS = Decimal("0.01")
 _DECIMAL_TAG = "$decimal"  # storage only: a Decimal inside object_parameters
 _STORED_UNTAGGED = {"stored": "untagged"}
@@ -88,12 +84,6 @@ def stable_event_id(*parts: str) -> str:
         raise ValueError("stable_event_id needs at least one part")
     # The unit separator cannot appear in receipt text, so ("a", "bc") != ("ab", "c").
     return str(uuid.uuid5(NAMESPACE, "\x1f".join(parts)))
-
-
-@lru_cache(maxsize=64)
-def _currency(code: str) -> str | None:
-    found = pycountry.currencies.get(alpha_3=code.upper())
-    return None if found is None else str(found.alpha_3)
 
 
 class _WithDecimals(dict[str, Any]):
@@ -159,12 +149,6 @@ def _tag(value: Any) -> Any:
     return value
 
 
-def iso_utc(moment: datetime) -> str:
-    """'2026-11-26T22:37:47Z' (milliseconds only when present)."""
-    spec = "milliseconds" if moment.microsecond else "seconds"
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec=spec) + "Z"
-
-
 class Event(BaseModel):
     """One Hellotext event, immutable. Exactly one of profile, session, phone."""
 
@@ -197,9 +181,7 @@ class Event(BaseModel):
     @field_validator("action")
     @classmethod
     def _action(cls, value: str) -> str:
-        if not ACTION_RE.match(value):
-            raise ValueError(f"{value!r} is not a lowercase action name like 'object.activity'")
-        return value
+        return check_action(value)
 
     @field_validator("phone")
     @classmethod
@@ -226,7 +208,7 @@ class Event(BaseModel):
     def _currency_code(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        code = _currency(value)
+        code = currency_code(value)
         if code is None:
             raise ValueError(f"{value!r} is not an ISO 4217 currency code")
         return code
