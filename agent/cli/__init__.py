@@ -2,9 +2,10 @@
 parses its arguments and calls into the library. Commands are registered by one module
 per command group in this package, so each area owns its own options.
 
-Holds: the parser and `main` (here), shared plumbing (`common`), the command groups (`daemon`,
-`delivery`, `sync`, `parse`, `standin`, `doctor`), and `demo`. May import anything in agent/
-and drivers/; nothing imports agent.cli (it is the top)."""
+Holds: the parser and `main` (here), shared plumbing (`common`, `fastconfig`), the command
+groups (`daemon`, `track`, `delivery`, `sync`, `parse`, `standin`, `doctor`), and `demo`. Only
+the group of the command being run is imported, so `track` and `status` stay fast. May import
+anything in agent/ and drivers/; nothing imports agent.cli (it is the top)."""
 
 from __future__ import annotations
 

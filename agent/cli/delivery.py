@@ -69,6 +69,8 @@ def _row_data(row: OutboxRow) -> dict[str, Any]:
         event["object_parameters"] = _plain(row.event.object_parameters)
     if row.event.phone:
         event["phone"] = mask_phone(row.event.phone)
+    if row.event.email:
+        event["email"] = _mask_email(row.event.email)
     data["event"] = event
     data["last_error"] = scrub(row.last_error) if row.last_error else row.last_error
     return data
@@ -88,9 +90,17 @@ def _when(moment: float | None) -> str:
     return datetime.fromtimestamp(moment).astimezone().strftime("%m-%d %H:%M")
 
 
+def _mask_email(email: str) -> str:
+    """'ana@example.com' -> 'a***@example.com'."""
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}***@{domain}"
+
+
 def _who(event: Event) -> str:
     if event.phone:
         return mask_phone(event.phone)
+    if event.email:
+        return _mask_email(event.email)
     return f"profile {event.profile}" if event.profile else f"session {event.session}"
 
 

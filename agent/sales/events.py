@@ -160,8 +160,9 @@ def _identity(sale: Sale, policy: SalePolicy) -> tuple[dict[str, str], bool]:
     who = sale.identity
     if who.session:
         return {"session": who.session}, False
-    if who.phone:
-        return {"phone": who.phone}, False
+    if who.phone or who.email:  # resolved to one profile when sent (one request for both)
+        contact = {"phone": who.phone, "email": who.email}
+        return {k: v for k, v in contact.items() if v}, False
     if who.loyalty:
         # No Hellotext look-up by loyalty number exists: a session derived from the card keeps
         # one card's visits together.

@@ -267,3 +267,17 @@ def test_slug_is_stable_and_ascii() -> None:
     assert slug("Café Molido 250g") == "cafe-molido-250g"
     assert slug("  ÑANDÚ  ") == "nandu"
     assert slug("***") == "item"
+
+
+def test_a_customer_known_by_email_is_identified_by_it() -> None:
+    from agent.receipts.model import Customer
+
+    only_mail = replace(receipt(line("A", "100.00")), customer=Customer(email="ana@example.com"))
+    sale = Checkout("caja-1").complete(only_mail, now=NOW, text="t", local_zone=ZONE)
+    assert sale.identity.source == "receipt-email"
+    events = events_for_sale(sale, POLICY).events
+    assert all(e.email == "ana@example.com" and e.session is None for e in events)
+    both = replace(only_mail, customer=Customer(phone="+59899123456", email="ana@example.com"))
+    sale = Checkout("caja-1").complete(both, now=NOW, text="t2", local_zone=ZONE)
+    first = events_for_sale(sale, POLICY).events[0]
+    assert (first.phone, first.email) == ("+59899123456", "ana@example.com")
