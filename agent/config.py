@@ -278,12 +278,7 @@ class IngestSection(Section):
     max_in_flight: int = Field(8, ge=1, le=256)  # requests being handled at once (threads)
     token: SecretStr | None = Field(None, exclude=True)  # resolved by load_config
 
-    @field_validator("listen")
-    @classmethod
-    def _listen(cls, value: str) -> str:
-        if value:
-            parse_host_port(value)
-        return value
+    _listen = field_validator("listen")(lambda v: v and parse_host_port(v) and v)
 
 
 class LogSection(Section):
@@ -373,18 +368,10 @@ def load_config(path: Path | None, *, require_file: bool = True) -> AgentConfig:
             raise ConfigError([("config", f"{path} is not valid TOML: {exc}")]) from exc
         except OSError as exc:
             raise ConfigError([("config", f"cannot read {path}: {exc.strerror}")]) from exc
-    if isinstance(data.get("ingest"), dict) and "token" in data["ingest"]:
-        raise ConfigError([("ingest.token", "never in the config file; use token_file")])
-    if isinstance(data.get("hellotext"), dict) and "token" in data["hellotext"]:
-        raise ConfigError(
-            [
-                (
-                    "hellotext.token",
-                    "never put the token in the config file; use "
-                    "token_file, a systemd credential or HELLOTEXT_API_TOKEN",
-                )
-            ]
-        )
+    for section, source in (("hellotext", tokens.API), ("ingest", tokens.INGEST)):
+        if isinstance(data.get(section), dict) and "token" in data[section]:
+            where = f"token_file, the systemd credential {source.credential} or {source.variable}"
+            raise ConfigError([(f"{section}.token", f"never in the config file; use {where}")])
     if env.get("HELLOTEXT_API_URL"):
         data.setdefault("hellotext", {})["api_url"] = env["HELLOTEXT_API_URL"]
     try:
