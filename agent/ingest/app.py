@@ -1,4 +1,4 @@
-"""The WSGI application behind the ingest endpoint: `POST /v1/attribution/events`.
+"""The ASGI application behind the ingest endpoint: `POST /v1/attribution/events`.
 
 The body is Hellotext's (action, profile or session, object, object_parameters, amount,
 currency, tracked_at, metadata) plus `phone` or `email` as the identity, as `track --phone`
@@ -9,16 +9,19 @@ takes them. Answers, in Hellotext's shapes:
     503 the outbox could not store it (full disk) or the agent is stopping: retry
 An `Idempotency-Key` header makes the event id a function of the key, so the outbox's unique
 id stores one event per key and a replay is answered with the same id.
+
+It runs on the server's event loop (its own thread): checks and the event model are quick,
+and the wait for the commit is an await, so one loop serves every connection.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, MutableMapping
 from decimal import Decimal
 from typing import Any
 
@@ -33,8 +36,11 @@ log = logging.getLogger("agent.ingest")
 PATH = "/v1/attribution/events"
 COMMIT_TIMEOUT = 30.0
 MAX_KEY = 255
-StartResponse = Callable[..., Any]
 Problem = dict[str, str]
+Answer = tuple[int, Any, list[tuple[str, str]]]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
 
 
 class BodyError(ValueError):
@@ -93,7 +99,7 @@ def build_event(data: Any, *, key: str | None, now: float, country: str) -> Even
 
 
 class IngestApp:
-    """The WSGI callable. `closing` turns new requests away (503) while the daemon stops."""
+    """The ASGI callable. `closing` turns new requests away (503) while the daemon stops."""
 
     def __init__(
         self,
@@ -102,67 +108,98 @@ class IngestApp:
         committer: Committer,
         country: str,
         max_body: int,
+        max_in_flight: int = 8,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._token = ("Bearer " + token).encode()
         self._committer = committer
         self._country = country
         self._max_body = max_body
+        self._max_in_flight = max_in_flight
+        self._slots: asyncio.Semaphore | None = None  # made on the loop's thread
         self._clock = clock
-        self._lock = threading.Lock()
         self.in_flight = 0
         self.closing = False
         self.answered: dict[int, int] = {}  # status -> count, for the log at stop
 
-    def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
-        with self._lock:
-            self.in_flight += 1
+    async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        self.in_flight += 1
         try:
-            status, body, extra = self._handle(environ)
+            status, body, extra = await self._handle(scope, receive)
         finally:
-            with self._lock:
-                self.in_flight -= 1
-        with self._lock:
-            self.answered[status] = self.answered.get(status, 0) + 1
+            self.in_flight -= 1
+        self.answered[status] = self.answered.get(status, 0) + 1
         payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
-        start(f"{status} {_REASONS[status]}", headers + extra)
-        return [payload]
+        headers = [("content-type", "application/json"), ("content-length", str(len(payload)))]
+        raw = [(k.encode(), v.encode("latin-1")) for k, v in headers + extra]
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": payload})
 
-    def _handle(self, environ: dict[str, Any]) -> tuple[int, Any, list[tuple[str, str]]]:
-        if environ.get("PATH_INFO") != PATH:
+    async def _handle(self, scope: Message, receive: Receive) -> Answer:
+        if scope.get("path") != PATH:
             return 404, _errors(problem("not_found", "only POST " + PATH + " is served")), []
-        if environ.get("REQUEST_METHOD") != "POST":
+        if scope.get("method") != "POST":
             return 405, _errors(problem("not_allowed", "use POST")), [("Allow", "POST")]
-        given = environ.get("HTTP_AUTHORIZATION", "").encode("latin-1", "replace")
-        if not hmac.compare_digest(given, self._token):
+        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        if not hmac.compare_digest(headers.get(b"authorization", b""), self._token):
             message = "missing or wrong Bearer token (the agent's ingest token)"
             return 401, _errors(problem("unauthorized", message)), [("WWW-Authenticate", "Bearer")]
         if self.closing:
             return 503, _errors(problem("unavailable", "the agent is stopping")), _RETRY
-        raw = environ["wsgi.input"].read(self._max_body + 1)
-        if len(raw) > self._max_body:
+        raw = await self._body(headers, receive)
+        if raw is None:
             message = f"the body is over {self._max_body} bytes"
             return 413, _errors(problem("too_large", message)), []
+        key = headers.get(b"idempotency-key")
+        answer = self._event(raw, None if key is None else key.decode("latin-1"))
+        if not isinstance(answer, Event):
+            return answer
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._max_in_flight)
+        async with self._slots:
+            try:
+                pending = asyncio.wrap_future(self._committer.submit(answer))
+                stored = await asyncio.wait_for(asyncio.shield(pending), COMMIT_TIMEOUT)
+            except AgentError as exc:
+                return 503, _errors(problem("unavailable", f"not stored, retry: {exc}")), _RETRY
+            except TimeoutError:  # it may still commit: a retry with the same key is safe
+                message = "not confirmed in time; retry (with the same Idempotency-Key)"
+                return 503, _errors(problem("unavailable", message)), _RETRY
+        return 200, {"status": "received", "id": stored}, []
+
+    async def _body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes | None:
+        """The whole body, or None past the cap (said by Content-Length, or found reading)."""
+        length = headers.get(b"content-length", b"0")
+        if length.isdigit() and int(length) > self._max_body:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_body:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+    def _event(self, raw: bytes, key: str | None) -> Event | Answer:
         try:
             data = json.loads(raw, parse_float=Decimal)
         except (ValueError, RecursionError):
             return 400, _errors(problem("invalid", "the body is not JSON")), []
-        key = environ.get("HTTP_IDEMPOTENCY_KEY")
         if key is not None and not (0 < len(key) <= MAX_KEY and key.isprintable()):
             bad = problem("invalid", f"1 to {MAX_KEY} printable characters", "Idempotency-Key")
             return 422, _errors(bad), []
         try:
-            event = build_event(data, key=key, now=self._clock(), country=self._country)
+            return build_event(data, key=key, now=self._clock(), country=self._country)
         except BodyError as exc:
             return 422, _errors(exc.problem), []
         except ValidationError as exc:
             return 422, {"errors": _pydantic_problems(exc)}, []
-        try:
-            stored = self._committer.submit(event).wait(COMMIT_TIMEOUT)
-        except (AgentError, TimeoutError) as exc:
-            return 503, _errors(problem("unavailable", f"not stored, retry: {exc}")), _RETRY
-        return 200, {"status": "received", "id": stored}, []
 
 
 def _errors(*problems: Problem) -> dict[str, list[Problem]]:
@@ -170,13 +207,3 @@ def _errors(*problems: Problem) -> dict[str, list[Problem]]:
 
 
 _RETRY = [("Retry-After", "5")]
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    413: "Content Too Large",
-    422: "Unprocessable Content",
-    503: "Service Unavailable",
-}

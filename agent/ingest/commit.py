@@ -7,8 +7,8 @@ its event is on disk, and concurrent requests share the cost of the flush.
 
 Clients that wait for their answer before sending the next event arrive in step: the first
 one back would otherwise be committed alone while the others are still on their way. So, like
-PostgreSQL's commit_delay, the thread waits a moment (GATHER_SECONDS, far below an fsync) for
-as many events as the previous batch held; a lone client never waits.
+PostgreSQL's commit_delay, the thread waits a moment (GATHER_SECONDS, below an fsync) for as
+many events as the busiest of the recent batches held; a lone client never waits.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 
 from agent.delivery.events import Event
 from agent.delivery.outbox import Outbox
@@ -25,27 +26,22 @@ from agent.errors import AgentError
 
 log = logging.getLogger("agent.ingest")
 MAX_BATCH = 512  # one transaction stays short even under a flood
-GATHER_SECONDS = 0.001
+GATHER_SECONDS = 0.002
 
 
-class Pending:
-    """One submitted event: `wait()` gives the stored id, or raises what the commit raised."""
+class Pending(Future[str]):
+    """One submitted event: resolves to the stored id, or to what the commit raised. A
+    concurrent.futures.Future, so the server's event loop can await it (asyncio.wrap_future)."""
 
     def __init__(self, event: Event) -> None:
+        super().__init__()
         self.event = event
-        self._done = threading.Event()
-        self._error: BaseException | None = None
 
     def resolve(self, error: BaseException | None) -> None:
-        self._error = error
-        self._done.set()
-
-    def wait(self, timeout: float) -> str:
-        if not self._done.wait(timeout):
-            raise TimeoutError("the outbox did not commit in time")
-        if self._error is not None:
-            raise self._error
-        return self.event.id  # a replay (same id) is answered with the stored id too
+        if error is None:
+            self.set_result(self.event.id)  # a replay (same id) is answered with it too
+        else:
+            self.set_exception(error)
 
 
 class Committer:
@@ -62,7 +58,7 @@ class Committer:
         self._queue: deque[Pending] = deque()
         self._ready = threading.Condition()
         self._stopping = False
-        self._last_size = 1
+        self._recent_sizes: deque[int] = deque([1], maxlen=16)
         self._thread = threading.Thread(target=self._loop, name="ingest-commit", daemon=True)
         self.committed = 0  # events stored (not replays)
         self.batches = 0
@@ -94,13 +90,14 @@ class Committer:
             if not self._queue:
                 return None  # stopping, nothing left
             deadline = time.monotonic() + GATHER_SECONDS
-            while len(self._queue) < self._last_size and not self._stopping:
+            target = max(self._recent_sizes)  # as many as the recent busiest batch held
+            while len(self._queue) < target and not self._stopping:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 self._ready.wait(left)
             count = min(len(self._queue), MAX_BATCH)
-            self._last_size = count
+            self._recent_sizes.append(count)
             return [self._queue.popleft() for _ in range(count)]
 
     def _loop(self) -> None:

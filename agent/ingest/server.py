@@ -1,9 +1,11 @@
-"""The ingest endpoint's HTTP server: waitress, in threads of its own, off the printing path.
+"""The ingest endpoint's HTTP server: uvicorn (with httptools), in a thread of its own.
 
-waitress runs one small select loop (its own thread) and a fixed pool of worker threads (the
-requests in flight); its options bound the connections and the body size. Nothing here runs
-on a tap's or scanner's thread: a flood of app requests can slow their answers, never a
-receipt. `stop` drains: stop accepting, let the requests in flight get their answer, close.
+uvicorn runs an asyncio event loop on its own thread, never on a tap's or scanner's: a flood of
+app requests can slow their answers, never a receipt. Its options bound the connections
+(`limit_concurrency`: beyond it, 503) and idle keep-alive; the app bounds the body size and
+the requests waiting for a commit. `stop` drains: new requests get 503, uvicorn stops
+accepting and lets the requests in flight get their answer, then the committer and the
+outbox close.
 """
 
 from __future__ import annotations
@@ -13,10 +15,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
-from waitress import wasyncore
-from waitress.server import create_server
+import uvicorn
 
 from agent.config import AgentConfig, parse_host_port
 from agent.delivery.outbox import Outbox
@@ -25,6 +25,7 @@ from agent.ingest.app import IngestApp
 from agent.ingest.commit import Committer
 
 log = logging.getLogger("agent.ingest")
+START_SECONDS = 30.0
 
 
 class IngestServer:
@@ -33,12 +34,12 @@ class IngestServer:
         if ingest.token is None:
             raise AgentError("the ingest endpoint needs an ingest token")
         host, port = parse_host_port(ingest.listen)
-        sock = _bound_socket(host, port, ingest.listen)  # first: a taken port leaves nothing open
+        self._sock = _bound_socket(host, port, ingest.listen)  # a taken port leaves nothing open
         try:
             # Its own connection: a commit here never waits behind the syncer's Python lock.
             self.outbox = Outbox(config.outbox.path, synchronous=config.outbox.synchronous)
         except BaseException:
-            sock.close()
+            self._sock.close()
             raise
         self.committer = Committer(self.outbox, on_commit=on_commit)
         self.app = IngestApp(
@@ -46,60 +47,57 @@ class IngestServer:
             committer=self.committer,
             country=config.store.country,
             max_body=ingest.max_body_bytes,
+            max_in_flight=ingest.max_in_flight,
         )
-        try:
-            self._server: Any = create_server(
+        self._server = uvicorn.Server(
+            uvicorn.Config(
                 self.app,
-                sockets=[sock],
-                threads=ingest.max_in_flight,
-                connection_limit=ingest.max_connections,
-                max_request_body_size=ingest.max_body_bytes,  # 413 before reading the body
-                channel_timeout=60,  # an idle keep-alive connection is closed after this
-                ident="hellotext-agent",
-                clear_untrusted_proxy_headers=True,
+                http="httptools",
+                lifespan="off",
+                log_config=None,
+                access_log=False,
+                limit_concurrency=ingest.max_connections,
+                timeout_keep_alive=60,  # an idle keep-alive connection is closed after this
+                timeout_graceful_shutdown=5,
+                server_header=False,
             )
-        except BaseException:
-            sock.close()
-            self.outbox.close()
-            raise
-        # "Task queue depth" warnings: the queue is bounded by the connections, by design.
-        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-        self.port = int(self._server.effective_port)
-        self.address = f"{self._server.effective_host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.run, name="ingest-http", daemon=True)
+        )
+        self.port = int(self._sock.getsockname()[1])
+        self.address = f"{host}:{self.port}"
+        self._thread = threading.Thread(target=self._run, name="ingest-http", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self._server.run(sockets=[self._sock])
+        except Exception:  # the endpoint may die; the till goes on printing
+            log.exception("ingest endpoint stopped")
 
     def start(self) -> None:
         self.committer.start()
         self._thread.start()
+        deadline = time.monotonic() + START_SECONDS
+        while not self._server.started and self._thread.is_alive():
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
         log.info("ingest endpoint on http://%s/v1/attribution/events", self.address)
-
-    def _in_loop(self, thunk: Callable[[], None]) -> None:
-        """Run thunk on waitress's loop thread (the one that owns its sockets)."""
-        self._server.trigger.pull_trigger(thunk)
 
     def stop(self, timeout: float = 5.0) -> None:
         deadline = time.monotonic() + timeout
         self.app.closing = True  # a request that arrives now gets 503: retry later
-        self._in_loop(lambda: wasyncore.dispatcher.close(self._server))  # stop accepting
-        while self.app.in_flight and time.monotonic() < deadline:
-            time.sleep(0.01)
-        self.committer.stop(timeout=max(0.1, deadline - time.monotonic()))
-        # Answers written by the workers are flushed by the loop: give them a moment.
-        while self._unsent() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        self._server.task_dispatcher.shutdown(timeout=max(0.1, deadline - time.monotonic()))
-        self._in_loop(lambda: wasyncore.close_all(self._server._map))
+        self._server.should_exit = True  # stop accepting; in-flight requests finish
         self._thread.join(timeout=max(0.1, deadline - time.monotonic()))
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(timeout=1.0)
+        self.committer.stop(timeout=max(0.1, deadline - time.monotonic()))
+        self._sock.close()
         self.outbox.close()
         log.info("ingest stopped: answers %s", dict(sorted(self.app.answered.items())))
 
-    def _unsent(self) -> bool:
-        channels = list(self._server._map.values())
-        return any(getattr(c, "total_outbufs_len", 0) for c in channels)
-
 
 def _bound_socket(host: str, port: int, listen: str) -> socket.socket:
-    """Bound here, not by waitress, so that a taken port is one clean error."""
+    """Bound here, not by the server, so that a taken port is one clean error."""
     family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     sock = socket.socket(family, kind, proto)
     try:

@@ -1,4 +1,4 @@
-"""The ingest endpoint in-process: waitress on a loopback port, a real SQLite outbox, a real
+"""The ingest endpoint in-process: uvicorn on a loopback port, a real SQLite outbox, a real
 HTTP client. Group commit, the body rules and draining at stop."""
 
 from __future__ import annotations
