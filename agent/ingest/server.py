@@ -62,6 +62,7 @@ class IngestServer:
                 server_header=False,
             )
         )
+        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)  # its start/stop chatter
         self.port = int(self._sock.getsockname()[1])
         self.address = f"{host}:{self.port}"
         self._thread = threading.Thread(target=self._run, name="ingest-http", daemon=True)
