@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,12 +29,14 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from agent import tokens
 from agent.errors import ConfigError
 from drivers.escpos.blocks import QR_MAX_BYTES
 
-DEFAULT_PATH = Path("/etc/hellotext-agent/agent.toml")
-ENV_PATH = "HELLOTEXT_AGENT_CONFIG"
-CREDENTIAL_NAME = "hellotext-token"
+DEFAULT_PATH = tokens.DEFAULT_PATH
+ENV_PATH = tokens.ENV_PATH
+config_path = tokens.config_path
+CREDENTIAL_NAME = tokens.API.credential
 ACTION_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 HOST_PORT_RE = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[^:\s]+):(?P<port>\d{1,5})$")
 
@@ -68,6 +69,9 @@ def parse_host_port(value: str) -> tuple[str, int]:
 class HellotextSection(Section):
     api_url: str = "https://api.hellotext.com/v1"
     token_file: str = ""
+    # POST /v1/profiles field names: Hellotext's docs say these; its WordPress plugin "phone".
+    profile_phone_field: str = Field("phone[mobile]", min_length=1)
+    profile_email_field: str = Field("email[primary]", min_length=1)
     timeout_seconds: float = Field(15, gt=0, le=300)
     probe_interval_seconds: float = Field(180, gt=0)  # re-check a refused token this often
     token: SecretStr | None = Field(None, exclude=True)  # resolved by load_config, never printed
@@ -264,6 +268,19 @@ class ReceiptsSection(Section):
     ocr_languages: str = Field("spa+por+eng", pattern=r"^[a-z][a-z_]{1,15}(\+[a-z][a-z_]{1,15})*$")
 
 
+class IngestSection(Section):
+    """The local endpoint for in-store apps: served only with an ingest token; "" = off."""
+
+    listen: str = "127.0.0.1:8787"
+    token_file: str = ""
+    max_body_bytes: int = Field(65536, ge=1024, le=1048576)
+    max_connections: int = Field(200, ge=1, le=10000)
+    max_in_flight: int = Field(8, ge=1, le=256)  # requests waiting for a commit at once
+    token: SecretStr | None = Field(None, exclude=True)  # resolved by load_config
+
+    _listen = field_validator("listen")(lambda v: v and parse_host_port(v) and v)
+
+
 class LogSection(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -282,6 +299,7 @@ class AgentConfig(BaseSettings):
     barcodes: BarcodesSection = BarcodesSection()
     checkout: CheckoutSection = CheckoutSection()
     receipts: ReceiptsSection = ReceiptsSection()
+    ingest: IngestSection = IngestSection()
     log: LogSection = LogSection()
 
     @model_validator(mode="after")
@@ -305,10 +323,6 @@ class AgentConfig(BaseSettings):
         return (env_settings, init_settings)
 
 
-def config_path(explicit: str | None, environ: Mapping[str, str]) -> Path:
-    return Path(explicit or environ.get(ENV_PATH) or DEFAULT_PATH)
-
-
 def _key(loc: tuple[int | str, ...]) -> str:
     key = ""
     for part in loc:
@@ -316,31 +330,21 @@ def _key(loc: tuple[int | str, ...]) -> str:
     return key
 
 
-def _read_token_file(path: Path, key: str) -> SecretStr:
-    try:
-        info = path.stat()
-        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigError(
-                [(key, f"{path} is readable by group or others; run: chmod 600 {path}")]
-            )
-        token = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError([(key, f"cannot read {path}: {exc.strerror}")]) from exc
-    if not token:
-        raise ConfigError([(key, f"{path} is empty")])
-    return SecretStr(token)
-
-
 def resolve_token(token_file: str, environ: Mapping[str, str]) -> SecretStr | None:
     """HELLOTEXT_API_TOKEN, else the systemd credential, else hellotext.token_file."""
-    if environ.get("HELLOTEXT_API_TOKEN"):
-        return SecretStr(environ["HELLOTEXT_API_TOKEN"].strip())
-    creds = environ.get("CREDENTIALS_DIRECTORY")
-    if creds and (Path(creds) / CREDENTIAL_NAME).exists():
-        return _read_token_file(Path(creds) / CREDENTIAL_NAME, "$CREDENTIALS_DIRECTORY")
-    if token_file:
-        return _read_token_file(Path(token_file), "hellotext.token_file")
-    return None
+    token = tokens.resolve(tokens.API, token_file, environ)
+    return None if token is None else SecretStr(token)
+
+
+def _with_ingest_token(config: AgentConfig, env: Mapping[str, str]) -> AgentConfig:
+    found = tokens.resolve(tokens.INGEST, config.ingest.token_file, env)
+    if found is None:
+        return config
+    api = config.hellotext.token
+    if api is not None and api.get_secret_value() == found:
+        raise ConfigError([("ingest.token", "must differ from the Hellotext token")])
+    ingest = config.ingest.model_copy(update={"token": SecretStr(found)})
+    return config.model_copy(update={"ingest": ingest})
 
 
 def load_config(path: Path | None, *, require_file: bool = True) -> AgentConfig:
@@ -364,16 +368,10 @@ def load_config(path: Path | None, *, require_file: bool = True) -> AgentConfig:
             raise ConfigError([("config", f"{path} is not valid TOML: {exc}")]) from exc
         except OSError as exc:
             raise ConfigError([("config", f"cannot read {path}: {exc.strerror}")]) from exc
-    if isinstance(data.get("hellotext"), dict) and "token" in data["hellotext"]:
-        raise ConfigError(
-            [
-                (
-                    "hellotext.token",
-                    "never put the token in the config file; use "
-                    "token_file, a systemd credential or HELLOTEXT_API_TOKEN",
-                )
-            ]
-        )
+    for section, source in (("hellotext", tokens.API), ("ingest", tokens.INGEST)):
+        if isinstance(data.get(section), dict) and "token" in data[section]:
+            where = f"token_file, the systemd credential {source.credential} or {source.variable}"
+            raise ConfigError([(f"{section}.token", f"never in the config file; use {where}")])
     if env.get("HELLOTEXT_API_URL"):
         data.setdefault("hellotext", {})["api_url"] = env["HELLOTEXT_API_URL"]
     try:
@@ -384,10 +382,10 @@ def load_config(path: Path | None, *, require_file: bool = True) -> AgentConfig:
         ]
         raise ConfigError(problems) from exc
     token = resolve_token(config.hellotext.token_file, env)
-    if token is None:
-        return config
-    hellotext = config.hellotext.model_copy(update={"token": token})
-    return config.model_copy(update={"hellotext": hellotext})
+    if token is not None:
+        hellotext = config.hellotext.model_copy(update={"token": token})
+        config = config.model_copy(update={"hellotext": hellotext})
+    return _with_ingest_token(config, env)
 
 
 def masked(config: AgentConfig) -> dict[str, Any]:
@@ -395,4 +393,5 @@ def masked(config: AgentConfig) -> dict[str, Any]:
     data = config.model_dump(mode="json")
     token = config.hellotext.token
     data["hellotext"]["token"] = "****" if token else "(not set)"
+    data["ingest"]["token"] = "****" if config.ingest.token else "(not set)"
     return data

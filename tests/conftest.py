@@ -21,11 +21,12 @@ def escpos_fixtures() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _clean_agent_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests must not see a developer's real token or config."""
+def _clean_agent_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests must not see a developer's real token or config (nor fill their config cache)."""
     for name in list(os.environ):
         if name.startswith("HELLOTEXT_") or name in ("CREDENTIALS_DIRECTORY", "JOURNAL_STREAM"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
 
 @pytest.fixture

@@ -126,3 +126,26 @@ def test_config_check_masks_token_and_exits_78_on_error(tmp_path: Path) -> None:
     missing = run_cli("--config", str(tmp_path / "nope.toml"), "config", "check")
     assert missing.returncode == 78
     assert "not found" in missing.stderr
+
+
+def test_the_ingest_token_is_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.config import load_config
+    from agent.errors import ConfigError
+
+    path = write(tmp_path, "[ingest]\nlisten = \"0.0.0.0:8787\"\n")
+    monkeypatch.setenv("HELLOTEXT_INGEST_TOKEN", "app-token")
+    assert load_config(path).ingest.token is not None
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "ingest-token").write_text("from-systemd\n")
+    (creds / "ingest-token").chmod(0o600)
+    monkeypatch.delenv("HELLOTEXT_INGEST_TOKEN")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    token = load_config(path).ingest.token
+    assert token is not None and token.get_secret_value() == "from-systemd"
+    monkeypatch.setenv("HELLOTEXT_API_TOKEN", "from-systemd")
+    with pytest.raises(ConfigError, match="ingest.token"):
+        load_config(path)  # the Hellotext token is never the apps' token
+    bad = write(tmp_path, '[ingest]\nlisten = "nowhere"\n')
+    with pytest.raises(ConfigError, match="ingest.listen"):
+        load_config(bad)

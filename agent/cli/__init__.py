@@ -2,33 +2,59 @@
 parses its arguments and calls into the library. Commands are registered by one module
 per command group in this package, so each area owns its own options.
 
-Holds: the parser and `main` (here), shared plumbing (`common`), the command groups (`daemon`,
-`delivery`, `sync`, `parse`, `standin`, `doctor`), and `demo`. May import anything in agent/
-and drivers/; nothing imports agent.cli (it is the top)."""
+Holds: the parser and `main` (here), shared plumbing (`common`, `fastconfig`), the command
+groups (`daemon`, `track`, `delivery`, `sync`, `parse`, `standin`, `doctor`), and `demo`. Only
+the group of the command being run is imported, so `track` and `status` stay fast. May import
+anything in agent/ and drivers/; nothing imports agent.cli (it is the top)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from agent import __version__
-from agent.cli import daemon as cli_daemon
-from agent.cli import delivery as cli_delivery
-from agent.cli import doctor
-from agent.cli import parse as cli_parse
-from agent.cli import standin as cli_fake
-from agent.cli import sync as cli_sync
 from agent.cli.common import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Context
-from agent.config import ENV_PATH
 from agent.errors import AgentError, ConfigError
 from agent.logs import setup_logging
+from agent.tokens import ENV_PATH
 
-REGISTRARS = (cli_daemon, cli_delivery, cli_sync, cli_parse, cli_fake, doctor)
+# Each command group's module and the commands it registers. Only the group of the command
+# being run is imported (all of them for --help): `track` must not pay for `doctor`'s imports.
+REGISTRARS: dict[str, tuple[str, ...]] = {
+    "agent.cli.daemon": ("run", "demo", "config"),
+    "agent.cli.track": ("track",),
+    "agent.cli.delivery": ("outbox",),
+    "agent.cli.sync": ("sync", "status"),
+    "agent.cli.parse": ("parse",),
+    "agent.cli.standin": ("fake-hellotext",),
+    "agent.cli.doctor": ("doctor",),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Version(argparse.Action):
+    """--version, read only when asked (importlib.metadata is slow to import)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from agent import __version__
+
+        parser.exit(message=f"{parser.prog} {__version__}\n")
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The command word of argv (after the global options), or None."""
+    words = iter(argv)
+    for word in words:
+        if word == "--config":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hellotext-agent",
         description="Hellotext store agent: receipts and scans to Hellotext events.",
@@ -39,22 +65,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="TOML config (default: $HELLOTEXT_AGENT_CONFIG or /etc/hellotext-agent/agent.toml)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="print the version")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in REGISTRARS:
-        module.register(commands)
+    word = None if argv is None else _command_in(argv)
+    chosen = [name for name, words in REGISTRARS.items() if word in words] or list(REGISTRARS)
+    for name in chosen:
+        importlib.import_module(name).register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     ctx = Context(config_arg=args.config, verbose=args.verbose)
     setup_logging("DEBUG" if args.verbose else "INFO")
     try:
         explicit = args.config or os.environ.get(ENV_PATH)
         if explicit and not getattr(args, "reports_config", False):
-            ctx.config()  # a config named explicitly is checked for every command (exit 78)
+            ctx.data()  # a config named explicitly is checked for every command (exit 78)
         code: int = args.handler(args, ctx)
     except ConfigError as exc:
         print(f"hellotext-agent: invalid configuration: {exc}", file=sys.stderr)

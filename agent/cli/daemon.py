@@ -47,6 +47,7 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
     config = ctx.config()
     setup_logging("DEBUG" if ctx.verbose else config.log.level)
     service = Service(config)
+    service.handle_signals()
     try:
         service.start()
     except BaseException:

@@ -1,5 +1,5 @@
-"""Commands of the delivery area: `track` and `outbox list|show|retry` (`sync` and `status`
-are in cli_sync.py).
+"""Commands of the delivery area: `outbox list|show|retry` (`track` is in track.py, kept light;
+`sync` and `status` in sync.py).
 
 They only touch the local outbox, so they work offline and while the daemon runs (the
 outbox is shared through SQLite WAL).
@@ -12,157 +12,27 @@ import json
 import sys
 import time
 from dataclasses import fields
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from agent.cli.common import EXIT_FAILURE, EXIT_OK, Context, add_command
 from agent.config import AgentConfig
-from agent.delivery.events import Event, Metadata, new_event_id
+from agent.delivery.events import Event
 from agent.delivery.outbox import STATES, Outbox, OutboxRow
 from agent.logs import mask_phone, scrub
-from agent.phones import to_e164
 
 
 def register(commands: Any) -> None:
     """Add this area's subcommands to the `hellotext-agent` parser."""
-    _register_track(commands)
     _register_outbox(commands)
 
 
 def open_outbox(config: AgentConfig) -> Outbox:
     return Outbox(config.outbox.path, synchronous=config.outbox.synchronous)
-
-
-def terminal_session(config: AgentConfig) -> str:
-    """The anonymous session of this till (the one the sale pipeline uses too)."""
-    return "pos-" + config.store.terminal_id
-
-
-# --- track ------------------------------------------------------------------------------
-
-
-def _register_track(commands: Any) -> None:
-    parser = add_command(
-        commands,
-        "track",
-        lambda args, ctx: _track(parser, args, ctx),
-        "enqueue a custom action (works offline; prints the event id)",
-        "Store one event in the outbox; the daemon (or `sync`) delivers it. Without "
-        "--profile, --session or --phone the event gets this till's anonymous session "
-        "('pos-' + store.terminal_id), and is kept local when store.unidentified = 'local'.",
-    )
-    parser.add_argument(
-        "action", metavar="ACTION", help="lowercase object.activity, e.g. evento.asistio"
-    )
-    who = parser.add_mutually_exclusive_group()
-    who.add_argument("--profile", metavar="ID", help="Hellotext profile id")
-    who.add_argument("--session", metavar="ID", help="Hellotext session id")
-    who.add_argument(
-        "--phone", metavar="PHONE", help="customer phone; local numbers use store.country"
-    )
-    parser.add_argument("--amount", metavar="A", type=_decimal, help="amount, e.g. 89.90")
-    parser.add_argument(
-        "--currency", metavar="CUR", help="ISO 4217 code (default with --amount: store.currency)"
-    )
-    parser.add_argument(
-        "--at",
-        metavar="ISO8601",
-        type=_moment,
-        help="when it happened (default now; without an offset: this machine's local time)",
-    )
-    parser.add_argument(
-        "--meta",
-        metavar="K=V",
-        action="append",
-        default=[],
-        type=_pair,
-        help="metadata, repeatable; values are stored as text",
-    )
-
-
-def _decimal(text: str) -> Decimal:
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number like 89.90") from None
-    if not value.is_finite():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number like 89.90")
-    return value
-
-
-def _moment(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO 8601 time like 2026-03-14T18:30:00-03:00"
-        ) from None
-    return value if value.tzinfo is not None else value.astimezone()
-
-
-def _pair(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
-    return key.strip(), value
-
-
-def _explain(exc: ValidationError) -> str:
-    """Pydantic's errors as 'field: reason' lines a person can act on."""
-    parts = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "event"
-        parts.append(f"{field}: {err['msg'].removeprefix('Value error, ')}")
-    return "; ".join(parts)
-
-
-def _track(parser: argparse.ArgumentParser, args: argparse.Namespace, ctx: Context) -> int:
-    config = ctx.config()
-    store = config.store
-    identity: dict[str, str]
-    if args.phone is not None:
-        phone = to_e164(args.phone, store.country)
-        if phone is None:
-            parser.error(f"--phone: {args.phone!r} is not a phone number in {store.country}")
-        identity = {"phone": phone}
-    elif args.profile is not None:
-        identity = {"profile": args.profile}
-    elif args.session is not None:
-        identity = {"session": args.session}
-    else:
-        identity = {"session": terminal_session(config)}
-    if args.currency is not None and args.amount is None:
-        parser.error("--currency needs --amount")
-    currency = args.currency or (store.currency if args.amount is not None else None)
-    metadata: Metadata = dict(args.meta)
-    try:
-        event = Event(
-            id=new_event_id(),
-            action=args.action,
-            amount=args.amount,
-            currency=currency,
-            tracked_at=args.at or datetime.now(UTC),
-            metadata=metadata,
-            **identity,
-        )
-    except ValidationError as exc:
-        parser.error(_explain(exc))
-    anonymous = args.phone is None and args.profile is None and args.session is None
-    hold = anonymous and store.unidentified == "local"
-    with open_outbox(config) as outbox:
-        outbox.add([event], now=time.time(), hold=hold)
-    print(event.id)
-    if hold:
-        print(
-            "kept on this till only (store.unidentified = 'local'): it will not be sent",
-            file=sys.stderr,
-        )
-    return EXIT_OK
 
 
 # --- outbox -----------------------------------------------------------------------------
@@ -199,6 +69,8 @@ def _row_data(row: OutboxRow) -> dict[str, Any]:
         event["object_parameters"] = _plain(row.event.object_parameters)
     if row.event.phone:
         event["phone"] = mask_phone(row.event.phone)
+    if row.event.email:
+        event["email"] = _mask_email(row.event.email)
     data["event"] = event
     data["last_error"] = scrub(row.last_error) if row.last_error else row.last_error
     return data
@@ -218,9 +90,17 @@ def _when(moment: float | None) -> str:
     return datetime.fromtimestamp(moment).astimezone().strftime("%m-%d %H:%M")
 
 
+def _mask_email(email: str) -> str:
+    """'ana@example.com' -> 'a***@example.com'."""
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}***@{domain}"
+
+
 def _who(event: Event) -> str:
     if event.phone:
         return mask_phone(event.phone)
+    if event.email:
+        return _mask_email(event.email)
     return f"profile {event.profile}" if event.profile else f"session {event.session}"
 
 

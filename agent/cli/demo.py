@@ -2,13 +2,15 @@
 
 It starts the Hellotext stand-in, a virtual receipt printer behind a real tcp tap, a virtual
 serial scanner on a pty, and plays the bundled receipts as a POS would (scans first, then the
-print job over TCP). Midway the stand-in goes offline, events pile up in the outbox, then it
-comes back and the backlog drains. Everything is the code `run` uses; only the devices are
+print job over TCP). Midway the stand-in goes offline, events pile up in the outbox (a check-in
+tablet posts one through the local ingest endpoint too), then it comes back and the backlog
+drains. Everything is the code `run` uses; only the devices are
 virtual.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -39,6 +41,21 @@ DEMO_APPEND = {
     "lines": ["¿Querés ofertas por WhatsApp?", "Escaneá y envianos el mensaje"],
     "kinds": ["sale"],
 }
+DEMO_APP_TOKEN = "demo-tablet-token"  # the in-store app's own token, never Hellotext's
+APP_ACTION = "evento.asistio"
+
+
+def _post_checkin(port: int) -> str:
+    """An in-store app (a check-in tablet) posting to the agent as it would to Hellotext."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        body = {"action": APP_ACTION, "email": "ana@example.com", "metadata": {"evento": "demo"}}
+        headers = {"Authorization": f"Bearer {DEMO_APP_TOKEN}", "Idempotency-Key": "tablet:1"}
+        conn.request("POST", "/v1/attribution/events", body=json.dumps(body), headers=headers)
+        answer = conn.getresponse()
+        return f"{answer.status} {answer.read().decode()}"
+    finally:
+        conn.close()
 
 
 @dataclass
@@ -107,11 +124,11 @@ def run_demo(*, console: Console | None = None, pause: float = 1.2) -> int:
     seen = _Seen()
     with (
         tempfile.TemporaryDirectory(prefix="hellotext-demo-") as tmp,
-        FakeHellotext(token=DEMO_TOKEN, actions=("tienda_fisica.pago",)) as fake,
+        FakeHellotext(token=DEMO_TOKEN, actions=("tienda_fisica.pago", APP_ACTION)) as fake,
     ):
         printer = VirtualPrinter()
         master, slave = os.openpty()
-        tap_port = _free_port()
+        tap_port, app_port = _free_port(), _free_port()
         config = AgentConfig(
             hellotext={"api_url": fake.url, "timeout_seconds": 3, "probe_interval_seconds": 2},
             store={
@@ -134,9 +151,11 @@ def run_demo(*, console: Console | None = None, pause: float = 1.2) -> int:
                 }
             ],
             scanner=[{"name": "lector", "mode": "serial", "port": os.ttyname(slave)}],
+            ingest={"listen": f"127.0.0.1:{app_port}"},
         )
         hellotext = config.hellotext.model_copy(update={"token": SecretStr(DEMO_TOKEN)})
-        config = config.model_copy(update={"hellotext": hellotext})
+        ingest = config.ingest.model_copy(update={"token": SecretStr(DEMO_APP_TOKEN)})
+        config = config.model_copy(update={"hellotext": hellotext, "ingest": ingest})
         service = Service(config, on_committed=seen.committed)
         service.start()
         phase = "online"
@@ -149,6 +168,8 @@ def run_demo(*, console: Console | None = None, pause: float = 1.2) -> int:
                         fake.set_faults(offline=True)
                         phase = "OFFLINE: events wait in the outbox"
                         live.console.print("[yellow]Hellotext went offline[/yellow]")
+                        answer = _post_checkin(app_port)
+                        live.console.print(f"check-in tablet -> local endpoint: {answer}")
                     if index == 2 * len(plan) // 3:
                         fake.set_faults(offline=False)
                         phase = "back online: the backlog drains"
@@ -227,13 +248,16 @@ def _summary(
     plan: list[dict[str, Any]],
     appended: dict[str, Any],
 ) -> int:
-    expected = sum(row[4] for row in seen.rows if row[1] != "void")
+    expected = sum(row[4] for row in seen.rows if row[1] != "void") + 1  # + the tablet's
     sent = len(fake.events)
+    from_app = sum(e["action"] == APP_ACTION for e in fake.events)
     ok = sent >= expected and fake.duplicates == 0 and len(seen.rows) >= len(plan) - 1
+    ok = ok and from_app == 1
     console.print(
         f"\n[bold]Summary[/bold]: {len(seen.rows)} receipts read of {len(plan)} printed, "
         f"{sent} events sent to Hellotext (expected {expected}), duplicates: {fake.duplicates}, "
-        f"{printer.received} bytes reached the printer."
+        f"{printer.received} bytes reached the printer; {from_app} check-in from an in-store app"
+        " through the local endpoint."
     )
     skipped = appended.get("skipped", {})
     why = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))

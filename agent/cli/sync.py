@@ -8,15 +8,13 @@ import json
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
 from agent.cli.common import EXIT_OK, EXIT_PENDING, Context, add_command
-from agent.cli.delivery import open_outbox
-from agent.delivery.outbox import STATES
+from agent.delivery.outbox import STATES, Outbox
 
-if TYPE_CHECKING:  # imported when used: httpx is not needed by every command
+if TYPE_CHECKING:  # imported when used: `status` needs neither httpx nor rich nor pydantic
     from agent.delivery.sync import Syncer, SyncReport
 
 
@@ -41,6 +39,7 @@ def register(commands: Any) -> None:
 
 
 def _sync(args: argparse.Namespace, ctx: Context) -> int:
+    from agent.cli.delivery import open_outbox
     from agent.delivery.hellotext import HellotextClient
     from agent.delivery.status import add_possible_duplicates
     from agent.delivery.sync import Syncer
@@ -68,6 +67,7 @@ def _sync(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _sync_with_bar(syncer: Syncer) -> SyncReport:
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     columns = (
@@ -87,7 +87,8 @@ def _status(args: argparse.Namespace, ctx: Context) -> int:
     from agent.delivery.status import delivery_status
 
     now = time.time()
-    with open_outbox(ctx.config()) as outbox:
+    settings = ctx.data()["outbox"]  # the validated config, cached: no pydantic here
+    with Outbox(Path(settings["path"]), synchronous=settings["synchronous"]) as outbox:
         data = delivery_status(outbox, now=now)
     if args.json:
         print(json.dumps(data, indent=2))

@@ -28,7 +28,7 @@ from agent.delivery.outbox import Outbox
 from agent.errors import ConfigError, OutboxError, ReceiptError, StorageFullError
 from agent.receipts import Receipt, Template, extract, load_template
 from agent.sales.checkout import Checkout
-from agent.sales.events import SalePolicy, events_for_sale
+from agent.sales.events import SalePolicy, anonymous_session, events_for_sale
 from drivers.escpos.document import Document
 from drivers.escpos.select import Decoder, make_decoder
 from drivers.scanners.barcodes import Product, VariableMeasure, VariableMeasureLayout, classify
@@ -393,7 +393,7 @@ class Pipeline:
         return Event(
             id=stable_event_id(terminal, "viewed", code, repr(scan.at)),
             action="product.viewed",
-            session="pos-" + terminal,
+            session=anonymous_session("viewed", terminal, code, repr(scan.at)),
             object_parameters={"reference": code, "source": self.config.store.source, "name": code},
             tracked_at=datetime.fromtimestamp(scan.at, UTC),
             metadata={"terminal": terminal},

@@ -33,6 +33,7 @@ from agent.delivery.hellotext import HellotextClient
 from agent.delivery.outbox import Outbox
 from agent.delivery.status import META_DAEMON, META_DEVICES, add_possible_duplicates
 from agent.delivery.sync import Syncer
+from agent.ingest.server import IngestServer, start_ingest
 from agent.receipts import Receipt
 from drivers.scanners.hid import HidScanner
 from drivers.scanners.serial import SerialScanner
@@ -56,6 +57,7 @@ class Service:
         self.outbox: Outbox | None = None
         self.pipeline: Pipeline | None = None
         self.syncer: Syncer | None = None
+        self.ingest: IngestServer | None = None  # the local endpoint for in-store apps
         self._client: HellotextClient | None = None
         self.taps: list[Tap] = []
         self.scanners: list[SerialScanner | HidScanner] = []
@@ -85,6 +87,7 @@ class Service:
             on_activity=self.wake_sync,
         )
         self.pipeline.start()
+        self.ingest = start_ingest(cfg, on_commit=self.wake_sync)
         if cfg.hellotext.token is None:
             log.warning("no Hellotext token configured: events are kept, nothing is sent")
         else:
@@ -176,12 +179,18 @@ class Service:
             if job is not None:
                 job.modify(next_run_time=datetime.now(UTC))
 
-    def run_until_signalled(self) -> int:
+    def handle_signals(self) -> None:
+        """SIGTERM/SIGINT only set the flag. Installed before start: the ingest endpoint may
+        answer apps while the rest starts, and a stop then must still drain it."""
+
         def handler(signum: int, frame: FrameType | None) -> None:
             self._stop.set()  # only a flag: the main thread does the work
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
+
+    def run_until_signalled(self) -> int:
+        self.handle_signals()
         self._stop.wait()
         log.info("stopping")
         self.notifier.notify(STOPPING=1)
@@ -199,6 +208,8 @@ class Service:
             device.stop(timeout=2.0)
         if self.pipeline is not None:
             self.pipeline.stop(timeout=max(0.5, deadline - time.monotonic() - 4))
+        if self.ingest is not None:  # answers the requests in flight, commits them, closes
+            self.ingest.stop(timeout=max(0.5, deadline - time.monotonic() - 3))
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         # A send in flight holds the lock; wait for it, bounded (its lease covers a cut-off).

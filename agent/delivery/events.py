@@ -4,7 +4,8 @@ An Event is what the outbox stores and the sync engine sends. It is validated on
 built from a sale or the `track` command, so nothing malformed ever reaches the queue:
 lowercase `object.activity` action, a real ISO 4217 currency, a non-negative Decimal amount
 (required with a currency), a timezone-aware `tracked_at` kept in UTC, exactly one identity
-(`profile`, `session`, or a `phone` resolved to a profile at send time) and flat metadata.
+(`profile`, `session`, or a `phone` and/or `email` resolved to a profile at send time) and
+flat metadata.
 
 Money stays Decimal until the wire: `body()` gives a dict for `httpx`'s `json=` (amounts as
 floats equal to the 2-place decimal) and `body_json()` the same body as bytes with the amounts
@@ -20,10 +21,8 @@ import re
 import uuid
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
 from typing import Annotated, Any
 
-import pycountry
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -35,9 +34,10 @@ from pydantic import (
     model_validator,
 )
 
+from agent.delivery.checks import ID_KEY, MAX_AMOUNT, check_action, currency_code, iso_utc
 from agent.phones import to_e164
 
-__all__ = ["Event", "Metadata", "new_event_id", "stable_event_id"]
+__all__ = ["Event", "Metadata", "iso_utc", "new_event_id", "stable_event_id"]
 
 Metadata = dict[str, str | int | float | bool | None]
 # Identifiers are trimmed (in pydantic-core, cheaply); customer text in metadata is kept as is.
@@ -49,11 +49,20 @@ _MetadataField = dict[
     str | int | Annotated[float, Field(allow_inf_nan=False)] | bool | None,
 ]
 
-ACTION_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
+# Hellotext's own tracking names; any other action is custom: it takes no object, and with
+# object_parameters Hellotext wants object_type too.
+BUILTIN_ACTIONS = frozenset(
+    f"{o}.{a}"
+    for o, acts in {
+        "app": ("installed", "removed", "spent"), "cart": ("abandoned", "added", "removed"),
+        "coupon": ("redeemed",), "form": ("completed",), "page": ("viewed",),
+        "order": ("placed", "confirmed", "cancelled", "shipped", "delivered"),
+        "product": ("purchased", "viewed"), "refund": ("requested", "received"),
+    }.items()
+    for a in acts
+)  # fmt: skip
 # Fixed forever: changing it would change every stable id and resend old receipts.
 NAMESPACE = uuid.UUID("5b0c8f7e-2f4e-5c1a-9a43-6e1d1f0a7c21")
-ID_KEY = "agent_event_id"
-MAX_AMOUNT = Decimal("999999999999.99")  # below 2**53 cents: a float carries it exactly
 CENTS = Decimal("0.01")
 _DECIMAL_TAG = "$decimal"  # storage only: a Decimal inside object_parameters
 _STORED_UNTAGGED = {"stored": "untagged"}
@@ -75,12 +84,6 @@ def stable_event_id(*parts: str) -> str:
         raise ValueError("stable_event_id needs at least one part")
     # The unit separator cannot appear in receipt text, so ("a", "bc") != ("ab", "c").
     return str(uuid.uuid5(NAMESPACE, "\x1f".join(parts)))
-
-
-@lru_cache(maxsize=64)
-def _currency(code: str) -> str | None:
-    found = pycountry.currencies.get(alpha_3=code.upper())
-    return None if found is None else str(found.alpha_3)
 
 
 class _WithDecimals(dict[str, Any]):
@@ -146,12 +149,6 @@ def _tag(value: Any) -> Any:
     return value
 
 
-def iso_utc(moment: datetime) -> str:
-    """'2026-11-26T22:37:47Z' (milliseconds only when present)."""
-    spec = "milliseconds" if moment.microsecond else "seconds"
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec=spec) + "Z"
-
-
 class Event(BaseModel):
     """One Hellotext event, immutable. Exactly one of profile, session, phone."""
 
@@ -162,6 +159,7 @@ class Event(BaseModel):
     profile: Ident | None = None
     session: Ident | None = None
     phone: Trimmed | None = None
+    email: Trimmed | None = None
     object: str | None = Field(None, min_length=1, max_length=128)
     object_parameters: dict[str, Any] | None = None
     object_type: str | None = Field(None, min_length=1, max_length=64)
@@ -183,9 +181,7 @@ class Event(BaseModel):
     @field_validator("action")
     @classmethod
     def _action(cls, value: str) -> str:
-        if not ACTION_RE.match(value):
-            raise ValueError(f"{value!r} is not a lowercase action name like 'object.activity'")
-        return value
+        return check_action(value)
 
     @field_validator("phone")
     @classmethod
@@ -197,12 +193,22 @@ class Event(BaseModel):
             raise ValueError("not a phone number in E.164 form (+ and country code)")
         return phone
 
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        local, at, domain = value.rpartition("@")
+        if not at or not local or "." not in domain or len(value) > 254 or " " in value:
+            raise ValueError("not an e-mail address like ana@example.com")
+        return f"{local}@{domain.lower()}"
+
     @field_validator("currency")
     @classmethod
     def _currency_code(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        code = _currency(value)
+        code = currency_code(value)
         if code is None:
             raise ValueError(f"{value!r} is not an ISO 4217 currency code")
         return code
@@ -229,10 +235,13 @@ class Event(BaseModel):
 
     @model_validator(mode="after")
     def _rules(self) -> Event:
-        if (self.profile is None) + (self.session is None) + (self.phone is None) != 2:
-            names = ("profile", "session", "phone")
+        known = self.phone is not None or self.email is not None  # resolved when sent
+        if (self.profile is not None) + (self.session is not None) + known != 1:
+            names = ("profile", "session", "phone", "email")
             got = ", ".join(n for n in names if getattr(self, n) is not None) or "none"
-            raise ValueError(f"exactly one of profile, session, phone is required (got {got})")
+            raise ValueError(
+                f"exactly one of profile, session, phone/email is required (got {got})"
+            )
         if self.currency is not None and self.amount is None:
             raise ValueError("amount is required when currency is given")
         if self.metadata.get(ID_KEY, self.id) != self.id:
@@ -251,12 +260,13 @@ class Event(BaseModel):
 
     def _body(self, profile: str | None, decimals: list[Decimal] | None) -> dict[str, Any]:
         out: dict[str, Any] = {"action": self.action}
+        by_contact = self.phone is not None or self.email is not None
         if profile is not None:
-            if self.phone is None:
-                raise ValueError("profile= is only for an event identified by phone")
+            if not by_contact:
+                raise ValueError("profile= is only for an event identified by phone or e-mail")
             out["profile"] = profile
-        elif self.phone is not None:
-            raise ValueError("an event identified by phone needs its resolved profile=")
+        elif by_contact:
+            raise ValueError("an event identified by phone or e-mail needs its resolved profile=")
         elif self.profile is not None:
             out["profile"] = self.profile
         else:
@@ -277,8 +287,9 @@ class Event(BaseModel):
         return out
 
     def body(self, *, profile: str | None = None) -> dict[str, Any]:
-        """The JSON body as a dict (for `json=`). `profile` is the phone's resolved profile id;
-        `phone` itself is never sent. Amounts are floats equal to their 2-place value."""
+        """The JSON body as a dict (for `json=`). `profile` is the phone's (or e-mail's)
+        resolved profile id; `phone` and `email` themselves are never sent. Amounts are floats
+        equal to their 2-place value."""
         return self._body(profile, None)
 
     def body_json(self, *, profile: str | None = None) -> bytes:

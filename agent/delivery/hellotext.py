@@ -26,6 +26,7 @@ import httpx
 
 from agent import __version__
 from agent.config import AgentConfig
+from agent.delivery import errorbody
 from agent.errors import ConfigError, DeliveryError
 
 log = logging.getLogger("agent.hellotext")
@@ -96,20 +97,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 
 def error_summary(text: str) -> str:
     """'parameter_missing:name' from an error body, for logs; '' when it is not one."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return ""
-    if not isinstance(data, dict):
-        return ""
-    errors = data.get("errors")
-    items = errors if isinstance(errors, list) else [data.get("error")]
-    parts = []
-    for item in items:
-        if isinstance(item, dict):
-            kind, param = item.get("type", ""), item.get("parameter", "")
-            parts.append(f"{kind}:{param}" if param else str(kind))
-    return ",".join(p for p in parts if p)
+    return errorbody.summary(text)
 
 
 def classify(status: int, headers: Mapping[str, str], text: str, *, now: float) -> Outcome:
@@ -125,7 +113,8 @@ def classify(status: int, headers: Mapping[str, str], text: str, *, now: float) 
         return Pause(status, f"{reason} ({status})")
     if status in (408, 429) or status >= 500:
         after = parse_retry_after(headers.get("retry-after"), now)
-        return Retry(status, f"http {status}", retry_after=after)
+        # A 5xx answered a request whose body was sent: it may have been stored anyway.
+        return Retry(status, f"http {status}", retry_after=after, maybe_delivered=status >= 500)
     if 300 <= status < 400 or status < 200:
         # A redirect means api_url is wrong: parking every event would empty the queue.
         return Pause(status, f"unexpected answer ({status}); check hellotext.api_url")
@@ -156,8 +145,11 @@ class HellotextClient:
         max_connections: int = 4,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.time,
+        phone_field: str = "phone[mobile]",
+        email_field: str = "email[primary]",
     ) -> None:
         self._clock = clock
+        self._fields = (phone_field, email_field)
         self._http = httpx.Client(
             base_url=api_url.rstrip("/") + "/",
             headers={
@@ -187,6 +179,8 @@ class HellotextClient:
             token=token.get_secret_value(),
             timeout=config.hellotext.timeout_seconds,
             max_connections=config.sync.concurrency,
+            phone_field=config.hellotext.profile_phone_field,
+            email_field=config.hellotext.profile_email_field,
         )
 
     def set_token(self, token: str) -> None:
@@ -200,9 +194,13 @@ class HellotextClient:
             "POST", EVENTS_PATH, body=body, event_id=event_id, attempt=attempt, want_data=False
         )
 
-    def create_profile(self, e164: str, *, event_id: str = "", attempt: int = 0) -> Outcome:
-        """POST /v1/profiles: create or match by phone; Sent.data carries the profile `id`."""
-        body = {"phone[mobile]": e164}
+    def create_profile(
+        self, e164: str | None = None, *, email: str | None = None, event_id: str = "",
+        attempt: int = 0,
+    ) -> Outcome:  # fmt: skip
+        """POST /v1/profiles: create or match by phone and/or e-mail (one request for both);
+        Sent.data carries the profile `id`. The field names are configurable."""
+        body = {f: v for f, v in zip(self._fields, (e164, email), strict=True) if v is not None}
         return self._request("POST", PROFILES_PATH, body=body, event_id=event_id, attempt=attempt)
 
     def probe(self) -> Outcome:

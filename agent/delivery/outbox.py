@@ -14,7 +14,8 @@ Other processes (`track` while the daemon runs) share the file through WAL. sqli
 translated at this boundary: a full disk is StorageFullError (the failed transaction is rolled
 back, everything committed before stays, and the object works again once space returns).
 The hot path (add, claim, ack) is prepared SQL on the connection; sqlite-utils builds the
-schema (agent/stmt.py).
+schema (schema.py), imported only when a migration is due, and the Event model only when a row
+is read back: opening the outbox stays cheap for `track` and `status`.
 """
 
 from __future__ import annotations
@@ -27,16 +28,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent.delivery import schema as stmt
-from agent.delivery.events import Event
+from agent.delivery.schema import AddResult, OutboxRow, _row
 from agent.errors import OutboxError, StorageFullError
+
+if TYPE_CHECKING:  # imported when a row is read: pydantic is not needed to store or count
+    from agent.delivery.events import Event
 
 __all__ = ["STATES", "AddResult", "Outbox", "OutboxRow"]
 
@@ -52,44 +53,6 @@ MAX_ERROR_CHARS = 4000  # an error body is for review, not an archive
 LEASE_NOTE = "lease expired: the agent stopped mid-send; Hellotext may already have it"
 
 
-@dataclass(frozen=True)
-class OutboxRow:
-    id: str
-    event: Event
-    state: str
-    attempts: int
-    created_at: float
-    next_attempt_at: float
-    lease_until: float | None
-    last_status: int | None
-    last_error: str | None
-    sent_at: float | None
-
-
-@dataclass(frozen=True)
-class AddResult:
-    added: tuple[str, ...]
-    duplicates: tuple[str, ...]  # already in the outbox (a receipt seen twice): not added again
-
-
-def _row(v: Sequence[Any], event: Event | None = None) -> OutboxRow:
-    def opt(x: Any) -> float | None:
-        return None if x is None else float(x)
-
-    return OutboxRow(
-        v[0],
-        event or Event.from_json(v[1]),
-        v[2],
-        v[3],
-        float(v[4]),
-        float(v[5]),
-        opt(v[6]),
-        v[7],
-        v[8],
-        opt(v[9]),
-    )
-
-
 class Outbox:
     """The durable queue of events. Safe from several threads and several processes."""
 
@@ -101,7 +64,7 @@ class Outbox:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._busy_seconds = max(busy_timeout_ms, 0) / 1000
-        self._db: sqlite_utils.Database | None = None
+        self._db: sqlite3.Connection | None = None
         with self._errors("opening it"):
             stmt.create_private(self.path)
             conn = sqlite3.connect(
@@ -113,8 +76,8 @@ class Outbox:
             try:
                 conn.execute(f"PRAGMA synchronous = {synchronous}")
                 conn.execute("PRAGMA journal_size_limit = 4194304")  # shrink the WAL after bursts
-                self._db = sqlite_utils.Database(conn, execute_plugins=False)
-                self._retry_busy(self._db.enable_wal)
+                self._db = conn
+                self._retry_busy(self._enable_wal)
                 self._migrate()
             except BaseException:
                 self._db = None
@@ -143,7 +106,12 @@ class Outbox:
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
             raise OutboxError(f"outbox {self.path} is closed")
-        return self._db.conn
+        return self._db
+
+    def _enable_wal(self) -> None:
+        conn = self._conn()
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            conn.execute("PRAGMA journal_mode = wal")
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
@@ -195,10 +163,12 @@ class Outbox:
             return self._retry_busy(lambda: conn.execute(sql, params).fetchall())
 
     def _migrate(self) -> None:
-        assert self._db is not None
-        db = self._db
+        conn = self._conn()
 
         def run(conn: sqlite3.Connection) -> None:
+            import sqlite_utils  # only here: the schema is built once per database
+
+            db = sqlite_utils.Database(conn, execute_plugins=False)
             stmt.ensure_migrations_table(db)
             todo = stmt.pending_migrations(db)
             if todo:
@@ -206,7 +176,7 @@ class Outbox:
                 log.debug("outbox %s: applied %s", self.path, ", ".join(n for n, _ in todo))
 
         def up_to_date() -> bool:
-            return db.table("migrations").exists() and not stmt.pending_migrations(db)
+            return stmt.up_to_date(conn)
 
         # Up to date (the usual case): no write lock, so `status` never waits for the daemon.
         if not self._retry_busy(up_to_date):
@@ -216,9 +186,25 @@ class Outbox:
 
     def add(self, events: Sequence[Event], *, now: float, hold: bool = False) -> AddResult:
         """Store a batch (one sale) in ONE transaction. Ids already present are duplicates."""
-        state = "local" if hold else "pending"
-        rows = [(event.id, event.to_json(), state, now, now) for event in events]
+        stored = [(event.id, event.to_json()) for event in events]
+        result = self._insert(stored, now=now, hold=hold)
+        if not hold:
+            fresh = set(result.added)
+            pairs = zip(stored, events, strict=True)
+            _RECENT.put((id, text, e) for (id, text), e in pairs if id in fresh)
+        return result
 
+    def add_checked(
+        self, items: Sequence[tuple[str, str]], *, now: float, hold: bool = False
+    ) -> AddResult:
+        """Store (id, JSON) rows built without the Event model: `track`'s fast path, checked
+        with the same rules (agent.delivery.checks). A claim still validates each row with
+        the model, and parks one that fails: nothing malformed is ever sent."""
+        return self._insert(items, now=now, hold=hold)
+
+    def _insert(self, items: Sequence[tuple[str, str]], *, now: float, hold: bool) -> AddResult:
+        state = "local" if hold else "pending"
+        rows = [(id, text, state, now, now) for id, text in items]
         ids = [row[0] for row in rows]
 
         def run(conn: sqlite3.Connection) -> AddResult:
@@ -239,15 +225,9 @@ class Outbox:
                 fresh.discard(id)  # the same id twice in one batch: the second is a duplicate
             return AddResult(tuple(added), tuple(duplicates))
 
-        what = f"storing {len(rows)} event(s)"
         if not rows:
             return AddResult((), ())
-        result = self._write(what, run)
-        if not hold:
-            fresh = set(result.added)
-            stored = zip(rows, events, strict=True)
-            _RECENT.put((row[0], row[1], e) for row, e in stored if row[0] in fresh)
-        return result
+        return self._write(f"storing {len(rows)} event(s)", run)
 
     def claim(self, *, limit: int, now: float, lease_seconds: float) -> builtins.list[OutboxRow]:
         """Lease up to `limit` due pending rows, oldest first, as inflight."""

@@ -1,31 +1,63 @@
-"""Phones to Hellotext profile ids: normalised to E.164, resolved once per phone.
+"""Phones and e-mails to Hellotext profile ids, resolved once per customer.
 
-Hellotext has no look-up by phone, only create-or-match (`POST /v1/profiles`), so every
-resolution is a write on their side: each phone must be resolved once, then remembered. The
-resolver is a thread-safe memory shared by the sync workers (one lock per phone, so two
-events of the same new customer in flight at once still make one request). The lasting
-copy is the outbox's profile table; the sync engine reads and writes it from its own
-thread (`remember` before, `take_new` after), because the SQLite connection belongs to it.
+Hellotext has no look-up by phone or e-mail, only create-or-match (`POST /v1/profiles`), so
+every resolution is a write on their side: each customer must be resolved once, then
+remembered. A customer known by both goes in one request with both fields. The resolver is a
+thread-safe memory shared by the sync workers (one lock per customer, so two events of the same
+new customer in flight at once still make one request). The lasting copy is the outbox's
+profile table, keyed by the E.164 phone or by `mailto:` + the e-mail; the sync engine reads and
+writes it from its own thread (`remember` before, `take_new` after), because the SQLite
+connection belongs to it.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
+from typing import NamedTuple
 
 from agent.delivery.hellotext import HellotextClient, Outcome, Park, Sent
 from agent.logs import mask_phone
 from agent.phones import to_e164
 
 LOCAL_STATUS = 0  # a parked row refused here, before any request
+MAX_DEPTH = 4
 
 
-def profile_id_of(data: dict[str, object]) -> str | None:
-    """The id in a `POST /v1/profiles` answer: `{"id": ...}` (or `{"profile": {"id": ...}}`)."""
-    candidate = data.get("id")
-    nested = data.get("profile")
-    if candidate is None and isinstance(nested, dict):
-        candidate = nested.get("id")
-    return candidate if isinstance(candidate, str) and candidate else None
+class Contact(NamedTuple):
+    """How a customer is known: an E.164 phone, an e-mail, or both."""
+
+    phone: str | None
+    email: str | None
+
+    def cache_keys(self) -> list[str]:
+        """The cache keys, the phone first (a customer may later come with either)."""
+        found = [self.phone] if self.phone else []
+        return found + (["mailto:" + self.email] if self.email else [])
+
+    def masked(self) -> str:
+        return mask_phone(self.phone) if self.phone else "an e-mail"
+
+
+def profile_id_of(data: object) -> str | None:
+    """The profile id in a `POST /v1/profiles` answer, however it is nested: `{"id": ...}`,
+    `{"profile": {"id": ...}}`, `{"data": {"attributes": ..., "id": ...}}`, ... The shallowest
+    `id` wins (breadth first), so an id inside a nested attribute never shadows the profile's."""
+    queue: deque[tuple[object, int]] = deque([(data, 0)])
+    while queue:
+        item, depth = queue.popleft()
+        if isinstance(item, dict):
+            found = item.get("id")
+            if isinstance(found, str | int) and not isinstance(found, bool) and str(found):
+                return str(found)
+            children = list(item.values())
+        elif isinstance(item, list):
+            children = list(item)
+        else:
+            continue
+        if depth < MAX_DEPTH:
+            queue.extend((child, depth + 1) for child in children)
+    return None
 
 
 class ProfileResolver:
@@ -41,40 +73,52 @@ class ProfileResolver:
     def normalise(self, phone: str) -> str | None:
         return to_e164(phone, self._country)
 
-    def known(self, e164: str) -> str | None:
+    def known(self, key: str) -> str | None:
         with self._guard:
-            return self._known.get(e164)
+            return self._known.get(key)
 
-    def remember(self, e164: str, profile_id: str) -> None:
+    def known_contact(self, contact: Contact) -> str | None:
+        with self._guard:
+            return next((self._known[k] for k in contact.cache_keys() if k in self._known), None)
+
+    def remember(self, key: str, profile_id: str) -> None:
         """Seed from the lasting cache (not handed back by `take_new`)."""
         with self._guard:
-            self._known[e164] = profile_id
+            self._known[key] = profile_id
 
     def take_new(self) -> list[tuple[str, str]]:
-        """(phone, profile id) pairs resolved since the last call, to store for good."""
+        """(cache key, profile id) pairs resolved since the last call, to store for good."""
         with self._guard:
             new, self._new = self._new, []
         return new
 
-    def resolve(self, e164: str, *, event_id: str = "", attempt: int = 0) -> str | Outcome:
-        """The profile id, or the failed Outcome (Retry/Park/Pause) that the event inherits."""
-        with self._lock_for(e164):
-            found = self.known(e164)
+    def resolve(
+        self, contact: Contact | str, *, event_id: str = "", attempt: int = 0
+    ) -> str | Outcome:
+        """The profile id, or the failed Outcome (Retry/Park/Pause) that the event inherits.
+        A bare string is a phone (E.164)."""
+        if isinstance(contact, str):
+            contact = Contact(contact, None)
+        with self._lock_for(contact.cache_keys()[0]):
+            found = self.known_contact(contact)
             if found is not None:
                 return found
             with self._guard:
                 self.requests += 1
-            outcome = self._client.create_profile(e164, event_id=event_id, attempt=attempt)
+            outcome = self._client.create_profile(
+                contact.phone, email=contact.email, event_id=event_id, attempt=attempt
+            )
             if not isinstance(outcome, Sent):
                 return outcome
             profile_id = profile_id_of(outcome.data)
             if profile_id is None:
-                return Park(outcome.status, f"profile answer for {mask_phone(e164)} had no id")
+                return Park(outcome.status, f"profile answer for {contact.masked()} had no id")
             with self._guard:
-                self._known[e164] = profile_id
-                self._new.append((e164, profile_id))
+                for key in contact.cache_keys():
+                    self._known[key] = profile_id
+                    self._new.append((key, profile_id))
             return profile_id
 
-    def _lock_for(self, e164: str) -> threading.Lock:
+    def _lock_for(self, key: str) -> threading.Lock:
         with self._guard:
-            return self._locks.setdefault(e164, threading.Lock())
+            return self._locks.setdefault(key, threading.Lock())

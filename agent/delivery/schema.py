@@ -16,12 +16,15 @@ import os
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
+if TYPE_CHECKING:  # the caller imports sqlite-utils only to migrate; Event only to read rows
+    import sqlite_utils
 
-from agent.delivery.events import Event
+    from agent.delivery.events import Event
 
 STATES = ("pending", "inflight", "sent", "parked", "local")
 
@@ -61,7 +64,7 @@ def _partial_due_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX events_due ON events (next_attempt_at) WHERE state = 'pending'")
 
 
-Migration = tuple[str, Callable[[sqlite_utils.Database], None]]
+Migration = tuple[str, Callable[["sqlite_utils.Database"], None]]
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_initial", _initial),
     ("0002_partial_due_index", _partial_due_index),
@@ -77,6 +80,15 @@ def ensure_migrations_table(db: sqlite_utils.Database) -> None:
     )
 
 
+def up_to_date(conn: sqlite3.Connection) -> bool:
+    """Every migration recorded (plain SQL: opening an existing outbox needs no sqlite-utils)."""
+    sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'"
+    if conn.execute(sql).fetchone() is None:
+        return False
+    done = {name for (name,) in conn.execute("SELECT name FROM migrations")}
+    return all(name in done for name, _ in MIGRATIONS)
+
+
 def pending_migrations(db: sqlite_utils.Database) -> list[Migration]:
     done = {row["name"] for row in db["migrations"].rows}
     return [m for m in MIGRATIONS if m[0] not in done]
@@ -87,6 +99,48 @@ def apply(db: sqlite_utils.Database, migrations: list[Migration], *, now: float)
     for name, step in migrations:
         step(db)
         db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", [name, now])
+
+
+# --- rows as the Outbox hands them out ------------------------------------------------
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: str
+    event: Event
+    state: str
+    attempts: int
+    created_at: float
+    next_attempt_at: float
+    lease_until: float | None
+    last_status: int | None
+    last_error: str | None
+    sent_at: float | None
+
+
+@dataclass(frozen=True)
+class AddResult:
+    added: tuple[str, ...]
+    duplicates: tuple[str, ...]  # already in the outbox (a receipt seen twice): not added again
+
+
+def _row(v: Sequence[Any], event: Event | None = None) -> OutboxRow:
+    from agent.delivery.events import Event
+
+    def opt(x: Any) -> float | None:
+        return None if x is None else float(x)
+
+    return OutboxRow(
+        v[0],
+        event or Event.from_json(v[1]),
+        v[2],
+        v[3],
+        float(v[4]),
+        float(v[5]),
+        opt(v[6]),
+        v[7],
+        v[8],
+        opt(v[9]),
+    )
 
 
 # --- events already parsed ---------------------------------------------------------------

@@ -19,6 +19,7 @@ means a duplicate, not a loss. Sales are still added with the configured `synchr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import random
@@ -33,7 +34,7 @@ from agent.config import AgentConfig
 from agent.delivery.backoff import retry_delay
 from agent.delivery.hellotext import HellotextClient, Outcome, Park, Pause, Retry, Sent
 from agent.delivery.outbox import Outbox, OutboxRow
-from agent.delivery.profiles import LOCAL_STATUS, ProfileResolver
+from agent.delivery.profiles import LOCAL_STATUS, Contact, ProfileResolver
 from agent.delivery.status import (
     META_LAST_ERROR,
     META_LAST_ERROR_AT,
@@ -280,24 +281,28 @@ class Syncer:
                     run.claimed.notify_all()
 
     def _deliver(self, row: OutboxRow) -> Outcome:
-        """Resolve the phone if there is one (cached), then post the event."""
+        """Resolve the phone and/or e-mail if there is one (cached), then post the event."""
         event = row.event
         attempt = row.attempts + 1
         profile: str | None = None
-        if event.phone is not None:
-            e164 = self.profiles.normalise(event.phone)
-            if e164 is None:
+        if event.phone is not None or event.email is not None:
+            e164 = None if event.phone is None else self.profiles.normalise(event.phone)
+            if event.phone is not None and e164 is None:
                 return Park(LOCAL_STATUS, "the phone is not a possible number")
-            if self.profiles.known(e164) is None:
-                cached = self._outbox.get_profile(e164)
-                if cached:
-                    self.profiles.remember(e164, cached)
-            got = self.profiles.resolve(e164, event_id=event.id, attempt=attempt)
+            contact = Contact(e164, event.email)
+            if self.profiles.known_contact(contact) is None:
+                for key in contact.cache_keys():
+                    cached = self._outbox.get_profile(key)
+                    if cached:
+                        self.profiles.remember(key, cached)
+            got = self.profiles.resolve(contact, event_id=event.id, attempt=attempt)
+            if isinstance(got, Retry):  # a second profile request is harmless: no duplicate
+                return dataclasses.replace(got, maybe_delivered=False)
             if not isinstance(got, str):
                 return got
             profile = got
-            for phone, profile_id in self.profiles.take_new():
-                self._outbox.put_profile(phone, profile_id, now=self._clock())
+            for key, profile_id in self.profiles.take_new():
+                self._outbox.put_profile(key, profile_id, now=self._clock())
         body = event.body_json(profile=profile)
         return self._client.track(body, event_id=event.id, attempt=attempt)
 

@@ -41,8 +41,9 @@ class Identity:
 
     session: str | None = None
     phone: str | None = None  # E.164; becomes a profile id at send time
+    email: str | None = None  # likewise (with the phone, in the same profile request)
     loyalty: str | None = None
-    source: str = "none"  # scan-session | scan-phone | receipt-phone | loyalty | none
+    source: str = "none"  # scan-session | scan-phone | receipt-phone | receipt-email | loyalty
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +150,11 @@ def identify(receipt: Receipt, scans: tuple[ScannedCode, ...]) -> Identity:
     for scanned in reversed(scans):
         if isinstance(scanned.meaning, CustomerPhone):
             return Identity(phone=scanned.meaning.phone, source="scan-phone")
-    if receipt.customer.phone:
-        return Identity(phone=receipt.customer.phone, source="receipt-phone")
+    printed = receipt.customer
+    if printed.phone:
+        return Identity(phone=printed.phone, email=printed.email, source="receipt-phone")
+    if printed.email:
+        return Identity(email=printed.email, source="receipt-email")
     for scanned in reversed(scans):
         if isinstance(scanned.meaning, LoyaltyCard):
             return Identity(loyalty=scanned.meaning.number, source="loyalty")

@@ -160,14 +160,21 @@ def _identity(sale: Sale, policy: SalePolicy) -> tuple[dict[str, str], bool]:
     who = sale.identity
     if who.session:
         return {"session": who.session}, False
-    if who.phone:
-        return {"phone": who.phone}, False
+    if who.phone or who.email:  # resolved to one profile when sent (one request for both)
+        contact = {"phone": who.phone, "email": who.email}
+        return {k: v for k, v in contact.items() if v}, False
     if who.loyalty:
         # No Hellotext look-up by loyalty number exists: a session derived from the card keeps
         # one card's visits together.
-        return {"session": "loyalty-" + _short(f"{policy.store_id}|{who.loyalty}")}, False
+        return {"session": anonymous_session("loyalty", policy.store_id, who.loyalty)}, False
     # Nobody identified: a session of its own, held locally when the store asked for that.
-    return {"session": "pos-" + _short(sale.key)}, policy.unidentified == "local"
+    return {"session": anonymous_session("sale", sale.key)}, policy.unidentified == "local"
+
+
+def anonymous_session(*parts: str) -> str:
+    """A session id shaped like Hellotext's own (hellotext.js uses crypto.randomUUID()): a
+    UUID, derived from the sale (or card) so a receipt seen twice keeps its session."""
+    return stable_event_id("session", *parts)
 
 
 def _short(text: str) -> str:

@@ -6,6 +6,7 @@ import json
 import sqlite3
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -55,12 +56,13 @@ def test_track_stores_a_full_event_and_prints_its_id(
     assert event.metadata == {"sala": "2", "nota": "a=b"}
 
 
-def test_track_without_identity_uses_the_tills_session(
+def test_track_without_identity_gets_a_session_shaped_like_hellotexts(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(config, "track", "evento.asistio") == 0
     event = stored(config, capsys.readouterr().out.strip())
-    assert event.session == "pos-caja-7"
+    assert event.session is not None and str(uuid.UUID(event.session)) == event.session
+    assert event.session != event.id
     assert abs(event.tracked_at.timestamp() - datetime.now(UTC).timestamp()) < 60
 
 
@@ -198,7 +200,7 @@ def test_track_waits_while_another_connection_holds_the_write_lock(
     finally:
         release.join()
         holder.close()
-    assert stored(config, capsys.readouterr().out.strip()).session == "pos-caja-7"
+    assert stored(config, capsys.readouterr().out.strip()).session is not None
 
 
 def test_outbox_list_does_not_wait_for_a_writer(

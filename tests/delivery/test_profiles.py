@@ -102,3 +102,29 @@ def test_an_answer_without_an_id_is_parked_without_the_phone(
     outcome = resolver.resolve("+59899000004")
     assert isinstance(outcome, Park) and "no id" in outcome.body
     assert "99000004" not in outcome.body
+
+
+@pytest.mark.parametrize(
+    ("phone_field", "email_field"), [("phone[mobile]", "email[primary]"), ("phone", "email")]
+)
+def test_phone_and_email_go_in_one_request_under_the_configured_names(
+    fake: FakeHellotext, phone_field: str, email_field: str
+) -> None:
+    from agent.delivery.profiles import Contact
+
+    with HellotextClient(api_url=fake.url, token=TOKEN, phone_field=phone_field,
+                         email_field=email_field) as client:  # fmt: skip
+        resolver = ProfileResolver(client, country="UY")
+        both = resolver.resolve(Contact("+59899123456", "ana@example.com"))
+        assert isinstance(both, str)
+        # Known afterwards by either: no second request for the same customer.
+        assert resolver.resolve(Contact(None, "ana@example.com")) == both
+        assert resolver.resolve("+59899123456") == both
+        mail_only = resolver.resolve(Contact(None, "luis@example.com"))
+    assert resolver.requests == 2 and mail_only != both
+    stored = fake.profiles[both]
+    assert (stored["phone"], stored["email"]) == ("+59899123456", "ana@example.com")
+    assert fake.profiles[str(mail_only)]["email"] == "luis@example.com"
+    assert sorted(k for k, _ in resolver.take_new()) == [
+        "+59899123456", "mailto:ana@example.com", "mailto:luis@example.com"
+    ]  # fmt: skip

@@ -280,6 +280,23 @@ def test_timeouts_and_drops_retry_and_count_possible_duplicates(rig: Rig, fault:
     assert ("timeout" if fault == "timeout" else "dropped") in (row.last_error or "")
 
 
+def test_a_5xx_after_the_body_was_sent_counts_as_a_possible_duplicate(rig: Rig) -> None:
+    ids = rig.add(event())
+    rig.fake.set_faults(status_override=502)
+    report = rig.syncer().run_once()
+    assert report.retried == report.maybe_delivered == 1  # Hellotext may have stored it
+    assert rig.outbox.get_meta(META_DUPLICATES) == "1"
+    assert rig.state(ids[0]) == "pending"
+
+
+def test_a_5xx_on_the_profile_request_is_no_duplicate_of_the_event(rig: Rig) -> None:
+    rig.add(event(phone="+59899123456"))
+    rig.fake.set_faults(status_override=503)
+    report = rig.syncer().run_once()
+    assert report.retried == 1 and report.maybe_delivered == 0
+    assert rig.outbox.get_meta(META_DUPLICATES) in (None, "0")
+
+
 def test_internet_down_ends_the_pass_early(rig: Rig) -> None:
     rig.add(*(event() for _ in range(40)))
     rig.fake.set_faults(offline=True)

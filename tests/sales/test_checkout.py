@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -107,7 +109,11 @@ def test_scans_older_than_the_window_are_forgotten() -> None:
     sale = checkout.complete(receipt(line("A", "100.00")), now=NOW, text="t", local_zone=ZONE)
     assert sale.identity.session is None
     events = events_for_sale(sale, POLICY).events
-    assert all(e.session and e.session.startswith("pos-") for e in events)
+    # An anonymous session shaped like Hellotext's (a UUID), derived from the sale: the same
+    # receipt seen again gets the same one.
+    assert {e.session for e in events} == {str(uuid.UUID(events[0].session or ""))}
+    again = events_for_sale(sale, POLICY).events
+    assert again[0].session == events[0].session
 
 
 def test_scanned_codes_fill_lines_only_when_they_match_one_to_one() -> None:
@@ -162,6 +168,10 @@ def test_events_of_a_sale_have_amounts_products_and_stable_ids() -> None:
     ]
     payment, yerba, cafe, coupon = events
     assert payment.amount == Decimal("629.90") and payment.currency == "UYU"
+    # A custom action goes without an object (Hellotext would want object_type with one);
+    # the wire time is ISO 8601 in UTC with its Z.
+    assert payment.object is None and payment.object_parameters is None
+    assert json.loads(payment.body_json(profile="p"))["tracked_at"] == "2026-11-21T13:15:00Z"
     assert payment.tracked_at == datetime(2026, 11, 21, 13, 15, tzinfo=UTC)  # 10:15 UY time
     assert payment.metadata["receipt_number"] == "0001-00000010"
     assert payment.metadata["payment_methods"] == "efectivo"
@@ -257,3 +267,17 @@ def test_slug_is_stable_and_ascii() -> None:
     assert slug("Café Molido 250g") == "cafe-molido-250g"
     assert slug("  ÑANDÚ  ") == "nandu"
     assert slug("***") == "item"
+
+
+def test_a_customer_known_by_email_is_identified_by_it() -> None:
+    from agent.receipts.model import Customer
+
+    only_mail = replace(receipt(line("A", "100.00")), customer=Customer(email="ana@example.com"))
+    sale = Checkout("caja-1").complete(only_mail, now=NOW, text="t", local_zone=ZONE)
+    assert sale.identity.source == "receipt-email"
+    events = events_for_sale(sale, POLICY).events
+    assert all(e.email == "ana@example.com" and e.session is None for e in events)
+    both = replace(only_mail, customer=Customer(phone="+59899123456", email="ana@example.com"))
+    sale = Checkout("caja-1").complete(both, now=NOW, text="t2", local_zone=ZONE)
+    first = events_for_sale(sale, POLICY).events[0]
+    assert (first.phone, first.email) == ("+59899123456", "ana@example.com")

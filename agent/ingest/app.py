@@ -1,0 +1,209 @@
+"""The ASGI application behind the ingest endpoint: `POST /v1/attribution/events`.
+
+The body is Hellotext's (action, profile or session, object, object_parameters, amount,
+currency, tracked_at, metadata) plus `phone` or `email` as the identity, as `track --phone`
+takes them. Answers, in Hellotext's shapes:
+    200 {"status": "received", "id": "<agent event id>"}   committed to the outbox
+    401 wrong or missing Bearer token      413 body over the cap      400 not JSON
+    422 {"errors": [{"type", "message", "parameter"}]}      the event model said no
+    503 the outbox could not store it (full disk) or the agent is stopping: retry
+An `Idempotency-Key` header makes the event id a function of the key, so the outbox's unique
+id stores one event per key and a replay is answered with the same id.
+
+It runs on the server's event loop (its own thread): checks and the event model are quick,
+and the wait for the commit is an await, so one loop serves every connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from agent.delivery.events import BUILTIN_ACTIONS, Event, new_event_id, stable_event_id
+from agent.errors import AgentError
+from agent.ingest.commit import Committer
+from agent.phones import to_e164
+
+log = logging.getLogger("agent.ingest")
+PATH = "/v1/attribution/events"
+COMMIT_TIMEOUT = 30.0
+MAX_KEY = 255
+Problem = dict[str, str]
+Answer = tuple[int, Any, list[tuple[str, str]]]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class BodyError(ValueError):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem["message"])
+        self.problem = problem
+
+
+def problem(kind: str, message: str, parameter: str = "") -> Problem:
+    out = {"type": kind, "message": message}
+    if parameter:
+        out["parameter"] = parameter
+    return out
+
+
+def _pydantic_problems(exc: ValidationError) -> list[Problem]:
+    kinds = {"missing": "parameter_missing", "extra_forbidden": "not_allowed"}
+    found = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        found.append(problem(kinds.get(err["type"], "invalid"), message, where))
+    return found
+
+
+def _plain_numbers(value: Any) -> Any:
+    """Floats were parsed as Decimal (exact amounts); metadata and times want JSON numbers."""
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def build_event(data: Any, *, key: str | None, now: float, country: str) -> Event:
+    """The body as an Event (raises BodyError or pydantic's ValidationError)."""
+    if not isinstance(data, dict):
+        raise BodyError(problem("invalid", "the body must be a JSON object"))
+    if "id" in data:
+        raise BodyError(problem("not_allowed", "the agent gives the event its id", "id"))
+    custom = data.get("action") not in BUILTIN_ACTIONS
+    if custom and data.get("object_parameters") is not None and not data.get("object_type"):
+        message = "a custom action goes without object_parameters (or give object_type)"
+        raise BodyError(problem("parameter_missing", message, "object_type"))
+    fields = dict(data)
+    phone = fields.get("phone")
+    if isinstance(phone, str):
+        e164 = to_e164(phone, country)
+        if e164 is None:
+            raise BodyError(problem("invalid", f"not a phone number in {country}", "phone"))
+        fields["phone"] = e164
+    if isinstance(fields.get("metadata"), dict):
+        fields["metadata"] = {k: _plain_numbers(v) for k, v in fields["metadata"].items()}
+    if "tracked_at" in fields:
+        fields["tracked_at"] = _plain_numbers(fields["tracked_at"])
+    else:
+        fields["tracked_at"] = now  # Hellotext's default: the time it was received
+    event_id = stable_event_id("ingest", key) if key is not None else new_event_id()
+    return Event(id=event_id, **fields)
+
+
+class IngestApp:
+    """The ASGI callable. `closing` turns new requests away (503) while the daemon stops."""
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        committer: Committer,
+        country: str,
+        max_body: int,
+        max_in_flight: int = 8,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._token = ("Bearer " + token).encode()
+        self._committer = committer
+        self._country = country
+        self._max_body = max_body
+        self._max_in_flight = max_in_flight
+        self._slots: asyncio.Semaphore | None = None  # made on the loop's thread
+        self._clock = clock
+        self.in_flight = 0
+        self.closing = False
+        self.answered: dict[int, int] = {}  # status -> count, for the log at stop
+
+    async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        self.in_flight += 1
+        try:
+            status, body, extra = await self._handle(scope, receive)
+        finally:
+            self.in_flight -= 1
+        self.answered[status] = self.answered.get(status, 0) + 1
+        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        headers = [("content-type", "application/json"), ("content-length", str(len(payload)))]
+        raw = [(k.encode(), v.encode("latin-1")) for k, v in headers + extra]
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": payload})
+
+    async def _handle(self, scope: Message, receive: Receive) -> Answer:
+        if scope.get("path") != PATH:
+            return 404, _errors(problem("not_found", "only POST " + PATH + " is served")), []
+        if scope.get("method") != "POST":
+            return 405, _errors(problem("not_allowed", "use POST")), [("Allow", "POST")]
+        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        if not hmac.compare_digest(headers.get(b"authorization", b""), self._token):
+            message = "missing or wrong Bearer token (the agent's ingest token)"
+            return 401, _errors(problem("unauthorized", message)), [("WWW-Authenticate", "Bearer")]
+        if self.closing:
+            return 503, _errors(problem("unavailable", "the agent is stopping")), _RETRY
+        raw = await self._body(headers, receive)
+        if raw is None:
+            message = f"the body is over {self._max_body} bytes"
+            return 413, _errors(problem("too_large", message)), []
+        key = headers.get(b"idempotency-key")
+        answer = self._event(raw, None if key is None else key.decode("latin-1"))
+        if not isinstance(answer, Event):
+            return answer
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._max_in_flight)
+        async with self._slots:
+            try:
+                pending = asyncio.wrap_future(self._committer.submit(answer))
+                stored = await asyncio.wait_for(asyncio.shield(pending), COMMIT_TIMEOUT)
+            except AgentError as exc:
+                return 503, _errors(problem("unavailable", f"not stored, retry: {exc}")), _RETRY
+            except TimeoutError:  # it may still commit: a retry with the same key is safe
+                message = "not confirmed in time; retry (with the same Idempotency-Key)"
+                return 503, _errors(problem("unavailable", message)), _RETRY
+        return 200, {"status": "received", "id": stored}, []
+
+    async def _body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes | None:
+        """The whole body, or None past the cap (said by Content-Length, or found reading)."""
+        length = headers.get(b"content-length", b"0")
+        if length.isdigit() and int(length) > self._max_body:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_body:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+    def _event(self, raw: bytes, key: str | None) -> Event | Answer:
+        try:
+            data = json.loads(raw, parse_float=Decimal)
+        except (ValueError, RecursionError):
+            return 400, _errors(problem("invalid", "the body is not JSON")), []
+        if key is not None and not (0 < len(key) <= MAX_KEY and key.isprintable()):
+            bad = problem("invalid", f"1 to {MAX_KEY} printable characters", "Idempotency-Key")
+            return 422, _errors(bad), []
+        try:
+            return build_event(data, key=key, now=self._clock(), country=self._country)
+        except BodyError as exc:
+            return 422, _errors(exc.problem), []
+        except ValidationError as exc:
+            return 422, {"errors": _pydantic_problems(exc)}, []
+
+
+def _errors(*problems: Problem) -> dict[str, list[Problem]]:
+    return {"errors": list(problems)}
+
+
+_RETRY = [("Retry-After", "5")]

@@ -1,0 +1,119 @@
+"""Group commit for the ingest endpoint: durability without one fsync per request.
+
+Each request hands its event to `Committer.submit` and waits. One thread writes every event
+that queued up while the previous transaction was being committed, in one transaction (with
+`synchronous=FULL`, one fsync), then wakes their requests. So a request is answered only after
+its event is on disk, and concurrent requests share the cost of the flush.
+
+Clients that wait for their answer before sending the next event arrive in step: the first
+one back would otherwise be committed alone while the others are still on their way. So, like
+PostgreSQL's commit_delay, the thread waits a moment (GATHER_SECONDS, below an fsync) for as
+many events as the busiest of the recent batches held; a lone client never waits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+
+from agent.delivery.events import Event
+from agent.delivery.outbox import Outbox
+from agent.errors import AgentError
+
+log = logging.getLogger("agent.ingest")
+MAX_BATCH = 512  # one transaction stays short even under a flood
+GATHER_SECONDS = 0.002
+
+
+class Pending(Future[str]):
+    """One submitted event: resolves to the stored id, or to what the commit raised. A
+    concurrent.futures.Future, so the server's event loop can await it (asyncio.wrap_future)."""
+
+    def __init__(self, event: Event) -> None:
+        super().__init__()
+        self.event = event
+
+    def resolve(self, error: BaseException | None) -> None:
+        if error is None:
+            self.set_result(self.event.id)  # a replay (same id) is answered with it too
+        else:
+            self.set_exception(error)
+
+
+class Committer:
+    def __init__(
+        self,
+        outbox: Outbox,
+        *,
+        on_commit: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._outbox = outbox
+        self._on_commit = on_commit
+        self._clock = clock
+        self._queue: deque[Pending] = deque()
+        self._ready = threading.Condition()
+        self._stopping = False
+        self._recent_sizes: deque[int] = deque([1], maxlen=16)
+        self._thread = threading.Thread(target=self._loop, name="ingest-commit", daemon=True)
+        self.committed = 0  # events stored (not replays)
+        self.batches = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, event: Event) -> Pending:
+        pending = Pending(event)
+        with self._ready:
+            if self._stopping:
+                raise AgentError("the agent is stopping")
+            self._queue.append(pending)
+            self._ready.notify()
+        return pending
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Commit what was submitted, then end the thread."""
+        with self._ready:
+            self._stopping = True
+            self._ready.notify()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _take(self) -> list[Pending] | None:
+        with self._ready:
+            while not self._queue and not self._stopping:
+                self._ready.wait()
+            if not self._queue:
+                return None  # stopping, nothing left
+            deadline = time.monotonic() + GATHER_SECONDS
+            target = max(self._recent_sizes)  # as many as the recent busiest batch held
+            while len(self._queue) < target and not self._stopping:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._ready.wait(left)
+            count = min(len(self._queue), MAX_BATCH)
+            self._recent_sizes.append(count)
+            return [self._queue.popleft() for _ in range(count)]
+
+    def _loop(self) -> None:
+        while (batch := self._take()) is not None:
+            error: BaseException | None = None
+            try:
+                result = self._outbox.add([p.event for p in batch], now=self._clock())
+                self.committed += len(result.added)
+                self.batches += 1
+            except AgentError as exc:  # full disk, broken file: the app gets 503, retries
+                log.error("ingest: %s", exc)
+                error = exc
+            except Exception as exc:  # a bug must not leave requests hanging
+                log.exception("ingest: commit failed")
+                error = exc
+            for pending in batch:
+                pending.resolve(error)
+            if error is None and self._on_commit is not None:
+                self._on_commit()

@@ -1,0 +1,63 @@
+"""Where the configuration and the secrets come from. The config file: `--config`, else
+$HELLOTEXT_AGENT_CONFIG, else /etc/hellotext-agent/agent.toml. A secret: an environment
+variable, a systemd credential, or a file only the agent may read. Stdlib only (fast commands
+read them too); a token is never logged and never in the TOML.
+
+Two tokens, never the same one: the Hellotext API token (`HELLOTEXT_API_TOKEN`, credential
+`hellotext-token`, `hellotext.token_file`) and the ingest token that in-store apps present to
+the local endpoint (`HELLOTEXT_INGEST_TOKEN`, credential `ingest-token`, `ingest.token_file`).
+"""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.errors import ConfigError
+
+DEFAULT_PATH = Path("/etc/hellotext-agent/agent.toml")
+ENV_PATH = "HELLOTEXT_AGENT_CONFIG"
+
+
+def config_path(explicit: str | None, environ: Mapping[str, str]) -> Path:
+    return Path(explicit or environ.get(ENV_PATH) or DEFAULT_PATH)
+
+
+@dataclass(frozen=True)
+class TokenSource:
+    variable: str
+    credential: str
+    key: str  # the config key naming the file
+
+
+API = TokenSource("HELLOTEXT_API_TOKEN", "hellotext-token", "hellotext.token_file")
+INGEST = TokenSource("HELLOTEXT_INGEST_TOKEN", "ingest-token", "ingest.token_file")
+
+
+def read_token_file(path: Path, key: str) -> str:
+    try:
+        info = path.stat()
+        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(
+                [(key, f"{path} is readable by group or others; run: chmod 600 {path}")]
+            )
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError([(key, f"cannot read {path}: {exc.strerror}")]) from exc
+    if not token:
+        raise ConfigError([(key, f"{path} is empty")])
+    return token
+
+
+def resolve(source: TokenSource, token_file: str, environ: Mapping[str, str]) -> str | None:
+    """The variable, else the systemd credential, else the token file; None when none is set."""
+    if environ.get(source.variable):
+        return environ[source.variable].strip()
+    creds = environ.get("CREDENTIALS_DIRECTORY")
+    if creds and (Path(creds) / source.credential).exists():
+        return read_token_file(Path(creds) / source.credential, "$CREDENTIALS_DIRECTORY")
+    if token_file:
+        return read_token_file(Path(token_file), source.key)
+    return None
