@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "escpos"
+# The shared captures sit beside the checkout (../shared); a git worktree is one level deeper.
+FIXTURES = next(
+    (p / "shared" / "fixtures" / "escpos" for p in ROOT.parents
+     if (p / "shared" / "fixtures" / "escpos").is_dir()),
+    ROOT.parent / "shared" / "fixtures" / "escpos",
+)
 
 
 @pytest.fixture
