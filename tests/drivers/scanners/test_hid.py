@@ -13,12 +13,12 @@ import importlib.util
 import json
 import os
 import threading
-import time
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 from evdev import ecodes as e
+from fake_printer import wait_until
 
 from drivers.scanners import keymaps
 from drivers.scanners.base import Scan
@@ -247,18 +247,17 @@ def test_hid_scanner_on_a_uinput_keyboard() -> None:
         done.set()
 
     with ui:
-        time.sleep(0.2)  # udev creates the event node
+        # udev creates the event node
+        assert wait_until(lambda: ui.device is not None and os.path.exists(ui.device.path))
         assert ui.device is not None
         scanner = HidScanner(name="u", device=str(ui.device.path), layout="latam", on_scan=on_scan)
         scanner.start()
         try:
-            deadline = time.monotonic() + 2
-            while not scanner.status().connected and time.monotonic() < deadline:
-                time.sleep(0.01)
+            assert wait_until(lambda: scanner.status().connected), scanner.status()
             for type_, code, value in keymaps.encode("]Q1a@b.uy/?x=1", "latam"):
                 ui.write(type_, code, value)
             ui.syn()
-            assert done.wait(2)
+            assert done.wait(10)
         finally:
             scanner.stop()
     assert (got[0].code, got[0].symbology) == ("a@b.uy/?x=1", "QR")

@@ -98,7 +98,7 @@ def test_every_capture_and_a_generated_receipt_arrive_identical(
             print_job(make_printer, data)
             expected += data
             want = len(expected)
-            assert wait_until(lambda want=want: len(received()) >= want, 5)
+            assert wait_until(lambda want=want: len(received()) >= want)
             assert sha(received()) == sha(expected), f"job {i} altered on its way to the printer"
             assert wait_until(lambda i=i: sink.ends() == i), "the sink missed the end of a job"
         assert [sha(data) for _, data in sink.jobs()] == [sha(data) for data in jobs]

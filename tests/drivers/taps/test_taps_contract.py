@@ -96,7 +96,7 @@ def test_stop_is_prompt_even_mid_job(rig: Rig) -> None:
     assert elapsed < 1.0
     assert not rig.tap.alive()
     assert not rig.tap.status().listening
-    assert wait_until(lambda: not any(t.is_alive() for t in threads), 1)
+    assert wait_until(lambda: not any(t.is_alive() for t in threads))
 
 
 def test_status_fields_after_a_job(rig: Rig) -> None:
