@@ -255,6 +255,11 @@ def test_garbage_and_overlong_are_counted_logged_once_and_survived(
     assert [s.code for s in got.wait(1)] == ["7790001000019"]
     status = scanner.status()
     assert (status.garbage, status.overlong, status.scans) == (3, 3, 1)
+    # The drops are logged just after the scans of the same read are handed over: wait for
+    # both lines, then check each came once.
+    assert wait_until(
+        lambda: all(any(kind in m for m in mine(caplog, got)) for kind in ("garbage", "over-long"))
+    ), mine(caplog, got)
     messages = mine(caplog, got)
     assert sum("garbage" in m for m in messages) == 1
     assert sum("over-long" in m for m in messages) == 1
@@ -288,6 +293,7 @@ def test_replug_is_reopened_within_2s_and_logged_once(
     assert [s.code for s in got.wait(1)] == ["AFTER-1"]
     status = scanner.status()
     assert (status.reopens, status.errors, status.scans) == (1, 1, 1)
+    assert wait_until(lambda: any("reopened" in m for m in mine(caplog, got)))
     messages = mine(caplog, got)
     lost = [m for m in messages if "retrying" in m]
     back = [m for m in messages if "reopened" in m]
