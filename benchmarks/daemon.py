@@ -30,6 +30,9 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
 from escpos.printer import Dummy  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from fake_printer import free_port  # noqa: E402  (the tests' one: below the ephemeral range)
+
 from agent.cli.demo import VirtualPrinter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,12 +57,6 @@ def receipt(number: int) -> bytes:
     p.qr(f"https://example.uy/cfe?{number}", native=True)
     p.cut()
     return bytes(p.output)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def proc_stat(pid: int) -> tuple[float, int, int]:

@@ -1,12 +1,17 @@
 """What the printer taps cost: latency added per chunk and throughput of a 1 MB job.
 
-    uv run python benchmarks/taps.py [--chunks 2000] [--size 1048576]
+    uv run python benchmarks/taps.py [--chunks 2000] [--size 1048576] [--rounds 10]
 
 Latency: the POS sends a small chunk ending in `DLE EOT 1` and waits for the fake printer's
 status byte, 2,000 times; measured through the tcp tap and, in the same run, straight to the
-fake printer over loopback. The difference is what the tap adds (target: p99 <= 2 ms).
-Throughput: one 1 MB job through the tap until the printer has every byte (target: >= 5 MB/s).
-The serial tap (pty -> pty) is measured the same way, for comparison.
+fake printer over loopback, in four blocks taken in the order direct, tap, tap, direct (so a
+change of load during the run weighs on both alike). The difference is what the tap adds
+(target: p99 <= 2 ms).
+Throughput: a 1 MB job until the printer has every byte (target: >= 5 MB/s through the tap),
+`--rounds` times each way, the order alternating each round. The printer's receiving thread
+counts bytes in a blocking read and sets an event on the last one: the clock stops then, not
+at the next poll. Reported: the medians and the median of the rounds' ratios tap / direct.
+The serial tap (pty -> pty) is measured for latency, for comparison.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import os
 import socket
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +30,7 @@ from tempfile import TemporaryDirectory
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fake_printer import FakePtyPrinter, FakeTcpPrinter, wait_until  # noqa: E402
+from fake_printer import FakePtyPrinter, FakeTcpPrinter  # noqa: E402
 
 from drivers.taps import TapOptions, open_tap  # noqa: E402
 from drivers.taps.tcp import TcpTap  # noqa: E402
@@ -71,31 +77,79 @@ def tcp_round_trips(address: tuple[str, int], n: int) -> list[float]:
         return round_trips(s.sendall, lambda: s.recv(1), n)
 
 
-def tcp_throughput(address: tuple[str, int], printer: FakeTcpPrinter, size: int) -> float:
+class CountingPrinter:
+    """The throughput run's printer: one job per connection, its bytes counted by a blocking
+    `recv` loop that sets an event the moment the last byte of the expected size is in."""
+
+    def __init__(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        self._want = 0
+        self._done = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def expect(self, size: int) -> threading.Event:
+        self._want, self._done = size, threading.Event()
+        return self._done
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._count, args=(conn, self._want, self._done),
+                             daemon=True).start()
+
+    @staticmethod
+    def _count(conn: socket.socket, want: int, done: threading.Event) -> None:
+        got = 0
+        with conn:
+            while chunk := conn.recv(1 << 16):
+                got += len(chunk)
+                if got >= want:
+                    done.set()
+
+    def close(self) -> None:
+        self._server.close()
+
+
+def tcp_throughput(address: tuple[str, int], printer: CountingPrinter, size: int) -> float:
     job = (b"Linea de ticket 0123456789 ABCDEFGHIJ\n" * (size // 38 + 1))[:size]
-    before = len(printer.connections)
+    done = printer.expect(size)
     t = time.perf_counter()
     with socket.create_connection(address) as s:
         s.sendall(job)
-    # Only the new connection's buffer is read: polling is cheap and 1 ms-accurate.
-    if not wait_until(lambda: len(printer.connections) > before
-                      and len(printer.connections[before]) == size, 30):
-        raise SystemExit("the printer did not get the whole job")
-    return size / (time.perf_counter() - t) / 1e6
+        if not done.wait(30):
+            raise SystemExit("the printer did not get the whole job")
+        elapsed = time.perf_counter() - t
+    return size / elapsed / 1e6
 
 
 def show(label: str, ms: list[float]) -> None:
     print(f"  {label:<26} p50 {statistics.median(ms):7.3f} ms   p99 {percentile(ms, 0.99):7.3f} ms")
 
 
-def bench_tcp(chunks: int, size: int) -> None:
+def bench_tcp(chunks: int, size: int, rounds: int) -> None:
     printer = FakeTcpPrinter().start()
     sink = NullSink()
     tap = TcpTap(TapOptions("bench", "tcp", listen="127.0.0.1:0", target=printer.target), sink)
     tap.start()
+    counting = CountingPrinter()
+    bulk_sink = NullSink()
+    bulk_tap = TcpTap(
+        TapOptions("bulk", "tcp", listen="127.0.0.1:0", target=f"127.0.0.1:{counting.port}"),
+        bulk_sink,
+    )
+    bulk_tap.start()
     try:
-        direct = tcp_round_trips(("127.0.0.1", printer.port), chunks)
-        tapped = tcp_round_trips(tap.address, chunks)
+        direct: list[float] = []
+        tapped: list[float] = []
+        block = max(1, chunks // 4)
+        straight = ("127.0.0.1", printer.port)
+        for address, out in ((straight, direct), (tap.address, tapped),
+                             (tap.address, tapped), (straight, direct)):  # ABBA
+            out += tcp_round_trips(address, block)
         print(f"tcp tap, {chunks} chunks of {len(CHUNK)} B, each answered by the printer:")
         show("direct loopback", direct)
         show("through the tap", tapped)
@@ -103,16 +157,28 @@ def bench_tcp(chunks: int, size: int) -> None:
         added99 = percentile(tapped, 0.99) - percentile(direct, 0.99)
         print(f"  {'added by the tap':<26} p50 {added50:7.3f} ms   p99 {added99:7.3f} ms"
               f"   (target p99 <= 2 ms: {'ok' if added99 <= 2 else 'MISSED'})")
-        direct_mbs = tcp_throughput(("127.0.0.1", printer.port), printer, size)
-        tapped_mbs = tcp_throughput(tap.address, printer, size)
-        print(f"tcp tap, one {size / 1e6:.1f} MB job:")
-        print(f"  {'direct loopback':<26} {direct_mbs:8.1f} MB/s")
+        direct_runs: list[float] = []
+        tapped_runs: list[float] = []
+        for n in range(rounds):  # the order alternates: neither side always runs warm
+            ways = [(("127.0.0.1", counting.port), direct_runs), (bulk_tap.address, tapped_runs)]
+            for address, out in ways if n % 2 == 0 else ways[::-1]:
+                out.append(tcp_throughput(address, counting, size))
+        direct_mbs, tapped_mbs = statistics.median(direct_runs), statistics.median(tapped_runs)
+        print(f"tcp tap, a {size / 1e6:.1f} MB job, {rounds} rounds (median, min-max):")
+        print(f"  {'direct loopback':<26} {direct_mbs:8.1f} MB/s"
+              f"   ({min(direct_runs):.1f}-{max(direct_runs):.1f})")
         print(f"  {'through the tap':<26} {tapped_mbs:8.1f} MB/s"
+              f"   ({min(tapped_runs):.1f}-{max(tapped_runs):.1f})"
               f"   (target >= 5 MB/s: {'ok' if tapped_mbs >= 5 else 'MISSED'})")
-        status = tap.status()
-        print(f"  sink got {sink.bytes} B, dropped {status.sink_dropped} chunks")
+        # Per round (the two runs of a round are next to each other in time), then the median.
+        ratio = statistics.median(t / d for d, t in zip(direct_runs, tapped_runs, strict=True))
+        print(f"  {'ratio tap / direct':<26} {ratio:8.2f}   (median of the rounds' ratios)")
+        status = bulk_tap.status()
+        print(f"  sink got {bulk_sink.bytes} B, dropped {status.sink_dropped} chunks")
     finally:
         tap.stop(2)
+        bulk_tap.stop(2)
+        counting.close()
         printer.stop()
 
 
@@ -140,9 +206,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=int, default=2000)
     parser.add_argument("--size", type=int, default=1 << 20)
+    parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
-    bench_tcp(args.chunks, args.size)
+    bench_tcp(args.chunks, args.size, args.rounds)
     bench_serial(args.chunks)
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from escpos_helpers import FIXTURES
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "escpos"
 
 
 @pytest.fixture
@@ -48,3 +49,25 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount
     finally:
         subprocess.run(["umount", str(mount)], check=False, capture_output=True)
+
+
+# --- skips on CI --------------------------------------------------------------------------
+# `.ci/run` sets AGENT_CI_SKIPS to a file; every skipped test is appended to it as one JSON
+# line ({"nodeid", "reason"}), and scripts/check_skips.py then fails the run on any skip not
+# listed, with its reason, in tests/allowed_skips.txt. Read once here: tests clear the env.
+_skip_report: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _skip_report
+    path = os.environ.get("AGENT_CI_SKIPS")
+    _skip_report = Path(path) if path else None
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if _skip_report is None or not report.skipped or hasattr(report, "wasxfail"):
+        return
+    longrepr = report.longrepr
+    reason = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
+    with _skip_report.open("a", encoding="utf-8") as out:
+        out.write(json.dumps({"nodeid": report.nodeid, "reason": reason}) + "\n")

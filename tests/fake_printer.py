@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import select
 import socket
 import struct
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from drivers.taps.serialport import PtyLink
 
@@ -42,14 +44,38 @@ class StatusResponder:
         return bytes(answers)
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = 3.0) -> bool:
-    """Poll `predicate` until true or `timeout`; tests assert on the result."""
+def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> bool:
+    """Poll `predicate` until true or `timeout`; tests assert on the result.
+
+    The one wait of the suite. The deadline is generous (the machine running the tests may be
+    loaded): a passing test returns as soon as the predicate holds, only a failure waits it out.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return True
         time.sleep(0.005)
     return bool(predicate())
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 for a tap in another process (which cannot hand back the
+    port it bound, as an in-process `listen = "127.0.0.1:0"` can).
+
+    Taken below the kernel's ephemeral range, so no `bind(0)` and no outgoing connection
+    elsewhere can be given it between this check and the daemon's own bind.
+    """
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(10_000, max(low, 10_001))
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 class FakeTcpPrinter:

@@ -95,7 +95,7 @@ def _pty_job(link: str) -> Callable[[bytes], None]:
             while view:
                 view = view[os.write(fd, view):]
             # Wait until the tap has read it all before closing, as a POS does (tcdrain).
-            wait_until(lambda: _pending(fd) == 0, 5)
+            wait_until(lambda: _pending(fd) == 0)
         finally:
             os.close(fd)
     return send

@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 INSTALL = ROOT / "systemd" / "install.sh"
 NAME = "hellotext-agent"
 
-pytestmark = pytest.mark.skipif(
+# Only the tests that install need root; --help and a bad option are answered before
+# install.sh checks for root, so those two run everywhere.
+needs_root = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("systemd-sysusers") is None,
     reason="install.sh needs root (it sets owners) and systemd-sysusers",
 )
@@ -95,6 +97,7 @@ def installed(tmp_path: Path) -> Iterator[Path]:
     assert host_state() == host, "install.sh --root touched the host"
 
 
+@needs_root
 def test_install_creates_user_files_and_permissions(installed: Path) -> None:
     root = installed
     users, groups = entries(root / "etc/passwd"), entries(root / "etc/group")
@@ -135,6 +138,7 @@ def test_install_creates_user_files_and_permissions(installed: Path) -> None:
     assert not (root / "opt/hellotext-agent/venv").exists()  # --no-venv
 
 
+@needs_root
 def test_install_twice_changes_nothing(installed: Path) -> None:
     before = snapshot(installed)
     out = run_install(installed, "--no-venv")
@@ -142,6 +146,7 @@ def test_install_twice_changes_nothing(installed: Path) -> None:
     assert "kept existing /etc/hellotext-agent/agent.toml" in out
 
 
+@needs_root
 def test_existing_config_and_token_are_never_overwritten(tmp_path: Path) -> None:
     root = debian_root(tmp_path)
     config = root / "etc/hellotext-agent/agent.toml"
@@ -155,6 +160,7 @@ def test_existing_config_and_token_are_never_overwritten(tmp_path: Path) -> None
     assert token.read_text() == "the-installers-token\n"
 
 
+@needs_root
 def test_token_from_the_environment_is_written_root_only_and_never_printed(
     tmp_path: Path,
 ) -> None:
@@ -166,6 +172,7 @@ def test_token_from_the_environment_is_written_root_only_and_never_printed(
     assert "s3cr3t-t0ken" not in out
 
 
+@needs_root
 def test_no_enable_leaves_the_unit_disabled(tmp_path: Path) -> None:
     root = debian_root(tmp_path)
     run_install(root, "--no-venv", "--no-enable")
@@ -194,6 +201,11 @@ def test_unknown_option_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@needs_root
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None or not Path("/usr/lib/systemd/system").is_dir(),
+    reason="the unit is verified with systemd-analyze against the host's system units",
+)
 @pytest.mark.skipif(
     os.environ.get("AGENT_TEST_PIP_INSTALL") != "1",
     reason="installs the dependencies from the package index, and tests stay on loopback: "
@@ -213,17 +225,14 @@ def test_real_venv_install_runs_the_agent(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "config OK" in result.stdout
     # The unit's ExecStart now exists for real inside the root: systemd verifies it there.
-    analyze = shutil.which("systemd-analyze")
-    host_units = Path("/usr/lib/systemd/system")
-    if analyze and host_units.is_dir():
-        shutil.copytree(host_units, root / "usr/lib/systemd/system", symlinks=True)
-        verify = subprocess.run(
-            [analyze, "verify", f"--root={root}", "hellotext-agent.service"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        assert (verify.returncode, verify.stderr) == (0, "")
+    shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", f"--root={root}", "hellotext-agent.service"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (verify.returncode, verify.stderr) == (0, "")
     # Running it again keeps the venv and reinstalls the agent (the upgrade path).
     run_install(root, "--source", str(ROOT))
     assert agent.exists()

@@ -6,10 +6,12 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+from fake_printer import wait_until
+
 from agent.config import AgentConfig
 from agent.daemon.pipeline import Pipeline
 from agent.delivery.outbox import Outbox
-from tests.daemon.test_pipeline import job, wait_for
+from tests.daemon.test_pipeline import job
 
 ESC, GS = b"\x1b", b"\x1d"
 
@@ -42,7 +44,7 @@ def test_star_and_escpos_jobs_on_one_stream(tmp_path: Path) -> None:
             for i in range(0, len(stream), 50):  # a serial port's reads
                 sink.data("caja#1", stream[i : i + 50])
             sink.end("caja#1")
-            wait_for(lambda: pipeline.stats.receipts == 2, timeout=10)
+            assert wait_until(lambda: pipeline.stats.receipts == 2)
         finally:
             pipeline.stop()
         events = [row.event for row in outbox.list()]

@@ -108,5 +108,9 @@ def test_track_on_a_full_disk_says_so_and_loses_nothing(
     (small_disk / "filler").unlink()
     with Outbox(small_disk / "outbox.db") as box:
         assert box.counts() == before
-        assert box.get(first) is not None
+        kept = box.get(first)
+        # The event tracked before the disk filled up is still there, whole, waiting to be sent.
+        assert kept is not None and kept.state == "pending"
+        assert kept.event.action == "evento.asistio"
+        assert kept.event.metadata["note"] == "y" * 3000
     assert main(track) == 0  # space is back

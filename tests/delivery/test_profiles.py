@@ -85,13 +85,19 @@ def test_a_failure_is_returned_and_not_remembered(
 ) -> None:
     resolver = ProfileResolver(client, country="UY")
     fake.set_faults(status_override=503)
-    assert isinstance(resolver.resolve("+59899000003"), Retry)
+    retry = resolver.resolve("+59899000003")
+    assert isinstance(retry, Retry) and retry.status == 503
     fake.set_faults(status_override=422)
     outcome = resolver.resolve("+59899000003")
     assert isinstance(outcome, Park) and outcome.status == 422
+    assert resolver.take_new() == [], "a failure is not remembered"
     fake.set_faults(status_override=None)
-    assert isinstance(resolver.resolve("+59899000003"), str)
+    # The third try asks again and gets the one profile the server holds for this phone.
+    found = resolver.resolve("+59899000003")
+    (created,) = [p for p, f in fake.profiles.items() if f["phone"] == "+59899000003"]
+    assert found == created
     assert resolver.requests == 3
+    assert resolver.take_new() == [("+59899000003", created)]
 
 
 def test_an_answer_without_an_id_is_parked_without_the_phone(

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from agent.receipts import Coupon, Customer, Payment, Receipt, ReceiptLine
-from agent.sales.checkout import Checkout, occurred_at, slug
+from agent.sales.checkout import Checkout, ScannedCode, occurred_at, slug
 from agent.sales.events import SalePolicy, events_for_sale
 from drivers.scanners.barcodes import (
     CustomerPhone,
@@ -243,9 +243,13 @@ def test_loyalty_card_keeps_one_cards_visits_together() -> None:
 
 def test_price_checker_returns_product_scans_at_once() -> None:
     checker = Checkout("consulta", price_checker=True)
-    viewed = checker.add_scan(scan("7730241003258"), Product("7730241003258", "07730241003258"))
-    assert viewed is not None
+    product = Product("7730241003258", "07730241003258")
+    viewed = checker.add_scan(scan("7730241003258"), product)
+    # The product the shopper held to the checker, with its own scan: the viewed event's source.
+    assert viewed == ScannedCode(scan("7730241003258"), product)
     assert checker.add_scan(scan("zz"), Unknown("zz")) is None
+    # Only the unknown code waits for a receipt; the product was handed back, not kept.
+    assert [s.meaning for s in checker.pending(now=NOW)] == [Unknown("zz")]
 
 
 @pytest.mark.parametrize(

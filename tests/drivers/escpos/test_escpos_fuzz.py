@@ -4,17 +4,15 @@ decode the same however they are chunked, and parameter bytes never turn into te
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from escpos_helpers import chunked
+from escpos_helpers import FIXTURES, chunked
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drivers.escpos.decoder import decode_all
 from drivers.escpos.document import Document
 
-FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "escpos"
 CAPTURES = [p.read_bytes() for p in sorted(FIXTURES.glob("*.bin"))]
 ESC, GS, FS, DLE = b"\x1b", b"\x1d", b"\x1c", b"\x10"
 FUZZ = settings(

@@ -129,7 +129,12 @@ def test_layouts_that_do_not_make_13_digits_are_refused() -> None:
         VariableMeasureLayout(value_digits=3, plu_digits=6, price_check=True)
     with pytest.raises(ValueError, match="price"):
         VariableMeasureLayout(value="volume")
-    VariableMeasureLayout(prefixes=("2",), plu_digits=6)  # 2 PPPPPP VVVVV C
+    # A one-digit prefix leaves room for a six-digit PLU: 2 PPPPPP VVVVV C is accepted, and
+    # reads the whole PLU (the default layout would cut it to five digits).
+    wide = VariableMeasureLayout(prefixes=("2",), plu_digits=6)
+    assert classify("2123456012347", layouts=[wide]) == VariableMeasure(
+        "2123456012347", "123456", Decimal("12.34"), None
+    )
 
 
 @pytest.mark.parametrize(

@@ -8,15 +8,17 @@ keymap fails these tests instead of agreeing with itself.
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 import os
 import threading
-import time
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 from evdev import ecodes as e
+from fake_printer import wait_until
 
 from drivers.scanners import keymaps
 from drivers.scanners.base import Scan
@@ -85,6 +87,31 @@ def test_us_and_es_read_the_same_keys_differently() -> None:
     strokes = [(e.KEY_7, SHIFT), (e.KEY_0, SHIFT), (e.KEY_MINUS,), (e.KEY_SLASH,)]
     assert typed("us", *strokes) == "&)-/"
     assert typed("es", *strokes) == "/='-"
+
+
+def test_recordings_are_built_without_the_key_map_and_are_up_to_date() -> None:
+    """The recordings' keys come from the kernel's codes and the published layouts (see
+    tests/data/hid/record.py), so a key-map error cannot be built into what it is tested on."""
+    source = (RECORDINGS / "record.py").read_text()
+    imported = {
+        name
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for name in (
+            [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        )
+    }
+    assert not any(name.split(".")[0] in ("drivers", "agent") for name in imported), imported
+    spec = importlib.util.spec_from_file_location("hid_record", RECORDINGS / "record.py")
+    assert spec is not None and spec.loader is not None
+    record = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(record)
+    files = {p.stem for p in RECORDINGS.glob("*.json")}
+    assert files == set(record.RECORDINGS) and len(files) >= 6
+    for name, (layout, expect, events) in record.RECORDINGS.items():
+        doc = json.loads((RECORDINGS / f"{name}.json").read_text())
+        assert (doc["layout"], doc["expect"]) == (layout, expect), name
+        assert [ev[1:] for ev in doc["events"]] == events, f"{name}.json: run record.py"
 
 
 @pytest.mark.parametrize("path", sorted(RECORDINGS.glob("*.json")), ids=lambda p: p.stem)
@@ -220,18 +247,17 @@ def test_hid_scanner_on_a_uinput_keyboard() -> None:
         done.set()
 
     with ui:
-        time.sleep(0.2)  # udev creates the event node
+        # udev creates the event node
+        assert wait_until(lambda: ui.device is not None and os.path.exists(ui.device.path))
         assert ui.device is not None
         scanner = HidScanner(name="u", device=str(ui.device.path), layout="latam", on_scan=on_scan)
         scanner.start()
         try:
-            deadline = time.monotonic() + 2
-            while not scanner.status().connected and time.monotonic() < deadline:
-                time.sleep(0.01)
+            assert wait_until(lambda: scanner.status().connected), scanner.status()
             for type_, code, value in keymaps.encode("]Q1a@b.uy/?x=1", "latam"):
                 ui.write(type_, code, value)
             ui.syn()
-            assert done.wait(2)
+            assert done.wait(10)
         finally:
             scanner.stop()
     assert (got[0].code, got[0].symbology) == ("a@b.uy/?x=1", "QR")
