@@ -68,7 +68,9 @@ def test_events_left_to_retry_exit_3_and_show_in_status(
     fake: FakeHellotext, capsys: pytest.CaptureFixture[str]
 ) -> None:
     track(capsys)
-    fake.set_faults(status_override=503)
+    # Retry-After is a floor under the jitter: the next try is surely still ahead when
+    # status runs, however slow the machine (a bare jittered delay may already be past).
+    fake.set_faults(status_override=503, retry_after="120")
     assert main(["sync"]) == EXIT_PENDING
     assert "to retry 1" in capsys.readouterr().out
     assert main(["status"]) == EXIT_OK
