@@ -216,11 +216,11 @@ class Pictures(Sequence[RasterImage]):
         self._images: list[RasterImage] | None = None
 
     def _built(self) -> list[RasterImage]:
-        if self._images is None:
-            images = (r.build() for r in self._recorded)
-            self._images = [image for image in images if image.height]
-            self._recorded = []
-        return self._images
+        images = self._images
+        if images is None:  # the recorded commands stay: a second thread builds the same
+            images = [image for image in map(_Recorded.build, self._recorded) if image.height]
+            self._images = images
+        return images
 
     @overload
     def __getitem__(self, index: int) -> RasterImage: ...
