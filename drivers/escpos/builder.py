@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from drivers.errors import DriverError
 from drivers.escpos.codepages import codec_for_page, decode_table, international_map, is_known_codec
 from drivers.escpos.document import Barcode, Cut, Document, EndReason, TextLine
-from drivers.escpos.raster import DEFAULT_LINE_SPACING, RasterAssembler, StarRaster
+from drivers.escpos.raster import DEFAULT_LINE_SPACING, RasterAssembler
+from drivers.escpos.star_raster import StarRaster
 
 _charmap_decode = codecs.charmap_decode
 
@@ -273,7 +274,7 @@ class DocumentBuilder:
     def _has_content(self) -> bool:
         # leading blank lines are never stored, so any stored line means printed text
         return bool(self._lines or self._barcodes or self._qr_codes
-                    or self._raster.images or self._raster.open)
+                    or self._raster.pending or self._raster.open)
 
     def _end_document(
         self, reason: EndReason, end: int, cut_start: int = -1, cut: bytes = b""

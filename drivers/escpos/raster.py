@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
-__all__ = ["MAX_HEIGHT", "MAX_WIDTH", "RasterAssembler", "RasterImage", "StarRaster"]
+__all__ = ["MAX_HEIGHT", "MAX_WIDTH", "Pictures", "RasterAssembler", "RasterImage",
+           "picture_rows_exceed", "stack"]
 
 MAX_WIDTH = 2048  # dots; the widest receipt printer is 832 (112 mm): more is clipped
 MAX_HEIGHT = 32000  # dot rows in one picture (4 m of paper at 203 dpi): more is dropped
@@ -66,7 +68,7 @@ class RasterImage:
                 + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
 
 
-def stack(images: list[RasterImage], gap: int = 16) -> RasterImage:
+def stack(images: Sequence[RasterImage], gap: int = 16) -> RasterImage:
     """Several pictures one under the other (for `parse --image`)."""
     width = max((i.width for i in images), default=1)
     rb = (width + 7) // 8
@@ -109,17 +111,21 @@ def column_rows(data: bytes, columns: int, col_bytes: int, sx: int = 1) -> list[
     return rows
 
 
+# a recorded raster command: (kind, y, x, p, q, r, data), placed when the pictures are built
+_Op = tuple[int, int, int, int, int, int, bytes]
+_V0, _COLUMNS, _GRAPHICS, _ROW = range(4)
+
+
 class _Canvas:
-    def __init__(self, after_line: int) -> None:
+    """One picture being built from its recorded commands (only when it is asked for)."""
+
+    def __init__(self) -> None:
         self.rows: list[int] = []
         self.width = 0
-        self.after_line = after_line
-        self.dropped_rows = 0
 
     def put(self, y: int, x: int, value: int, width: int) -> None:
         if y >= MAX_HEIGHT or x >= MAX_WIDTH or width <= 0:
-            self.dropped_rows += 1
-            return
+            return  # off the paper (or past MAX_HEIGHT): dropped
         if x + width > MAX_WIDTH:  # clipped at the right edge, as the printer does
             value >>= x + width - MAX_WIDTH
             width = MAX_WIDTH - x
@@ -130,7 +136,36 @@ class _Canvas:
         if value:
             self.width = max(self.width, x + width)
 
-    def image(self) -> RasterImage:
+    def place(self, op: _Op) -> None:
+        kind, y, x, p, q, r, data = op
+        if kind == _V0:  # p mode, q bytes a row, r rows
+            sx, sy = (2 if p & 1 else 1), (2 if p & 2 else 1)
+            for row in range(r):
+                value, width = row_bits(data[row * q : (row + 1) * q], sx)
+                for k in range(sy):
+                    self.put(y + row * sy + k, 0, value, width)
+        elif kind == _COLUMNS:  # ESC * m (p), q columns
+            col_bytes = 3 if p & 0x20 else 1
+            sx, sy = (1 if p & 1 else 2), (1 if col_bytes == 3 else 3)
+            for row, (value, width) in enumerate(column_rows(data, q, col_bytes, sx)):
+                for k in range(sy):
+                    self.put(y + row * sy + k, x, value, width)
+        elif kind == _GRAPHICS:  # GS ( L function p, body a bx by c xL xH yL yH data
+            bx, by = (2 if data[1] == 2 else 1), (2 if data[2] == 2 else 1)
+            width, height = data[4] | data[5] << 8, data[6] | data[7] << 8
+            body = data[8:]
+            if p == 112:
+                rb = (width + 7) // 8
+                rows = [row_bits(body[k * rb : (k + 1) * rb], bx) for k in range(height)]
+            else:
+                rows = column_rows(body, width, (height + 7) // 8, bx)[:height]
+            for row, (value, w) in enumerate(rows):
+                for k in range(by):
+                    self.put(y + row * by + k, x, value, w)
+        else:  # a Star Graphic Mode dot row
+            self.put(y, 0, *row_bits(data))
+
+    def image(self, after_line: int) -> RasterImage:
         rows = self.rows
         while rows and not rows[-1]:  # the feed after the last band is not picture
             rows.pop()
@@ -138,17 +173,104 @@ class _Canvas:
         rb = (width + 7) // 8
         shift = MAX_WIDTH - rb * 8
         data = b"".join((r >> shift).to_bytes(rb) for r in rows)
-        return RasterImage(rb * 8, len(rows), data, self.after_line)
+        return RasterImage(rb * 8, len(rows), data, after_line)
+
+
+@dataclass(slots=True)
+class _Recorded:
+    """One picture's commands as they arrived, with where each lands on the paper."""
+
+    after_line: int
+    ops: list[_Op]
+    bottom: int = 0  # paper rows the commands reach: the picture is at most this tall
+    sure: bool = True  # every command lies inside MAX_WIDTH x MAX_HEIGHT with all its data
+
+    def add(self, op: _Op, width: int, height: int, exact: bool = True) -> None:
+        self.ops.append(op)
+        bottom = op[1] + height
+        self.bottom = max(self.bottom, min(bottom, MAX_HEIGHT))
+        if not exact or op[2] + width > MAX_WIDTH or bottom > MAX_HEIGHT:
+            self.sure = False
+
+    def inked(self) -> bool | None:
+        """Whether the picture has a black dot (None: only building it can tell)."""
+        if not self.sure:
+            return None
+        return any(op[6].count(0) != len(op[6]) for op in self.ops)
+
+    def build(self) -> RasterImage:
+        canvas = _Canvas()
+        for op in self.ops:
+            canvas.place(op)
+        return canvas.image(self.after_line)
+
+
+class Pictures(Sequence[RasterImage]):
+    """A document's pictures, built from their recorded commands on first use: a job that is
+    only read as text (the usual one, a logo over text) never pays for its bitmaps."""
+
+    __slots__ = ("_images", "_recorded")
+
+    def __init__(self, recorded: list[_Recorded]) -> None:
+        self._recorded = recorded
+        self._images: list[RasterImage] | None = None
+
+    def _built(self) -> list[RasterImage]:
+        images = self._images
+        if images is None:  # the recorded commands stay: a second thread builds the same
+            images = [image for image in map(_Recorded.build, self._recorded) if image.height]
+            self._images = images
+        return images
+
+    @overload
+    def __getitem__(self, index: int) -> RasterImage: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[RasterImage]: ...
+    def __getitem__(self, index: int | slice) -> RasterImage | list[RasterImage]:
+        return self._built()[index]
+
+    def __len__(self) -> int:
+        return len(self._built())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return self._built() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Pictures({self._built()!r})"
+
+    def rows_exceed(self, limit: int) -> bool:
+        """Whether the pictures are more than `limit` rows tall in all, without building
+        them when their recorded geometry (or, for limit 0, their ink) already tells."""
+        if self._images is None:
+            if sum(r.bottom for r in self._recorded) <= limit:
+                return False
+            if limit <= 0:
+                inked = [r.inked() for r in self._recorded]
+                if None not in inked:
+                    return any(inked)
+        return sum(image.height for image in self._built()) > limit
+
+
+def picture_rows_exceed(images: Sequence[RasterImage], limit: int) -> bool:
+    """sum(image.height) > limit, cheaply for a decoder's (still unbuilt) Pictures."""
+    if isinstance(images, Pictures):
+        return images.rows_exceed(limit)
+    return sum(image.height for image in images) > limit
 
 
 class RasterAssembler:
     """The raster part of one document: call the methods as commands arrive, `close` when
-    text is printed, `take` at the end of the document."""
+    text is printed, `take` at the end of the document. Each command is recorded with its
+    place on the paper (cheap arithmetic); the bitmaps are built only when `Pictures` are
+    read (OCR, `parse --image`)."""
 
     def __init__(self) -> None:
-        self.images: list[RasterImage] = []
-        self.dropped_rows = 0
-        self._canvas: _Canvas | None = None
+        self._done: list[_Recorded] = []
+        self._open_pic: _Recorded | None = None
         self._y = 0  # paper position inside the open picture
         self._x = 0  # ESC * bands already on this line, in dots
         self._line_height = 0  # tallest ESC * band on this line
@@ -158,13 +280,18 @@ class RasterAssembler:
 
     @property
     def open(self) -> bool:
-        return self._canvas is not None
+        return self._open_pic is not None
 
-    def _open(self, after_line: int) -> _Canvas:
-        if self._canvas is None:
-            self._canvas = _Canvas(after_line)
+    @property
+    def pending(self) -> bool:
+        """Some picture of this document is complete (it may still turn out blank)."""
+        return bool(self._done)
+
+    def _open(self, after_line: int) -> _Recorded:
+        if self._open_pic is None:
+            self._open_pic = _Recorded(after_line, [])
             self._y = self._x = self._line_height = 0
-        return self._canvas
+        return self._open_pic
 
     # -- ESC/POS ---------------------------------------------------------------------------
 
@@ -172,13 +299,11 @@ class RasterAssembler:
         """GS v 0: a band; m 1/49 doubles the width, 2/50 the height, 3/51 both."""
         sx = 2 if mode & 1 else 1
         sy = 2 if mode & 2 else 1
-        canvas = self._open(after_line)
+        picture = self._open(after_line)
         self._end_band_line()
         y = self._y
-        for r in range(height):
-            value, width = row_bits(data[r * width_bytes : (r + 1) * width_bytes], sx)
-            for k in range(sy):
-                canvas.put(y + r * sy + k, 0, value, width)
+        picture.add((_V0, y, 0, mode, width_bytes, height, data), width_bytes * 8 * sx,
+                    height * sy, len(data) == width_bytes * height)
         self._y = y + height * sy
 
     def esc_star(self, m: int, columns: int, data: bytes, after_line: int) -> None:
@@ -186,19 +311,18 @@ class RasterAssembler:
         col_bytes = 3 if m & 0x20 else 1
         sx = 1 if m & 1 else 2  # single density: every column two dots wide
         sy = 1 if col_bytes == 3 else 3  # 8-dot modes: each dot three rows tall
-        canvas = self._open(after_line)
-        rows = column_rows(data, columns, col_bytes, sx)
-        for r, (value, width) in enumerate(rows):
-            for k in range(sy):
-                canvas.put(self._y + r * sy + k, self._x, value, width)
+        picture = self._open(after_line)
+        height = col_bytes * 8 * sy
+        picture.add((_COLUMNS, self._y, self._x, m, columns, 0, data), columns * sx, height,
+                    len(data) == columns * col_bytes)
         self._x += columns * sx
-        self._line_height = max(self._line_height, len(rows) * sy)
+        self._line_height = max(self._line_height, height)
 
     def graphics(self, fn: int, body: bytes, after_line: int) -> None:
         """GS ( L / GS 8 L, `body` after m fn: 112 raster or 113 column data into the print
         buffer (a bx by c xL xH yL yH data), 50 (or 2) prints the buffer."""
         if fn in (2, 50):
-            if self._canvas is not None:
+            if self._open_pic is not None:
                 self._end_band_line()
                 self._y += self._gheight
             self._gx = self._gheight = 0
@@ -207,30 +331,25 @@ class RasterAssembler:
             return
         bx, by = (2 if body[1] == 2 else 1), (2 if body[2] == 2 else 1)
         width, height = body[4] | body[5] << 8, body[6] | body[7] << 8
-        data = body[8:]
-        canvas = self._open(after_line)
+        picture = self._open(after_line)
         self._end_band_line()
-        if fn == 112:
-            rb = (width + 7) // 8
-            rows = [row_bits(data[r * rb : (r + 1) * rb], bx) for r in range(height)]
-        else:
-            rows = column_rows(data, width, (height + 7) // 8, bx)[:height]
-        for r, (value, w) in enumerate(rows):
-            for k in range(by):
-                canvas.put(self._y + r * by + k, self._gx, value, w)
+        # column data carries whole bytes below the last row: only raster data is sure
+        exact = fn == 112 and len(body) - 8 <= (width + 7) // 8 * height
+        dots = ((width + 7) // 8 * 8 if fn == 112 else width) * bx  # raster rows: whole bytes
+        picture.add((_GRAPHICS, self._y, self._gx, fn, 0, 0, body), dots, height * by, exact)
         self._gx += width * bx
         self._gheight = max(self._gheight, height * by)
 
     def feed(self, dots: int) -> None:
         """ESC J n: print and feed n dots (the usual step between ESC * bands)."""
-        if self._canvas is not None:
+        if self._open_pic is not None:
             self._x = self._line_height = 0
             self._y += dots
 
     def line_feed(self) -> None:
         """LF on an empty line while a picture is open: one line at the ESC 3 spacing (a
         band taller than the spacing still advances by its height)."""
-        if self._canvas is not None:
+        if self._open_pic is not None:
             self._y += max(self.line_spacing, self._line_height)
             self._x = self._line_height = 0
 
@@ -242,8 +361,7 @@ class RasterAssembler:
     # -- Star Graphic Mode -----------------------------------------------------------------
 
     def star_row(self, row: bytes, advance: bool, after_line: int) -> None:
-        value, width = row_bits(row)
-        self._open(after_line).put(self._y, 0, value, width)
+        self._open(after_line).add((_ROW, self._y, 0, 0, 0, 0, row), len(row) * 8, 1)
         if advance:
             self._y += 1
 
@@ -255,108 +373,12 @@ class RasterAssembler:
 
     def close(self) -> None:
         """Text was printed: the open picture (if any) is complete."""
-        canvas, self._canvas = self._canvas, None
-        if canvas is None:
-            return
-        self.dropped_rows += canvas.dropped_rows
-        image = canvas.image()
-        if image.height:
-            self.images.append(image)
+        picture, self._open_pic = self._open_pic, None
+        if picture is not None and picture.ops:
+            self._done.append(picture)
 
-    def take(self) -> list[RasterImage]:
+    def take(self) -> Pictures:
         self.close()
-        images, self.images = self.images, []
+        done, self._done = self._done, []
         self._gx = self._gheight = 0
-        return images
-
-
-# -- Star Graphic Mode: ESC * r A ... ESC * r B ------------------------------------------------
-
-_STAR_PLAIN = frozenset(b"ABCRab")  # ESC * r A / B / C / R / a / b: no parameter
-_STAR_PARAM = frozenset(b"DEFPQTtKYe")  # ESC * r X n NUL, n in ASCII decimal
-_STAR_ESC_LENGTHS = {0x07: 4, 0x1E: 4, 0x06: 3, 0x0C: 3}  # ESC BEL n1 n2, ESC RS x n, ...
-_MAX_PARAM = 24  # ESC * r X digits NUL: a longer run is noise
-
-
-class StarRaster:
-    """Parses the bytes of Star Graphic Mode (raster mode) into a RasterAssembler.
-
-    `parse` stops after ESC * r B (`active` False) and at ESC FF EOT / ESC FF EM, which set
-    `ended` (the job's cut); `command` parses one ESC command (or -k: k bytes missing)."""
-
-    def __init__(self, raster: RasterAssembler, unknown: Callable[[int], None]) -> None:
-        self.raster = raster
-        self.active = False
-        self.ended = False
-        self._unknown = unknown
-
-    def parse(self, data: bytes, i: int, after_line: int) -> tuple[int, int]:
-        """Take raster-mode commands from data[i]: (index reached, k) where k > 0 when the
-        command there needs k bytes (from that index) that have not arrived."""
-        n = len(data)
-        raster = self.raster
-        while i < n and self.active and not self.ended:
-            c = data[i]
-            if c in (0x62, 0x6B):  # b n1 n2 row / k n1 n2 row
-                if i + 3 > n:
-                    return i, 3
-                size = data[i + 1] | data[i + 2] << 8
-                if i + 3 + size > n:
-                    return i, 3 + size
-                raster.star_row(data[i + 3 : i + 3 + size], c == 0x62, after_line)
-                i += 3 + size
-            elif c == 0x1B:
-                r = self.command(data, i, after_line)
-                if r < 0:
-                    return i, -r
-                i = r
-            else:  # BEL, FS, SUB, EM, ETB and stray bytes: one byte each
-                if c >= 0x20:
-                    self._unknown(1)
-                i += 1
-        return i, 0
-
-    def command(self, data: bytes, i: int, after_line: int) -> int:
-        """One ESC command at data[i] (in raster mode, or ESC * r in line mode)."""
-        n = len(data)
-        if i + 2 > n:
-            return -2
-        c = data[i + 1]
-        if c == 0x2A:  # ESC * r ...
-            if i + 4 > n:
-                return -4
-            if data[i + 2] != 0x72:
-                self._unknown(2)
-                return i + 2
-            op = data[i + 3]
-            if op in _STAR_PLAIN:
-                if op in (0x41, 0x42):  # ESC * r A enters raster mode, ESC * r B leaves it
-                    self.active = op == 0x41
-                return i + 4
-            start = i + 5 if op == 0x6D else i + 4  # ESC * r m l n NUL / m r n NUL
-            if op not in _STAR_PARAM and op != 0x6D:
-                self._unknown(4)
-                return i + 4
-            end = data.find(b"\x00", start, start + _MAX_PARAM)
-            if end < 0:
-                if n < start + _MAX_PARAM:
-                    return -(n - i + 1)
-                self._unknown(start - i)
-                return start
-            if op == 0x59:  # ESC * r Y n NUL: skip n dot rows
-                digits = data[start:end]
-                self.raster.star_skip(int(digits) if digits.isdigit() else 0, after_line)
-            return end + 1
-        if c == 0x1D:  # ESC GS ETX s n1 n2 (document start/end), ESC GS BEL m n1 n2, ...
-            if i + 3 > n:
-                return -3
-            k = 6 if data[i + 2] in (0x03, 0x07) else 3
-            return i + k if i + k <= n else -k
-        if c == 0x0C:  # ESC FF NUL (page) / EOT / EM (end of document) / LF
-            if i + 3 > n:
-                return -3
-            if data[i + 2] in (0x04, 0x19):
-                self.ended = True
-            return i + 3
-        k = _STAR_ESC_LENGTHS.get(c, 2)
-        return i + k if i + k <= n else -k
+        return Pictures(done)

@@ -165,3 +165,28 @@ def test_a_tsp100_job_gives_the_same_picture_whatever_the_command_set(command_se
     docs = decode_as(job, command_set=command_set)
     assert docs[0].ended_by == "cut" and same(picture(docs[0].images[0]), test_pattern())
     assert docs[-1].text == "Gracias"
+
+
+def _band(width_bytes: int, rows: list[bytes]) -> bytes:
+    head = bytes([0x30, 0, width_bytes & 0xFF, width_bytes >> 8, len(rows) & 0xFF, len(rows) >> 8])
+    return GS + b"v" + head + b"".join(r.ljust(width_bytes, b"\x00") for r in rows)
+
+
+@pytest.mark.parametrize(("job", "raster"), [
+    # ink in the top 10 of 200 rows, under two text lines: a logo, not a raster job
+    (b"SUPER\nTOTAL 1,00\n" + _band(8, [b"\xff"] * 10 + [b""] * 190), False),
+    (_band(8, [b""] * 150 + [b"\x01"]) + b"A\nB\n", True),  # ink on row 151: 151 > 48
+    (_band(8, [b""] * 300), None),  # a blank picture alone prints nothing worth a document
+    (_band(300, [bytes(299) + b"\x01"]), None),  # its only dot is past the paper's edge
+    (ESC + b"*\x21\x02\x00" + b"\x00\x00\x01\x00\x00\x00", True),  # one ESC * dot alone
+])
+def test_a_job_is_a_raster_job_exactly_when_its_built_pictures_say_so(
+    job: bytes, raster: bool | None
+) -> None:
+    docs = decode_all(job + GS + b"V\x01")
+    if raster is None:
+        assert docs == []
+        return
+    (doc,) = docs
+    assert doc.has_raster is raster  # decided before any picture is built...
+    assert (sum(i.height for i in doc.images) > 24 * len(doc.lines)) is raster  # ...built
