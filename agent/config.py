@@ -8,12 +8,14 @@ environment, a systemd credential, or `hellotext.token_file` readable by the age
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -81,7 +83,23 @@ class HellotextSection(Section):
     def _url(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError(f"{value!r} is not an http(s) URL")
+        if value.startswith("http://") and not is_loopback_url(value):
+            # The token travels in the Authorization header: never in clear text.
+            raise ValueError(
+                f"{value!r} is not https: the token would travel in clear text"
+                " (http is allowed only for 127.0.0.0/8, ::1 and localhost)"
+            )
         return value.rstrip("/")
+
+
+def is_loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class StoreSection(Section):
@@ -121,6 +139,10 @@ class OutboxSection(Section):
     synchronous: Literal["off", "normal", "full", "extra"] = "full"
     sent_retention_days: int = Field(30, ge=0)
     lease_seconds: float = Field(60, gt=0)  # an inflight row older than this was orphaned
+    # Sales the outbox cannot take (disk full, file damaged) wait in memory, up to this many
+    # events, mirrored in a spill file on the runtime tmpfs so a restart keeps them.
+    memory_buffer_events: int = Field(10_000, ge=1)
+    runtime_dir: str = ""  # empty: $RUNTIME_DIRECTORY, /run/hellotext-agent, else a temp dir
 
 
 class SyncSection(Section):
