@@ -98,6 +98,7 @@ class Till:
         fake: FakeHellotext | None,
         runtime: Path | None = None,
         wall: Wall | None = None,
+        outbox_options: dict[str, Any] | None = None,
         **sections: dict[str, Any],
     ) -> None:
         self.tmp = tmp
@@ -106,7 +107,7 @@ class Till:
         self.runtime = runtime or tmp / "run"
         self.wall = wall or Wall()
         self.printer = FakeTcpPrinter().start()
-        self.sections = sections
+        self.sections = {**sections, "outbox": outbox_options or {}}
         self.port = free_port()  # config needs a real port (port 0 is refused there)
         self.notices = Notices(tmp / f"notify-{len(list(tmp.glob('notify-*')))}")
         self.service: Service | None = None

@@ -175,3 +175,21 @@ def test_doctor_tells_damaged_read_only_full_and_unwritable_apart(tmp_path: Path
         assert "remount" in found.detail
     finally:
         subprocess.run(["umount", "-l", str(ro)], check=False)
+
+
+def test_a_full_buffer_says_what_it_lost(
+    tmp_path: Path, fake: FakeHellotext, tills: list[Till], disk: Path
+) -> None:
+    """outbox.memory_buffer_events bounds what waits: past it a sale is logged and counted
+    as lost (never silently), and printing goes on."""
+    ballast = fill(disk)
+    options = {"memory_buffer_events": 4}
+    till = Till(tmp_path, outbox=disk / "outbox.db", fake=fake, outbox_options=options)
+    tills.append(till)
+    till.start()
+    sell(till, range(1, 4))  # 2 events each: the third sale does not fit
+    assert till.printed_unchanged()
+    assert until(lambda: service_of(till)["dropped_events"] == 2)
+    assert service_of(till)["held_sales"] == 2
+    ballast.unlink()
+    assert until(lambda: once_each(fake, range(1, 3)))
