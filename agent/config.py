@@ -81,6 +81,8 @@ class HellotextSection(Section):
     def _url(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError(f"{value!r} is not an http(s) URL")
+        if value.startswith("http://") and not tokens.is_loopback_url(value):
+            raise ValueError(f"{value!r}: the token would travel in clear text (https only)")
         return value.rstrip("/")
 
 
@@ -121,6 +123,8 @@ class OutboxSection(Section):
     synchronous: Literal["off", "normal", "full", "extra"] = "full"
     sent_retention_days: int = Field(30, ge=0)
     lease_seconds: float = Field(60, gt=0)  # an inflight row older than this was orphaned
+    memory_buffer_events: int = Field(10_000, ge=1)  # sales the outbox cannot take (held)
+    runtime_dir: str = ""  # spill and status files; empty: $RUNTIME_DIRECTORY, /run/..., /tmp
 
 
 class SyncSection(Section):
@@ -159,8 +163,9 @@ class AppendSection(Section):
     @classmethod
     def _qr_size(cls, value: str) -> str:
         if len(value.encode("utf-8")) > QR_MAX_BYTES:
-            raise ValueError(f"at most {QR_MAX_BYTES} bytes (UTF-8), got "
-                             f"{len(value.encode('utf-8'))}")
+            raise ValueError(
+                f"at most {QR_MAX_BYTES} bytes (UTF-8), got {len(value.encode('utf-8'))}"
+            )
         return value
 
     @field_validator("lines")
@@ -332,8 +337,7 @@ def _key(loc: tuple[int | str, ...]) -> str:
 
 def resolve_token(token_file: str, environ: Mapping[str, str]) -> SecretStr | None:
     """HELLOTEXT_API_TOKEN, else the systemd credential, else hellotext.token_file."""
-    token = tokens.resolve(tokens.API, token_file, environ)
-    return None if token is None else SecretStr(token)
+    return None if (t := tokens.resolve(tokens.API, token_file, environ)) is None else SecretStr(t)
 
 
 def _with_ingest_token(config: AgentConfig, env: Mapping[str, str]) -> AgentConfig:
@@ -391,7 +395,6 @@ def load_config(path: Path | None, *, require_file: bool = True) -> AgentConfig:
 def masked(config: AgentConfig) -> dict[str, Any]:
     """The effective configuration as plain data, the token shown only as set or not."""
     data = config.model_dump(mode="json")
-    token = config.hellotext.token
-    data["hellotext"]["token"] = "****" if token else "(not set)"
+    data["hellotext"]["token"] = "****" if config.hellotext.token else "(not set)"
     data["ingest"]["token"] = "****" if config.ingest.token else "(not set)"
     return data

@@ -1,7 +1,7 @@
 """The agent's branches of the exception tree (root in drivers/errors.py).
 
 AgentError
-├── DriverError / DeviceError / DecodeError     (drivers/errors.py)
+├── DriverError / DeviceError     (drivers/errors.py)
 ├── ConfigError        invalid configuration: names the key; the CLI exits 78
 ├── OutboxError        the SQLite outbox failed
 │   └── StorageFullError   the disk is full: nothing new can be committed
@@ -11,12 +11,11 @@ AgentError
 
 from __future__ import annotations
 
-from drivers.errors import AgentError, DecodeError, DeviceError, DriverError
+from drivers.errors import AgentError, DeviceError, DriverError
 
 __all__ = [
     "AgentError",
     "ConfigError",
-    "DecodeError",
     "DeliveryError",
     "DeviceError",
     "DriverError",

@@ -20,10 +20,23 @@ _BEARER = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
 _PHONE = re.compile(r"\+\d{5,12}(\d{3})\b")
 
 
+# File names and paths (captures are named after their time: 20261201-101530-465-caja.bin)
+# are digits joined by dashes that may pass Luhn; they are left alone, never "redacted" into
+# a path that does not exist.
+_PATH = re.compile(r"\S*/\S*|[\w.-]+\.(?:bin|db|jsonl|json|toml|log|txt)\b")
+
+
 def scrub(text: str) -> str:
     text = _BEARER.sub(r"\1****", text)
     text = _PHONE.sub(lambda m: "+***" + m.group(1), text)
-    return redact_card_numbers(text)
+    parts: list[str] = []
+    last = 0
+    for match in _PATH.finditer(text):
+        parts.append(redact_card_numbers(text[last : match.start()]))
+        parts.append(match.group())
+        last = match.end()
+    parts.append(redact_card_numbers(text[last:]))
+    return "".join(parts)
 
 
 def mask_phone(phone: str) -> str:

@@ -120,3 +120,22 @@ def redact_card_numbers(text: str, *, item_codes: Collection[str] = ()) -> str:
         last = end
     out.append(text[last:])
     return "".join(out)
+
+
+def redact_job(data: bytes) -> bytes:
+    """A raw print job with every card number's digits but the last four turned into `*`,
+    in place: the length and every command byte stay, so the job still parses the same."""
+    out = bytearray(data)
+    text = data.decode("latin-1")  # one character per byte: offsets are byte offsets
+    offset = 0
+    for line in text.split("\n"):
+        for start, end, _digits in card_spans(line):
+            keep = 4
+            for i in range(end - 1, start - 1, -1):
+                if "0" <= line[i] <= "9":
+                    if keep:
+                        keep -= 1
+                    else:
+                        out[offset + i] = 0x2A  # '*'
+        offset += len(line) + 1
+    return bytes(out)

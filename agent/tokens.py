@@ -10,10 +10,12 @@ the local endpoint (`HELLOTEXT_INGEST_TOKEN`, credential `ingest-token`, `ingest
 
 from __future__ import annotations
 
+import ipaddress
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from agent.errors import ConfigError
 
@@ -61,3 +63,12 @@ def resolve(source: TokenSource, token_file: str, environ: Mapping[str, str]) ->
     if token_file:
         return read_token_file(Path(token_file), source.key)
     return None
+
+
+def is_loopback_url(url: str) -> bool:
+    """The token travels only over TLS: plain http is for 127.0.0.0/8, ::1, localhost."""
+    host = urlsplit(url).hostname or ""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

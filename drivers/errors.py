@@ -3,13 +3,14 @@ from agent/) and agent/ share it. agent/errors.py adds the agent's own branches.
 
     AgentError
     ├── DriverError            drivers/: hardware and decoding
-    │   ├── DeviceError        a device is missing, unplugged or refuses IO
-    │   └── DecodeError        bytes that a pure decoder cannot accept at all (rare: most
-    │                          garbage is skipped and counted instead)
+    │   └── DeviceError        a device is missing, unplugged or refuses IO
     └── (agent/errors.py)      ConfigError, OutboxError, DeliveryError, ReceiptError
 """
 
 from __future__ import annotations
+
+# No DecodeError: every decoder here is lenient by design (garbage is skipped and counted,
+# never raised), so an exception class nothing raises was removed rather than kept as a lure.
 
 
 class AgentError(Exception):
@@ -27,7 +28,3 @@ class DeviceError(DriverError):
         super().__init__(f"{device}: {reason}")
         self.device = device
         self.reason = reason
-
-
-class DecodeError(DriverError):
-    """Input that a decoder refuses as a whole (not raised for skippable garbage)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sqlite3
+import stat
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -24,7 +24,9 @@ from rich.markup import escape
 from agent.cli.common import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Context, add_command
 from agent.cli.doctor_devices import SERVICE_USER, Finding, Identity, device_checks
 from agent.config import AgentConfig, ReceiptsSection, config_path, load_config
+from agent.daemon.clock import BUILT_AT
 from agent.daemon.ocr import tesseract_problem
+from agent.delivery.salvage import FIXES, diagnose
 from agent.errors import ConfigError
 
 __all__ = ["Finding", "Identity", "iter_checks", "register", "run_checks"]
@@ -52,12 +54,29 @@ def check_token(
         why = f"cannot reach {api_url} ({type(exc).__name__}): check the network, DNS, proxy"
         return Finding("FAIL", "token", f"{why}; sales wait in the outbox meanwhile"), None
     code, server_date = answer.status_code, _http_date(answer.headers.get("date"))
+    if code == 200 and not _is_json(answer):
+        why = "Hellotext's answers look wrong (a captive portal?)"
+        fix = "open a browser on the till, accept the network's login page, or fix the proxy"
+        return Finding(
+            "FAIL", "token", f"{why}: {api_url} answered 200 with {_kind(answer)}: {fix}"
+        ), None
     if code == 200:
         return Finding("OK", "token", f"accepted by {api_url}"), server_date
     if code in (401, 403):
         fix = f"copy a valid token into {credential}, then systemctl restart hellotext-agent"
         return Finding("FAIL", "token", f"token refused ({code}): {fix}"), server_date
     return Finding("FAIL", "token", f"unexpected answer {code} from {api_url}"), server_date
+
+
+def _is_json(answer: httpx.Response) -> bool:
+    try:
+        return isinstance(answer.json(), dict)
+    except ValueError:
+        return False
+
+
+def _kind(answer: httpx.Response) -> str:
+    return str(answer.headers.get("content-type", "no content type")).split(";")[0]
 
 
 def _http_date(value: str | None) -> datetime | None:
@@ -72,8 +91,10 @@ def _http_date(value: str | None) -> datetime | None:
 def check_clock(now: datetime, server_date: datetime | None) -> Finding:
     """Events carry `tracked_at` from this clock: it must be right."""
     fix = "enable time sync: timedatectl set-ntp true"
-    if now.year < MIN_YEAR:
-        return Finding("FAIL", "clock", f"the clock says {now:%Y-%m-%d}: {fix}")
+    if now.year < MIN_YEAR or now.timestamp() < BUILT_AT:
+        built = datetime.fromtimestamp(BUILT_AT, UTC)
+        why = f"the clock says {now:%Y-%m-%d}, before this release was built ({built:%Y-%m-%d})"
+        return Finding("FAIL", "clock", f"{why}: {fix}")
     if server_date is None:
         return Finding("OK", "clock", f"{now:%Y-%m-%d %H:%M} UTC (not compared: no server date)")
     skew = now - server_date
@@ -100,24 +121,38 @@ def free_space(path: Path) -> tuple[Path, int]:
     return where, shutil.disk_usage(where).free
 
 
-def check_outbox(path: Path) -> Finding:
-    """`PRAGMA quick_check` on the outbox, opened read-only (never created here)."""
-    if not path.exists():
-        return Finding("OK", "outbox", f"{path} not created yet (the agent creates it)")
-    try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
-        try:
-            rows = [row[0] for row in db.execute("PRAGMA quick_check")]
-        finally:
-            db.close()
-    except sqlite3.Error as exc:
-        rows = [str(exc)]
-    if rows == ["ok"]:
-        return Finding("OK", "outbox", f"{path} passes quick_check")
-    if any("unable to open" in row for row in rows) and not os.access(path, os.R_OK):
+def check_outbox(path: Path, who: Identity | None = None) -> Finding:
+    """Damaged, read-only, full or unwritable, each with its fix (never created here)."""
+    if path.exists() and not path.is_dir() and not os.access(path, os.R_OK):
         return Finding("FAIL", "outbox", f"cannot read {path}: run doctor as root")
-    fix = "stop the agent and keep a copy of the file for support before replacing it"
-    return Finding("FAIL", "outbox", f"{path} is damaged ({'; '.join(rows[:3])}): {fix}")
+    gap = _dir_gap(path.parent, who) if who is not None else None
+    if gap is not None:
+        return Finding("FAIL", "outbox", f"unwritable: {gap}: {FIXES['unwritable']}")
+    found = diagnose(path)
+    if found.kind == "ok":
+        return Finding("OK", "outbox", f"{path} passes quick_check")
+    if found.kind == "new":
+        return Finding("OK", "outbox", f"{path} not created yet (the agent creates it)")
+    return Finding("FAIL", "outbox", f"{found.kind}: {found}")
+
+
+def _dir_gap(folder: Path, who: Identity) -> str | None:
+    """Whether `who` may create files in the folder (write and search bits), as the kernel
+    judges it; None when it may (or the folder is not there yet: systemd creates it)."""
+    if who.uid == 0:
+        return None
+    try:
+        info = folder.stat()
+    except OSError:
+        return None
+    mode = stat.S_IMODE(info.st_mode)
+    if who.uid == info.st_uid:
+        bits = mode >> 6 & 7
+    elif info.st_gid in who.gids:
+        bits = mode >> 3 & 7
+    else:
+        bits = mode & 7
+    return None if bits & 3 == 3 else f"{who.name} cannot create files in {folder}"
 
 
 def check_ocr(receipts: ReceiptsSection) -> Finding:
@@ -157,7 +192,7 @@ def iter_checks(
         yield found
     yield check_clock(now, server_date)
     yield check_disk(*free_space(config.outbox.path))
-    yield check_outbox(config.outbox.path)
+    yield check_outbox(config.outbox.path, who)
     yield check_ocr(config.receipts)
 
 

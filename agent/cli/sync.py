@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.cli.common import EXIT_OK, EXIT_PENDING, Context, add_command
+from agent.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_PENDING, Context, add_command
 from agent.delivery.outbox import STATES, Outbox
 
 if TYPE_CHECKING:  # imported when used: `status` needs neither httpx nor rich nor pydantic
@@ -84,18 +84,74 @@ def _sync_with_bar(syncer: Syncer) -> SyncReport:
 
 
 def _status(args: argparse.Namespace, ctx: Context) -> int:
+    from agent.daemon.health import read_status, status_file
+    from agent.delivery.salvage import diagnose
     from agent.delivery.status import delivery_status
+    from agent.errors import OutboxError
 
     now = time.time()
     settings = ctx.data()["outbox"]  # the validated config, cached: no pydantic here
-    with Outbox(Path(settings["path"]), synchronous=settings["synchronous"]) as outbox:
-        data = delivery_status(outbox, now=now)
+    path = Path(settings["path"])
+    # The running daemon's own account (on the runtime tmpfs): it works when the outbox is
+    # exactly what is broken.
+    live = read_status(status_file(settings.get("runtime_dir", ""), path))
+    try:
+        with Outbox(path, synchronous=settings["synchronous"]) as outbox:
+            data: dict[str, Any] = delivery_status(outbox, now=now)
+    except OutboxError as exc:
+        found = diagnose(path, probe_write=False)
+        data = {"outbox_error": str(exc), "outbox_problem": found.kind, "fix": found.fix}
+    data["live"] = live
     if args.json:
-        print(json.dumps(data, indent=2))
+        print(json.dumps(data, indent=2, default=str))
         return EXIT_OK
-    for line in status_lines(data, now=now):
+    if "outbox_error" in data:
+        print(f"{'outbox':<20}{data['outbox_problem'].upper()}: {data['outbox_error']}")
+        print(f"{'what to do':<20}{data['fix'] or 'see hellotext-agent doctor'}")
+    else:
+        for line in status_lines(data, now=now):
+            print(line)
+    for line in live_lines(live, now=now):
         print(line)
-    return EXIT_OK
+    return EXIT_OK if "outbox_error" not in data else EXIT_FAILURE
+
+
+def live_lines(live: dict[str, Any] | None, *, now: float) -> list[str]:
+    """What the running daemon says is wrong (from its status file), each with its fix."""
+    if not live or not live.get("running") or live.get("stopped_at"):
+        return []
+    lines = []
+    box = live.get("outbox") or {}
+    if box.get("state") == "degraded":
+        since = f" since {_at(box['since'], now)}" if box.get("since") else ""
+        lines.append(f"{'outbox':<20}DEGRADED ({box['problem']}){since}: {box['detail']}")
+        lines.append(f"{'what to do':<20}{box['fix']}")
+    if box.get("held_sales"):
+        lines.append(
+            f"{'held sales':<20}{box['held_sales']} sales ({box['held_events']} events) wait in"
+            f" memory and {box['spill_file']}: committed when the outbox works again"
+        )
+    if box.get("dropped_events"):
+        lines.append(f"{'lost events':<20}{box['dropped_events']} (the memory buffer was full)")
+    for q in box.get("quarantined") or []:
+        lines.append(
+            f"{'quarantined':<20}{q['moved_to']}: {q['recovered']} rows recovered, {q['lost']} lost"
+        )
+    if box.get("rebuilt"):
+        lines.append(f"{'rebuilt':<20}{box['rebuilt']} times: the file was deleted or replaced")
+    clock = live.get("clock") or {}
+    if clock.get("suspect"):
+        lines.append(f"{'clock':<20}WRONG: {clock['suspect']}")
+    sync = live.get("sync") or {}
+    if sync.get("answers_wrong"):
+        lines.append(f"{'answers':<20}Hellotext's answers look wrong (a captive portal?):"
+                     " check the till's network")  # fmt: skip
+    if sync.get("failed_passes"):
+        since = f" since {_at(sync['since'], now)}" if sync.get("since") else ""
+        lines.append(
+            f"{'sync':<20}{sync['failed_passes']} passes failed{since}: {sync['last_error']}"
+        )
+    return lines
 
 
 def _ago(seconds: float) -> str:
@@ -183,8 +239,14 @@ def _daemon_lines(daemon: dict[str, Any], devices: dict[str, Any], *, now: float
             f"{'receipts':<20}{stats['receipts']} read, {stats['unread']} not read as receipts"
             f", {stats['voids']} voided, {stats['scans']} scans"
             + (
-                f", {stats['held_in_memory']} events waiting for disk space"
+                f", {stats['held_in_memory']} events waiting for the outbox"
                 if stats["held_in_memory"]
+                else ""
+            )
+            + (
+                f", {stats['reader_failures']} reader failures (jobs kept as captures:"
+                " send them to support)"
+                if stats.get("reader_failures")
                 else ""
             )
         )

@@ -3,7 +3,7 @@
 The pipeline keeps each stream's bytes since its last receipt (bounded); when a job is not
 read as a receipt (or always, if so configured) they are written here, newest N kept. The
 files hold what the printer printed, so they are private to the agent (0600 in a 0700
-directory), like the outbox.
+directory), like the outbox, and card numbers are masked in them like everywhere else.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import logging
 import os
 import time
 from pathlib import Path
+
+from agent.redact import redact_job
 
 log = logging.getLogger("agent.captures")
 MAX_CAPTURE = 512 * 1024  # a receipt with a logo is a few tens of KB
@@ -44,7 +46,7 @@ class Captures:
             else:
                 raise FileExistsError(errno.EEXIST, "100 captures in one millisecond")
             with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+                fh.write(redact_job(data))  # printable bytes kept, never a full card number
             self._prune()
         except OSError as exc:
             if not self._failed:

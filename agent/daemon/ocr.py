@@ -68,7 +68,10 @@ def read_picture(image: RasterImage, *, languages: str, timeout: float) -> list[
 
     pil = Image.frombytes("1", (image.width, image.height), image.data.translate(_INVERT))
     data = pytesseract.image_to_data(
-        pil, lang=languages, config="--psm 6", timeout=timeout,
+        pil,
+        lang=languages,
+        config="--psm 6",
+        timeout=timeout,
         output_type=pytesseract.Output.DICT,
     )
     return words_to_lines(words_from_data(data))

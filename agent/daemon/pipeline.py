@@ -4,6 +4,8 @@ Taps and scanners only enqueue (never block: a full queue drops the parser's cop
 while the printer keeps its bytes). The worker owns every decoder and the checkout, so none
 of them needs a lock; time is read once per item and passed down to the pure code. Raster
 receipts go to the OCR worker (daemon/ocr.py) and come back through the queue ("ocr").
+Sales go to an OutboxKeeper (daemon/store.py: stored, or held when the outbox cannot take
+them; never raised); a job the reader fails on is kept as a capture and counted.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ from typing import Any
 from agent.config import AgentConfig, PrinterSection
 from agent.daemon.append import ReceiptAppender
 from agent.daemon.captures import MAX_CAPTURE, Captures
+from agent.daemon.clock import ClockWatch
+from agent.daemon.keeper import OutboxKeeper
 from agent.daemon.ocr import merge_ocr, ocr_worker
+from agent.daemon.store import StoreSales
 from agent.delivery.events import Event, stable_event_id
 from agent.delivery.outbox import Outbox
-from agent.errors import ConfigError, OutboxError, ReceiptError, StorageFullError
+from agent.errors import ConfigError, ReceiptError
 from agent.receipts import Receipt, Template, extract, load_template
-from agent.sales.checkout import Checkout
+from agent.sales.checkout import Checkout, printed_at
 from agent.sales.events import SalePolicy, anonymous_session, events_for_sale
 from drivers.escpos.document import Document
 from drivers.escpos.select import Decoder, make_decoder
@@ -46,8 +51,10 @@ class PipelineStats:
     events: int = 0
     duplicates: int = 0
     dropped_chunks: int = 0
-    storage_errors: int = 0
-    held_in_memory: int = 0
+    storage_errors: int = 0  # sales the outbox refused (held, not lost)
+    held_in_memory: int = 0  # events waiting for the outbox (memory + spill file)
+    reader_failures: int = 0  # jobs the reader raised on (kept as captures)
+    worker_errors: int = 0  # other failures of the worker (a decoder bug)
     ocr_read: int = 0  # raster print jobs whose pictures OCR read (receipt or not)
     ocr_failed: int = 0  # OCR failed or timed out, or the agent stopped first: kept unread
     ocr_problem: str = ""  # why raster jobs cannot be read (Tesseract missing, ocr = "off")
@@ -75,25 +82,30 @@ class _Sink:
         self.pipeline, self.printer = pipeline, printer
 
     def data(self, stream: str, chunk: bytes) -> None:
-        self.pipeline.put(("data", self.printer, stream, chunk, time.time()))
+        self.pipeline.put(("data", self.printer, stream, chunk, self.pipeline.wall()))
 
     def end(self, stream: str) -> None:
-        self.pipeline.put(("end", self.printer, stream, b"", time.time()))
+        self.pipeline.put(("end", self.printer, stream, b"", self.pipeline.wall()))
 
 
-class Pipeline:
+class Pipeline(StoreSales):
     def __init__(
         self,
         config: AgentConfig,
-        outbox: Outbox,
+        store: OutboxKeeper | Outbox,
         *,
         local_zone: tzinfo | None,
         on_committed: Callable[[Receipt, list[Event]], None] | None = None,
         on_activity: Callable[[], None] | None = None,
         max_queue: int = 10_000,
+        clock: ClockWatch | None = None,
     ) -> None:
         self.config = config
-        self.outbox = outbox
+        self.store = (
+            store if isinstance(store, OutboxKeeper) else OutboxKeeper(config, outbox=store)
+        )
+        self.clock = clock
+        self.wall = clock.wall if clock is not None else time.time  # capture times
         self.local_zone = local_zone
         self.on_committed = on_committed
         self.on_activity = on_activity
@@ -133,8 +145,6 @@ class Pipeline:
         )
         self._queue: queue.Queue[tuple[str, Any, str, Any, float]] = queue.Queue(max_queue)
         self._streams: dict[tuple[str, str], _Stream] = {}
-        self._unsaved: list[tuple[list[Event], bool, float]] = []  # refused by the disk: kept
-        self._failing = False
         self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
         self._stopping = False
         self.ocr, self.stats.ocr_problem = ocr_worker(config.receipts)
@@ -154,7 +164,7 @@ class Pipeline:
         return _Sink(self, printer)
 
     def scan_callback(self, scanner: str) -> Callable[[Scan], None]:
-        return lambda scan: self.put(("scan", scanner, "", scan, time.time()))
+        return lambda scan: self.put(("scan", scanner, "", scan, self.wall()))
 
     def put(self, item: tuple[str, Any, str, Any, float]) -> None:
         try:
@@ -173,8 +183,8 @@ class Pipeline:
         """Process the queue, end open receipts (a cut may not come), keep jobs OCR missed."""
         self._stopping = True
         for key in self.ocr.stop(timeout / 2) if self.ocr is not None else ():
-            self.put(("ocr", key, "", (None, "the agent stopped before OCR"), time.time()))
-        self.put(("stop", None, "", None, time.time()))
+            self.put(("ocr", key, "", (None, "the agent stopped before OCR"), self.wall()))
+        self.put(("stop", None, "", None, self.wall()))
         self._thread.join(timeout)
 
     def alive(self) -> bool:
@@ -185,9 +195,9 @@ class Pipeline:
     def _run(self) -> None:
         while True:
             try:
-                item = self._queue.get(timeout=self._idle_timeout(time.time()))
+                item = self._queue.get(timeout=self._idle_timeout(self.wall()))
             except queue.Empty:
-                self._end_idle(time.time())
+                self._end_idle(self.wall())
                 continue
             kind, who, stream, payload, at = item
             try:
@@ -204,15 +214,18 @@ class Pipeline:
                     self._scan(payload, at)
                 elif kind == "ocr":
                     self._ocr_result(who, *payload)
-                self._retry_unsaved(at)
-            except Exception:  # the parser must never die: log, count, carry on
+                self._retry_held()
+            except Exception:  # the parser must never die: keep the bytes, count, carry on
+                self.stats.worker_errors += 1
                 log.exception("pipeline: %s from %s failed", kind, getattr(who, "name", who))
+                if kind in ("data", "end"):
+                    self._rescue(who, stream, at)
 
     def _idle_timeout(self, now: float) -> float | None:
         deadlines = [
             s.last_data + s.printer.idle_seconds for s in self._streams.values() if s.armed
         ]
-        if self._unsaved:
+        if self.store.held:
             deadlines.append(now + 5.0)
         return max(0.0, min(deadlines) - now) if deadlines else None
 
@@ -221,8 +234,9 @@ class Pipeline:
         state = self._streams.get(key)
         if state is None:
             codepage_map = dict(printer.codepage_map) or None
-            decoder = make_decoder(printer.command_set, codepage=printer.codepage,
-                                   codepage_map=codepage_map)
+            decoder = make_decoder(
+                printer.command_set, codepage=printer.codepage, codepage_map=codepage_map
+            )
             state = self._streams[key] = _Stream(printer, decoder)
         return state
 
@@ -248,17 +262,22 @@ class Pipeline:
             if state.armed and now - state.last_data >= state.printer.idle_seconds:
                 state.armed = False
                 self._documents(state, state.decoder.idle(), state.last_data)
-        self._retry_unsaved(now)
+        self._retry_held()
 
     def _documents(self, state: _Stream, docs: list[Document], arrived: float) -> None:
         """Read each document; the bytes behind them are kept on disk when one was not read
         (or always, with receipts.capture = "all")."""
         raw = state.take_raw()
-        problems = [
-            problem
-            for doc in docs
-            if doc.has_content and (problem := self._read(state.printer, doc, raw, arrived))
-        ]
+        problems = []
+        for doc in (d for d in docs if d.has_content):
+            try:
+                problem = self._read(state.printer, doc, raw, arrived)
+            except Exception as exc:  # a reader bug must not lose the sale: the bytes are kept
+                self.stats.reader_failures += 1
+                log.exception("%s: the reader failed on a print job", state.printer.name)
+                problem = f"the reader failed on this job ({type(exc).__name__}: {exc})"
+            if problem:
+                problems.append(problem)
         self._capture(state.printer, raw, problems, arrived)
 
     def _capture(self, printer: PrinterSection, raw: bytes, problems: list[str], at: float) -> None:
@@ -274,23 +293,28 @@ class Pipeline:
         receipt = extract(doc, template=template, country=store.country, currency=store.currency)
         if receipt.ok or not doc.has_raster or doc.ocr:
             return self._document(printer, doc, at, receipt)
-        if self.ocr is not None and self.ocr.submit((printer, doc, raw, at), doc.images,
-                                                    self._ocr_done):
+        if self.ocr is not None and self.ocr.submit(
+            (printer, doc, raw, at), doc.images, self._ocr_done
+        ):
             return None  # read when OCR is done
         self.stats.unread += 1
-        return ("a raster print job (a receipt printed as pictures) was not read: "
-                + (self.stats.ocr_problem or "the OCR queue is full"))
+        return "a raster print job (a receipt printed as pictures) was not read: " + (
+            self.stats.ocr_problem or "the OCR queue is full"
+        )
 
     def _ocr_done(self, key: Any, lines: Any, error: str | None) -> None:
-        self._queue.put(("ocr", key, "", (lines, error), time.time()), timeout=60)  # a sale: wait
+        self._queue.put(("ocr", key, "", (lines, error), self.wall()), timeout=60)  # a sale: wait
 
     def _ocr_result(self, key: Any, lines: Any, error: str | None) -> None:
         printer, doc, raw, arrived = key
         self.stats.ocr_read += lines is not None
         self.stats.ocr_failed += lines is None
         self.stats.unread += lines is None
-        problem = (self._read(printer, merge_ocr(doc, lines), raw, arrived) if lines is not None
-                   else f"a raster print job was not read: {error}")
+        problem = (
+            self._read(printer, merge_ocr(doc, lines), raw, arrived)
+            if lines is not None
+            else f"a raster print job was not read: {error}"
+        )
         self._capture(printer, raw, [problem] if problem else [], arrived)
 
     def _document(
@@ -308,69 +332,24 @@ class Pipeline:
                     reason,
                 )
             return f"a print job of {len(doc.lines)} lines was not read as a receipt: {reason}"
+        printed = printed_at(receipt, local_zone=self.local_zone)
+        if printed is not None and self.clock is not None:
+            self.clock.observe_receipt(printed.timestamp(), self._mono_at(arrived))
+        trusted = self.clock is None or self.clock.suspect is None
         sale = self.checkout.complete(
-            receipt, now=arrived, text=doc.text, local_zone=self.local_zone
+            receipt, now=arrived, text=doc.text, local_zone=self.local_zone, trust_clock=trusted
         )
         appender = self.appenders.get(printer.name)
         receipt_qr = appender is not None and appender.took_block(doc)
         result = events_for_sale(sale, self.policy, receipt_qr=receipt_qr)
-        self.stats.receipts += 1
         if not result.events:
             self.stats.voids += 1
+            self.stats.receipts += 1
             log.info("%s: receipt %s: %s", printer.name, receipt.number or "-", result.reason)
             return None
-        self._commit(list(result.events), result.hold, receipt, arrived)
+        self._commit(list(result.events), result.hold, receipt, arrived, dated=printed is not None)
+        self.stats.receipts += 1  # after the commit: a reader of the stats sees it stored
         return None
-
-    def _commit(
-        self, events: list[Event], hold: bool, receipt: Receipt | None, arrived: float
-    ) -> None:
-        if self._unsaved or not self._store(events, hold, receipt, arrived):
-            self._unsaved.append((events, hold, arrived))
-            self.stats.held_in_memory = sum(len(e) for e, _, _ in self._unsaved)
-
-    def _store(
-        self, events: list[Event], hold: bool, receipt: Receipt | None, arrived: float
-    ) -> bool:
-        try:
-            added = self.outbox.add(events, now=time.time(), hold=hold)
-        except OutboxError as exc:
-            self.stats.storage_errors += 1
-            if not self._failing:  # once per outage, not once per retry
-                self._failing = True
-                level = logging.ERROR if isinstance(exc, StorageFullError) else logging.WARNING
-                log.log(level, "outbox refused a sale; keeping it in memory and retrying: %s", exc)
-            return False
-        if self._failing:
-            self._failing = False
-            log.info("outbox writable again")
-        self.stats.latencies.append(time.time() - arrived)
-        self.stats.events += len(added.added)
-        self.stats.duplicates += len(added.duplicates)
-        if receipt is not None:
-            log.info(
-                "receipt %s: %s %s, %s lines, %s events (%s already stored)%s",
-                receipt.number or "-",
-                receipt.kind,
-                receipt.total,
-                len(receipt.lines),
-                len(added.added),
-                len(added.duplicates),
-                " [held locally]" if hold else "",
-            )
-            if self.on_committed is not None:
-                self.on_committed(receipt, events)
-        if added.added and self.on_activity is not None and not hold:
-            self.on_activity()
-        return True
-
-    def _retry_unsaved(self, now: float) -> None:
-        while self._unsaved:
-            events, hold, arrived = self._unsaved[0]
-            if not self._store(events, hold, None, arrived):
-                return
-            self._unsaved.pop(0)
-            self.stats.held_in_memory = sum(len(e) for e, _, _ in self._unsaved)
 
     def _scan(self, scan: Scan, at: float) -> None:
         self.stats.scans += 1

@@ -2,15 +2,15 @@
 
 Full jitter (a uniform draw between 0 and the exponential ceiling) spreads the retries of
 many terminals that lost the internet at the same moment, so they do not all come back in
-step. `Retry-After` from the server is a floor, never shortened by the jitter.
+step. `Retry-After` from the server is a floor, never shortened by the jitter, but it is
+capped at the configured maximum backoff: a `Retry-After: 999999` must not push every event
+days out.
 """
 
 from __future__ import annotations
 
 import random
 
-# A Retry-After further away than this is treated as a server mistake, not an instruction.
-MAX_RETRY_AFTER_SECONDS = 24 * 3600.0
 _MAX_EXPONENT = 60  # 2**60 seconds is far past any cap; avoids float overflow
 
 
@@ -27,8 +27,9 @@ def retry_delay(
     rng: random.Random,
     retry_after: float | None = None,
 ) -> float:
-    """Seconds to wait: uniform(0, min(cap, base * 2**attempts)), at least `retry_after`."""
+    """Seconds to wait: uniform(0, min(cap, base * 2**attempts)), at least `retry_after`
+    (itself at most `cap`)."""
     delay = rng.uniform(0.0, ceiling(attempts, base=base, cap=cap))
     if retry_after is not None:
-        delay = max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
+        delay = max(delay, min(retry_after, cap))
     return delay

@@ -5,6 +5,11 @@ httpx errors are translated here and never leak: a transport failure becomes a `
 flagged `maybe_delivered` when the request may have reached the server (a read timeout, a
 connection dropped after sending) so the caller can count possible duplicates.
 
+Every exchange has a total deadline (`hellotext.timeout_seconds`, not per read): an answer
+that trickles is cut there and counts as maybe delivered. Answer bodies are read up to
+MAX_ANSWER_BYTES; a longer one is a failed answer (memory stays flat). A 2xx that is not the
+JSON Hellotext sends (a captive portal's HTML page) is not "sent": it is retried.
+
 Logged per request: method, path, status, error type/parameter, event id, attempt, duration.
 Never the token (it lives only in the Authorization header) and never a body (phones).
 """
@@ -35,6 +40,8 @@ USER_AGENT = f"hellotext-agent/{__version__}"
 EVENTS_PATH = "attribution/events"
 PROFILES_PATH = "profiles"
 MAX_BODY_KEPT = 4000  # an error body is kept for review, but not without bound
+MAX_ANSWER_BYTES = 1024 * 1024  # Hellotext's answers are a few hundred bytes
+WRONG_ANSWER = "Hellotext's answers look wrong (a captive portal?)"
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,7 @@ class Retry:
     retry_after: float | None = None
     maybe_delivered: bool = False  # the server may have stored it: a possible duplicate
     network: bool = False  # no HTTP answer: the internet or the server is unreachable
+    wrong_answer: bool = False  # an answer that is not Hellotext's (HTML 200, too long)
 
 
 Outcome = Sent | Park | Pause | Retry
@@ -103,11 +111,16 @@ def error_summary(text: str) -> str:
 def classify(status: int, headers: Mapping[str, str], text: str, *, now: float) -> Outcome:
     """The answer table: what an HTTP answer means for the request that got it."""
     if 200 <= status < 300:
+        if status == 204 and not text.strip():
+            return Sent(status)
         try:
-            data = json.loads(text) if text.strip() else {}
+            data = json.loads(text)
         except ValueError:
-            data = {}
-        return Sent(status, data if isinstance(data, dict) else {})
+            data = None
+        if not isinstance(data, dict):
+            kind = headers.get("content-type", "no content type").split(";")[0]
+            return Retry(status, f"{WRONG_ANSWER}: {status} {kind}", wrong_answer=True)
+        return Sent(status, data)
     if status in (401, 403):
         reason = "token refused" if status == 401 else "operation not allowed"
         return Pause(status, f"{reason} ({status})")
@@ -150,6 +163,7 @@ class HellotextClient:
     ) -> None:
         self._clock = clock
         self._fields = (phone_field, email_field)
+        self._timeout = timeout
         self._http = httpx.Client(
             base_url=api_url.rstrip("/") + "/",
             headers={
@@ -231,19 +245,51 @@ class HellotextClient:
         content = body if body is None or isinstance(body, bytes) else encode(body)
         try:
             url = self._urls.get(path) or path
-            response = self._http.request(method, url, content=content, params=params)
+            with self._http.stream(method, url, content=content, params=params) as response:
+                raw = _read_capped(response, started + self._timeout)
+                outcome: Outcome = (
+                    raw
+                    if isinstance(raw, Retry)
+                    else classify(
+                        response.status_code,
+                        response.headers,
+                        raw.decode(response.encoding or "utf-8", "replace"),
+                        now=self._clock(),
+                    )
+                )
         except httpx.TransportError as exc:
-            outcome: Outcome = _transport_failure(exc)
+            outcome = _transport_failure(exc)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:  # a bad URL: nothing to retry
             raise DeliveryError(f"{method} /{path}: {type(exc).__name__}") from exc
-        else:
-            status = response.status_code
-            if 200 <= status < 300 and not want_data:
-                outcome = Sent(status)  # an accepted event: its answer says nothing more
-            else:
-                outcome = classify(status, response.headers, response.text, now=self._clock())
+        if isinstance(outcome, Sent) and not want_data:
+            outcome = Sent(outcome.status)  # an accepted event: its answer says nothing more
         _log(method, path, outcome, event_id, attempt, time.monotonic() - started)
         return outcome
+
+
+def _read_capped(response: httpx.Response, deadline: float) -> bytes | Retry:
+    """The body, read until the exchange's deadline and up to MAX_ANSWER_BYTES."""
+    status = response.status_code
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+        return _too_long(status)
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            return _too_long(status)
+        chunks.append(chunk)
+        if time.monotonic() > deadline:
+            # The request arrived (an answer started): Hellotext may have stored it.
+            return Retry(status, "timeout (the answer trickled past the deadline)",
+                         maybe_delivered=True, network=True)  # fmt: skip
+    return b"".join(chunks)
+
+
+def _too_long(status: int) -> Retry:
+    error = f"{WRONG_ANSWER}: an answer over {MAX_ANSWER_BYTES // 1024} KB"
+    return Retry(status, error, maybe_delivered=200 <= status < 300, wrong_answer=True)
 
 
 def _transport_failure(exc: httpx.TransportError) -> Retry:

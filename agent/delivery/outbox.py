@@ -29,7 +29,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent.delivery import schema as stmt
@@ -79,6 +78,7 @@ class Outbox:
                 self._db = conn
                 self._retry_busy(self._enable_wal)
                 self._migrate()
+                self.identity = stmt.file_identity(self.path)  # to notice a file replaced
             except BaseException:
                 self._db = None
                 conn.close()
@@ -95,12 +95,7 @@ class Outbox:
     def __enter__(self) -> Outbox:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def _conn(self) -> sqlite3.Connection:
@@ -156,6 +151,20 @@ class Outbox:
 
         with self._lock, self._errors(what):
             return self._retry_busy(attempt)
+
+    def transaction(self, what: str, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """fn in one write transaction: maintenance (agent/delivery/repair.py) and salvage."""
+        return self._write(what, fn)
+
+    def backup_into(self, path: Path) -> None:
+        """Copy the whole database, as this connection sees it, into a new file (SQLite's
+        backup API): a file deleted or replaced under the daemon is rebuilt from here."""
+        with self._lock, self._errors("copying it"):
+            dest = sqlite3.connect(path)
+            try:
+                self._conn().backup(dest)
+            finally:
+                dest.close()
 
     def _read(self, what: str, sql: str, params: Sequence[Any] = ()) -> builtins.list[Any]:
         with self._lock, self._errors(what):

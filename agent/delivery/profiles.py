@@ -16,7 +16,7 @@ import threading
 from collections import deque
 from typing import NamedTuple
 
-from agent.delivery.hellotext import HellotextClient, Outcome, Park, Sent
+from agent.delivery.hellotext import WRONG_ANSWER, HellotextClient, Outcome, Retry, Sent
 from agent.logs import mask_phone
 from agent.phones import to_e164
 
@@ -111,8 +111,9 @@ class ProfileResolver:
             if not isinstance(outcome, Sent):
                 return outcome
             profile_id = profile_id_of(outcome.data)
-            if profile_id is None:
-                return Park(outcome.status, f"profile answer for {contact.masked()} had no id")
+            if profile_id is None:  # not Hellotext's answer (a portal?): try again later
+                error = f"{WRONG_ANSWER}: a profile answer for {contact.masked()} had no id"
+                return Retry(outcome.status, error, wrong_answer=True)
             with self._guard:
                 for key in contact.cache_keys():
                     self._known[key] = profile_id

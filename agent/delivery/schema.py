@@ -195,6 +195,15 @@ def is_full(exc: BaseException, directory: Path) -> bool:
     return False
 
 
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file, None when it is gone."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
 def create_private(path: Path) -> None:
     """Create the database file with mode 0600 before SQLite does (it would use the umask);
     SQLite gives the -wal and -shm files the database file's mode."""

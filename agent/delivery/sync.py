@@ -27,10 +27,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from dataclasses import dataclass, field
 
 from agent.config import AgentConfig
+from agent.delivery.acks import GroupAck
 from agent.delivery.backoff import retry_delay
 from agent.delivery.hellotext import HellotextClient, Outcome, Park, Pause, Retry, Sent
 from agent.delivery.outbox import Outbox, OutboxRow
@@ -74,6 +75,7 @@ class _Pass:
 
     report: SyncReport
     deadline: float | None
+    budget_end: float | None = None  # time.monotonic() when the pass must end
     lock: threading.Lock = field(default_factory=threading.Lock)
     queue: deque[OutboxRow] = field(default_factory=deque)
     exhausted: bool = False
@@ -83,50 +85,6 @@ class _Pass:
 
     def __post_init__(self) -> None:
         self.claimed = threading.Condition(self.lock)
-
-
-class _GroupAck:
-    """Acks from several workers share one transaction; each worker returns only once its
-    own ack is committed, so "one request at risk per worker" still holds."""
-
-    def __init__(self, outbox: Outbox, clock: Callable[[], float]) -> None:
-        self._outbox = outbox
-        self._clock = clock
-        self._cond = threading.Condition()
-        self._pending: list[str] = []
-        self._group = 0  # the group new ids join
-        self._committed = 0  # groups below this one are written
-        self._flushing = False
-        self._failed: dict[int, BaseException] = {}
-
-    def ack(self, id: str) -> None:
-        with self._cond:
-            self._pending.append(id)
-            mine = self._group
-            while self._committed <= mine:
-                if not self._flushing:
-                    break
-                self._cond.wait()
-            else:
-                if mine in self._failed:
-                    raise self._failed[mine]
-                return
-            self._flushing = True
-            batch, self._pending = self._pending, []
-            self._group += 1
-        error: BaseException | None = None
-        try:
-            self._outbox.ack(batch, now=self._clock())
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            with self._cond:
-                if error is not None:
-                    self._failed[mine] = error
-                self._committed = mine + 1
-                self._flushing = False
-                self._cond.notify_all()
 
 
 class Syncer:
@@ -157,8 +115,7 @@ class Syncer:
         # This many temporary failures in a row with no success: stop the pass.
         self._give_up_after = max(4, 2 * self._concurrency)
         self.profiles = ProfileResolver(client, country=config.store.country)
-        self._pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="sync")
-        self._acks = _GroupAck(self._outbox, clock)
+        self._acks = GroupAck(self._outbox, clock)
         self._running = threading.Lock()
         self._state = threading.Lock()  # pause and notes, shared by the workers
         self._paused: str | None = self._outbox.get_meta(META_PAUSED) or None
@@ -166,14 +123,16 @@ class Syncer:
         self._notes: dict[str, str] = {}  # status for `status`, written in groups
         self._new_duplicates = 0
         self._notes_flushed = 0.0
+        self.last_error: str | None = None  # plain, for the daemon's status (no DB read)
+        self.answers_wrong = False  # the last answer was not Hellotext's (a captive portal?)
 
     @property
     def paused(self) -> str | None:
         return self._paused
 
     def close(self) -> None:
-        """Stop the workers and close the engine's connection (the client is the caller's)."""
-        self._pool.shutdown(wait=True)
+        """Close the engine's connection (the client is the caller's). Workers are daemon
+        threads: one stuck in the network never holds the process at exit."""
         self._outbox.close()
 
     def maybe_probe(self, now: float) -> bool:
@@ -195,15 +154,22 @@ class Syncer:
         return False
 
     def run_once(
-        self, *, deadline: float | None = None, progress: Progress | None = None
+        self,
+        *,
+        deadline: float | None = None,
+        progress: Progress | None = None,
+        budget: float | None = None,
     ) -> SyncReport:
-        """Deliver everything due now (until `deadline`, a `clock()` time, if given)."""
+        """Deliver everything due now (until `deadline`, a `clock()` time, and for at most
+        `budget` seconds of the monotonic clock, if given: a wall-clock jump cannot stretch
+        or cut a pass)."""
         if not self._running.acquire(blocking=False):
             return SyncReport(busy=True, paused=self._paused)
         try:
             report = SyncReport()
             if self.maybe_probe(self._clock()):
-                self._pass(_Pass(report, deadline), progress)
+                end = None if budget is None else time.monotonic() + budget
+                self._pass(_Pass(report, deadline, end), progress)
             report.paused = self._paused
             if report.handled or report.stopped_early:
                 log.info(
@@ -222,7 +188,7 @@ class Syncer:
 
     def _pass(self, run: _Pass, progress: Progress | None) -> None:
         total = self._outbox.counts().get("pending", 0)
-        workers = [self._pool.submit(self._work, run) for _ in range(self._concurrency)]
+        workers = [_spawn(self._work, run) for _ in range(self._concurrency)]
         try:
             while True:
                 done, running = wait(workers, PROGRESS_EVERY_SECONDS, FIRST_EXCEPTION)
@@ -265,7 +231,8 @@ class Syncer:
                     run.claimed.wait()
                     continue
                 now = self._clock()
-                if run.deadline is not None and now >= run.deadline:
+                over = run.budget_end is not None and time.monotonic() >= run.budget_end
+                if over or (run.deadline is not None and now >= run.deadline):
                     run.report.stopped_early = "deadline"
                     run.stop = True
                     return None
@@ -312,6 +279,7 @@ class Syncer:
         match outcome:
             case Sent():
                 self._acks.ack(row.id)
+                self.answers_wrong = False
                 with run.lock:
                     run.report.sent += 1
                     run.failures = 0
@@ -346,6 +314,7 @@ class Syncer:
                         run.stop = True
                         run.report.stopped_early = f"{run.failures} temporary failures in a row"
                         log.warning("sync: %s; waiting for the next tick", run.report.stopped_early)
+                self.answers_wrong = retry.wrong_answer
                 self._note_error(retry.error, now, maybe_delivered=retry.maybe_delivered)
 
     # -- pause and status notes ------------------------------------------------------------
@@ -370,6 +339,7 @@ class Syncer:
             self._notes.update(notes)
 
     def _note_error(self, error: str, now: float, *, maybe_delivered: bool = False) -> None:
+        self.last_error = error
         with self._state:
             self._notes[META_LAST_ERROR] = error
             self._notes[META_LAST_ERROR_AT] = repr(now)
@@ -386,3 +356,22 @@ class Syncer:
         for key, value in notes.items():
             self._outbox.set_meta(key, value)
         add_possible_duplicates(self._outbox, new_duplicates)
+
+
+def _spawn(fn: Callable[[_Pass], None], run: _Pass) -> Future[None]:
+    """One worker of a pass on a daemon thread (a thread pool's are joined at exit, so a
+    request stuck in the network would hold SIGTERM hostage)."""
+    future: Future[None] = Future()
+
+    def work() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            fn(run)
+        except BaseException as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(None)
+
+    threading.Thread(target=work, name="sync", daemon=True).start()
+    return future

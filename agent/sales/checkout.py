@@ -89,13 +89,19 @@ class Checkout:
         return list(self._pending)
 
     def complete(
-        self, receipt: Receipt, *, now: float, text: str, local_zone: tzinfo | None
+        self,
+        receipt: Receipt,
+        *,
+        now: float,
+        text: str,
+        local_zone: tzinfo | None,
+        trust_clock: bool = True,
     ) -> Sale:
         """Close the checkout: the receipt takes the scans of its window and they are gone."""
         self._expire(now)
         scans = tuple(self._pending)
         self._pending.clear()
-        occurred = occurred_at(receipt, now=now, local_zone=local_zone)
+        occurred = occurred_at(receipt, now=now, local_zone=local_zone, trust_clock=trust_clock)
         lines, notes = fill_codes(receipt.lines, scans)
         return Sale(
             receipt=receipt,
@@ -113,16 +119,29 @@ class Checkout:
         self._pending = [s for s in self._pending if s.scan.at >= horizon]
 
 
-def occurred_at(receipt: Receipt, *, now: float, local_zone: tzinfo | None) -> datetime:
-    """The printed time in the store's zone, else the capture time. A printed time more than a
-    day in the future or a year in the past is a misread or a wrong till clock: use capture."""
-    captured = datetime.fromtimestamp(now, UTC)
-    if receipt.issued_at is None:
-        return captured
+def printed_at(receipt: Receipt, *, local_zone: tzinfo | None) -> datetime | None:
+    """The receipt's printed date and time, read in the store's zone, in UTC."""
     printed = receipt.issued_at
+    if printed is None:
+        return None
     if printed.tzinfo is None:
         printed = printed.replace(tzinfo=local_zone) if local_zone else printed.astimezone()
-    printed = printed.astimezone(UTC)
+    return printed.astimezone(UTC)
+
+
+def occurred_at(
+    receipt: Receipt, *, now: float, local_zone: tzinfo | None, trust_clock: bool = True
+) -> datetime:
+    """The printed time in the store's zone, else the capture time. A printed time more than a
+    day in the future or a year in the past is a misread or a wrong till clock: use capture,
+    unless this clock is the one known to be wrong (`trust_clock` false): then the printed
+    time is the better of the two."""
+    captured = datetime.fromtimestamp(now, UTC)
+    printed = printed_at(receipt, local_zone=local_zone)
+    if printed is None:
+        return captured
+    if not trust_clock and printed.year >= 2000:
+        return printed
     if not -86400 * 366 < (captured - printed).total_seconds() < 86400 * 366:
         return captured
     if (printed - captured).total_seconds() > 86400:

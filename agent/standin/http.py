@@ -49,6 +49,7 @@ class Reply:
     body: dict[str, Any] | bytes
     headers: dict[str, str] = field(default_factory=dict)
 
+
 class Draw(NamedTuple):
     """The faults drawn for one request."""
 
@@ -56,6 +57,8 @@ class Draw(NamedTuple):
     forced: Reply | None  # answer this instead of processing
     drop: bool  # close without processing or answering
     lose_answer: bool  # process, then close without answering
+    trickle: float = 0.0  # seconds between the bytes of the answer
+    padding: int = 0  # whitespace bytes after the answer's body, sent without Content-Length
 
 
 class StandIn(Protocol):
@@ -80,7 +83,6 @@ class StandIn(Protocol):
     def state(self) -> dict[str, Any]: ...
     def reset(self) -> None: ...
     def set_faults(self, **changes: Any) -> None: ...
-
 
 
 def reset_socket(sock: socket.socket) -> None:
@@ -232,7 +234,7 @@ class Handler(BaseHTTPRequestHandler):
         if draw.lose_answer:
             self.close_connection = True
             return
-        self._send(reply, counted=True)
+        self._send(reply, counted=True, trickle=draw.trickle, padding=draw.padding)
 
     def _route(self, path: str, query: str, raw: bytes) -> Reply:
         fake, method = self.server.fake, self.command
@@ -350,21 +352,39 @@ class Handler(BaseHTTPRequestHandler):
             self._send(Reply(400, error_body("invalid", "bad chunked body")), counted=False)
             return None
 
-    def _send(self, reply: Reply, *, counted: bool) -> None:
+    def _send(self, reply: Reply, *, counted: bool, trickle: float = 0.0, padding: int = 0) -> None:
         body = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
         phrase = _PHRASES.get(reply.status, "Status")
+        headers = dict(reply.headers)
         lines = [
             f"HTTP/1.1 {reply.status} {phrase}",
-            "Content-Type: application/json; charset=utf-8",
-            f"Content-Length: {len(body)}",
+            f"Content-Type: {headers.pop('Content-Type', 'application/json; charset=utf-8')}",
             f"Date: {_http_date()}",
         ]
-        lines.extend(f"{name}: {value}" for name, value in reply.headers.items())
+        if padding:
+            self.close_connection = True  # the body ends when the connection does
+        else:
+            lines.append(f"Content-Length: {len(body)}")
+        lines.extend(f"{name}: {value}" for name, value in headers.items())
         if self.close_connection:
             lines.append("Connection: close")
         if counted:
             self.server.fake.answered(reply.status)
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         try:
-            self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+            if trickle:
+                self.wfile.write(head)  # the status line and headers at once, then the body
+                self._trickle(body, trickle)
+            else:
+                self.wfile.write(head + body)
+            for _ in range(padding // 65536):  # never held in memory whole
+                self.wfile.write(b" " * 65536)
         except OSError:  # the client gave up (timeout, killed): nothing to answer to
             self.close_connection = True
+
+    def _trickle(self, data: bytes, seconds: float) -> None:
+        self.close_connection = True
+        for i in range(len(data)):
+            self.wfile.write(data[i : i + 1])
+            self.wfile.flush()
+            time.sleep(seconds)

@@ -55,16 +55,19 @@ class Faults:
     status_override: int | None = None  # answer every request with this status (401, 403...)
     lose_answer_rate: float = 0.0  # share of requests processed (events recorded) whose
     #                                answer is lost: the connection closes instead
+    portal: bool = False  # a captive portal: every /v1 request gets 200 and an HTML page,
+    #                       nothing is recorded
+    trickle_seconds: float = 0.0  # the answer (after processing) is sent one byte this often
+    answer_padding: int = 0  # bytes of whitespace after the answer's JSON, no Content-Length
 
     def check(self) -> None:
         for name in ("fail_rate", "drop_rate", "lose_answer_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
-        if self.rate_limit_every < 0 or self.delay < 0:
-            raise ValueError("rate_limit_every and delay cannot be negative")
+        if min(self.rate_limit_every, self.delay, self.trickle_seconds, self.answer_padding) < 0:
+            raise ValueError("rate_limit_every, delay, trickle and padding cannot be negative")
         if self.status_override is not None and not 100 <= self.status_override <= 599:
             raise ValueError("status_override must be an HTTP status")
-
 
 
 class FakeHellotext:
@@ -232,6 +235,11 @@ class FakeHellotext:
                 return Draw(f.delay, None, drop=True, lose_answer=False)
             retry = {"Retry-After": f.retry_after} if f.retry_after else {}
             forced: Reply | None = None
+            if f.portal:
+                self._statuses[200] += 1
+                page = b"<!doctype html><html><body><h1>Wi-Fi login</h1></body></html>"
+                forced = Reply(200, page, {"Content-Type": "text/html; charset=utf-8"})
+                return Draw(f.delay, forced, drop=False, lose_answer=False)
             if f.status_override is not None and not 200 <= f.status_override < 300:
                 status = f.status_override
                 kind = _OVERRIDE_TYPES.get(status, "server_error" if status >= 500 else "invalid")
@@ -246,7 +254,7 @@ class FakeHellotext:
             lose = bool(f.lose_answer_rate) and self._rng.random() < f.lose_answer_rate
             if lose:
                 self._statuses[0] += 1
-            return Draw(f.delay, forced, drop=False, lose_answer=lose)
+            return Draw(f.delay, forced, False, lose, f.trickle_seconds, f.answer_padding)
 
     def is_offline(self) -> bool:
         return self._faults.offline  # one attribute read: atomic, no lock needed

@@ -236,7 +236,15 @@ def test_logs_carry_no_token_and_no_phone(
      (502, Retry), (503, Retry), (504, Retry)],
 )  # fmt: skip
 def test_classify_table(status: int, kind: type) -> None:
-    assert isinstance(classify(status, {}, "", now=NOW), kind)
+    body = '{"status": "received"}' if status in (200, 201) else ""
+    assert isinstance(classify(status, {}, body, now=NOW), kind)
+
+
+@pytest.mark.parametrize("body", ["<html><body>Login to Wi-Fi</body></html>", "", "[1, 2]"])
+def test_a_2xx_that_is_not_hellotexts_json_is_retried_not_sent(body: str) -> None:
+    outcome = classify(200, {"content-type": "text/html"}, body, now=NOW)
+    assert isinstance(outcome, Retry) and outcome.wrong_answer
+    assert "captive portal" in outcome.error
 
 
 @pytest.mark.parametrize(

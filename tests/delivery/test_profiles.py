@@ -100,14 +100,15 @@ def test_a_failure_is_returned_and_not_remembered(
     assert resolver.take_new() == [("+59899000003", created)]
 
 
-def test_an_answer_without_an_id_is_parked_without_the_phone(
+def test_an_answer_without_an_id_is_retried_without_the_phone(
     fake: FakeHellotext, client: HellotextClient
 ) -> None:
+    """Not Hellotext's answer (a portal, a proxy): try again later, never park the sale."""
     resolver = ProfileResolver(client, country="UY")
     fake.set_faults(status_override=204)  # a 2xx whose body is not a profile
     outcome = resolver.resolve("+59899000004")
-    assert isinstance(outcome, Park) and "no id" in outcome.body
-    assert "99000004" not in outcome.body
+    assert isinstance(outcome, Retry) and "no id" in outcome.error and outcome.wrong_answer
+    assert "99000004" not in outcome.error
 
 
 @pytest.mark.parametrize(

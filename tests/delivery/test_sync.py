@@ -261,7 +261,8 @@ def test_full_jitter_spreads_over_the_whole_window() -> None:
         assert all(0 <= d <= window for d in draws)
         assert min(draws) < 0.1 * window and max(draws) > 0.9 * window
     assert retry_delay(0, base=1, cap=300, rng=rng, retry_after=50) == 50
-    assert retry_delay(0, base=1, cap=300, rng=rng, retry_after=10**9) == 24 * 3600
+    # Retry-After is capped at sync.max_backoff_seconds: 999999 must not push events days out.
+    assert retry_delay(0, base=1, cap=300, rng=rng, retry_after=10**9) == 300
 
 
 @pytest.mark.parametrize("fault", ["timeout", "drop"])

@@ -1,0 +1,50 @@
+"""The printer taps and scanners of the config, opened and started (before the outbox)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from agent.config import AgentConfig
+from agent.daemon.pipeline import Pipeline
+from drivers.scanners.hid import HidScanner
+from drivers.scanners.serial import SerialScanner
+from drivers.taps import Tap, TapOptions, open_tap
+
+
+def open_devices(
+    config: AgentConfig, pipeline: Pipeline
+) -> tuple[list[Tap], list[SerialScanner | HidScanner]]:
+    taps: list[Tap] = []
+    scanners: list[SerialScanner | HidScanner] = []
+    fields = {f.name for f in dataclasses.fields(TapOptions)}
+    for printer in config.printer:
+        options = TapOptions(**{k: v for k, v in printer.model_dump().items() if k in fields})
+        appender = pipeline.appenders.get(printer.name)
+        tap = open_tap(options, pipeline.sink(printer), appender=appender)
+        tap.start()
+        taps.append(tap)
+    for scanner in config.scanner:
+        on_scan = pipeline.scan_callback(scanner.name)
+        device: SerialScanner | HidScanner
+        if scanner.mode == "serial":
+            device = SerialScanner(
+                name=scanner.name,
+                port=scanner.port,
+                baudrate=scanner.baudrate,
+                terminator=scanner.terminator,
+                prefix=scanner.prefix,
+                max_length=scanner.max_length,
+                on_scan=on_scan,
+            )
+        else:
+            device = HidScanner(
+                name=scanner.name,
+                device=scanner.device,
+                layout=scanner.layout,
+                grab=scanner.grab,
+                max_length=scanner.max_length,
+                on_scan=on_scan,
+            )
+        device.start()
+        scanners.append(device)
+    return taps, scanners
