@@ -44,9 +44,11 @@ class ClockWatch:
         wall: Callable[[], float] = time.time,
         mono: Callable[[], float] = time.monotonic,
         built_at: float = BUILT_AT,
+        receipt_skew: float = RECEIPT_SKEW_SECONDS,
     ) -> None:
         self.wall, self.mono = wall, mono
         self.built_at = built_at
+        self.receipt_skew = receipt_skew
         self._last = (wall(), mono())
         self._receipt: tuple[float, float] | None = None  # (printed UTC, monotonic at capture)
         self._said: str | None = None
@@ -81,7 +83,7 @@ class ClockWatch:
         if self._receipt is not None:
             printed, mono = self._receipt
             skew = self.corrected(mono) - printed
-            if abs(skew) > RECEIPT_SKEW_SECONDS:
+            if abs(skew) > self.receipt_skew:
                 side = "ahead of" if skew > 0 else "behind"
                 return (
                     f"the clock is {abs(skew) / 3600:.0f} h {side} the time printed on the last"

@@ -27,6 +27,9 @@ def test_demo_plays_all_receipts_goes_offline_and_drains() -> None:
     assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
     assert "demo OK" in out
     assert "duplicates: 0" in out
+    # A clean run logs no error: e.g. the bundled receipts' printed dates must not make the
+    # clock look wrong (they are a replay, not evidence about this machine's clock).
+    assert " ERROR " not in out + done.stderr, (out + done.stderr)[-3000:]
     # 10 with the receipt printed as a picture (read by OCR) when Tesseract is installed
     assert "10 receipts read of 10 printed" in out or "9 receipts read of 9 printed" in out
     # Hellotext really went away mid-run: sales waited in the outbox, then all of them went.
