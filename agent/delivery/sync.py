@@ -11,6 +11,13 @@ nothing is sent until the token probe answers 200; retry -> back to pending afte
 backoff, never before Retry-After. A run of temporary failures (the internet is down, the
 server is failing) ends the pass early rather than hammering; the next tick tries again.
 
+A 429 holds the whole till, not just that event: nothing is sent until
+max(Retry-After, uniform(0, RATE_LIMIT_SPREAD_SECONDS * 2**k)), k = rate-limited passes in a
+row that sent nothing, and the pass after a hold uses one worker (one 429 per return, not
+`concurrency`). A fleet that reconnects at once after an outage, sharing one rate limit,
+so spreads its returns over a minute instead of coming back in step every Retry-After
+(benchmarks/fleet.py).
+
 The engine writes through its own connection with `synchronous=NORMAL` (WAL): its writes
 (claims, acks, retries) only decide whether an event might be sent twice, never whether it
 is lost. A process crash loses none of them; a power cut may undo the last acks, which
@@ -47,6 +54,7 @@ from agent.delivery.status import (
 log = logging.getLogger("agent.sync")
 
 NOTES_EVERY_SECONDS = 1.0  # status notes are written at most this often
+RATE_LIMIT_SPREAD_SECONDS = 60.0  # a rate-limited till waits up to this (doubling) to return
 PROGRESS_EVERY_SECONDS = 0.1
 
 Progress = Callable[[int, int], None]
@@ -80,6 +88,7 @@ class _Pass:
     claiming: bool = False  # a worker is claiming the next batch (outside the lock)
     failures: int = 0  # temporary failures since the last success
     stop: bool = False
+    rate_limited: float | None = None  # Retry-After of a 429 that ended the pass (0: none)
 
     def __post_init__(self) -> None:
         self.claimed = threading.Condition(self.lock)
@@ -166,6 +175,14 @@ class Syncer:
         self._notes: dict[str, str] = {}  # status for `status`, written in groups
         self._new_duplicates = 0
         self._notes_flushed = 0.0
+        self._held_until = 0.0  # after a 429: nothing is sent before this clock() time
+        self._limited_passes = 0  # rate-limited passes in a row that sent nothing
+        self._after_hold = False  # the next pass probes with one worker
+
+    @property
+    def held_until(self) -> float:
+        """The clock() time before which a 429 holds sending (0 or past: not held)."""
+        return self._held_until
 
     @property
     def paused(self) -> str | None:
@@ -202,8 +219,12 @@ class Syncer:
             return SyncReport(busy=True, paused=self._paused)
         try:
             report = SyncReport()
-            if self.maybe_probe(self._clock()):
-                self._pass(_Pass(report, deadline), progress)
+            if self._clock() < self._held_until:
+                report.stopped_early = "rate limited"
+            elif self.maybe_probe(self._clock()):
+                run = _Pass(report, deadline)
+                self._pass(run, progress)
+                self._hold(run)
             report.paused = self._paused
             if report.handled or report.stopped_early:
                 log.info(
@@ -220,9 +241,23 @@ class Syncer:
 
     # -- one pass ------------------------------------------------------------------------
 
+    def _hold(self, run: _Pass) -> None:
+        """After a pass a 429 ended: hold the whole till (see the module docstring)."""
+        if run.rate_limited is None:
+            self._limited_passes, self._after_hold = 0, False
+            return
+        k = self._limited_passes
+        self._limited_passes = 0 if run.report.sent else k + 1
+        spread = RATE_LIMIT_SPREAD_SECONDS * 2.0 ** min(k, 16)
+        hold = retry_delay(0, base=spread, cap=spread, rng=self._rng, retry_after=run.rate_limited)
+        self._held_until = self._clock() + hold
+        self._after_hold = True
+        log.info("sync: rate limited (429): holding all sending for %.0f s", hold)
+
     def _pass(self, run: _Pass, progress: Progress | None) -> None:
         total = self._outbox.counts().get("pending", 0)
-        workers = [self._pool.submit(self._work, run) for _ in range(self._concurrency)]
+        count = 1 if self._after_hold else self._concurrency
+        workers = [self._pool.submit(self._work, run) for _ in range(count)]
         try:
             while True:
                 done, running = wait(workers, PROGRESS_EVERY_SECONDS, FIRST_EXCEPTION)
@@ -342,6 +377,10 @@ class Syncer:
                     run.report.retried += 1
                     run.report.maybe_delivered += retry.maybe_delivered
                     run.failures += 1
+                    if retry.status == 429 and run.rate_limited is None:
+                        run.rate_limited = retry.retry_after or 0.0
+                        run.stop = True  # the other workers finish their request and stop
+                        run.report.stopped_early = "rate limited"
                     if run.failures >= self._give_up_after and not run.stop:
                         run.stop = True
                         run.report.stopped_early = f"{run.failures} temporary failures in a row"
