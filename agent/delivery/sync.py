@@ -12,11 +12,12 @@ backoff, never before Retry-After. A run of temporary failures (the internet is 
 server is failing) ends the pass early rather than hammering; the next tick tries again.
 
 A 429 holds the whole till, not just that event: nothing is sent until
-max(Retry-After, uniform(0, RATE_LIMIT_SPREAD_SECONDS * 2**k)), k = rate-limited passes in a
-row that sent nothing, and the pass after a hold uses one worker (one 429 per return, not
-`concurrency`). A fleet that reconnects at once after an outage, sharing one rate limit,
-so spreads its returns over a minute instead of coming back in step every Retry-After
-(benchmarks/fleet.py).
+max(Retry-After, uniform(0, RATE_LIMIT_SPREAD_SECONDS)), and the pass after a hold uses one
+worker (one 429 per return, not `concurrency`). A fleet that reconnects at once after an
+outage, sharing one rate limit, so spreads its returns over a minute instead of coming back
+in step every Retry-After (benchmarks/fleet.py: 200 tills at 50 requests/s). The window
+does not double: a till that found the limit full once more is not behind a bigger crowd,
+and doubling left tills idle for minutes while the limit had room (drain 1.7x ideal).
 
 The engine writes through its own connection with `synchronous=NORMAL` (WAL): its writes
 (claims, acks, retries) only decide whether an event might be sent twice, never whether it
@@ -176,7 +177,6 @@ class Syncer:
         self._new_duplicates = 0
         self._notes_flushed = 0.0
         self._held_until = 0.0  # after a 429: nothing is sent before this clock() time
-        self._limited_passes = 0  # rate-limited passes in a row that sent nothing
         self._after_hold = False  # the next pass probes with one worker
 
     @property
@@ -244,11 +244,9 @@ class Syncer:
     def _hold(self, run: _Pass) -> None:
         """After a pass a 429 ended: hold the whole till (see the module docstring)."""
         if run.rate_limited is None:
-            self._limited_passes, self._after_hold = 0, False
+            self._after_hold = False
             return
-        k = self._limited_passes
-        self._limited_passes = 0 if run.report.sent else k + 1
-        spread = RATE_LIMIT_SPREAD_SECONDS * 2.0 ** min(k, 16)
+        spread = RATE_LIMIT_SPREAD_SECONDS
         hold = retry_delay(0, base=spread, cap=spread, rng=self._rng, retry_after=run.rate_limited)
         self._held_until = self._clock() + hold
         self._after_hold = True
