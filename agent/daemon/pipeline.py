@@ -52,6 +52,12 @@ class PipelineStats:
     ocr_failed: int = 0  # OCR failed or timed out, or the agent stopped first: kept unread
     ocr_problem: str = ""  # why raster jobs cannot be read (Tesseract missing, ocr = "off")
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=5000))
+    # printer -> read | unread | void -> count (metrics' hellotext_agent_receipts_total)
+    by_printer: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def count(self, printer: str, result: str) -> None:
+        results = self.by_printer.setdefault(printer, {})
+        results[result] = results.get(result, 0) + 1
 
 
 @dataclass
@@ -299,6 +305,7 @@ class Pipeline:
         """Make one read document a sale; the reason when it is not a receipt."""
         if not receipt.ok:
             self.stats.unread += 1
+            self.stats.count(printer.name, "unread")
             reason = receipt.problem or "; ".join(receipt.warnings) or "no total"
             if self.captures is None:
                 log.warning(
@@ -315,6 +322,7 @@ class Pipeline:
         receipt_qr = appender is not None and appender.took_block(doc)
         result = events_for_sale(sale, self.policy, receipt_qr=receipt_qr)
         self.stats.receipts += 1
+        self.stats.count(printer.name, "void" if not result.events else "read")
         if not result.events:
             self.stats.voids += 1
             log.info("%s: receipt %s: %s", printer.name, receipt.number or "-", result.reason)

@@ -17,6 +17,7 @@ import os
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from types import FrameType
@@ -26,13 +27,14 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from agent.config import AgentConfig
+from agent.daemon.metrics import MetricsServer, PrinterSample, Snapshot
 from agent.daemon.pipeline import Pipeline
 from agent.daemon.sdnotify import Notifier
 from agent.delivery.events import Event
 from agent.delivery.hellotext import HellotextClient
 from agent.delivery.outbox import Outbox
 from agent.delivery.status import META_DAEMON, META_DEVICES, add_possible_duplicates
-from agent.delivery.sync import Syncer
+from agent.delivery.sync import Syncer, SyncReport
 from agent.ingest.server import IngestServer, start_ingest
 from agent.receipts import Receipt
 from drivers.scanners.hid import HidScanner
@@ -67,6 +69,10 @@ class Service:
         self._sync_lock = threading.Lock()
         self._sync_heartbeat = time.monotonic()
         self._last_devices = ""
+        self._deliveries: Counter[str] = Counter()  # outcome -> total, for metrics
+        self.metrics: MetricsServer | None = None
+        # Set by the clock checks when the clock looks wrong (hellotext_agent_clock_suspect).
+        self.clock_suspect = False
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -124,6 +130,9 @@ class Service:
                 )
             device.start()
             self.scanners.append(device)
+        if cfg.metrics.listen:
+            self.metrics = MetricsServer(cfg.metrics.listen, self.metrics_snapshot)
+            self.metrics.start()
         self._schedule()
         self.outbox.set_meta(
             META_DAEMON, json.dumps({"pid": os.getpid(), "started_at": time.time()})
@@ -212,6 +221,8 @@ class Service:
             self.ingest.stop(timeout=max(0.5, deadline - time.monotonic() - 3))
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        if self.metrics is not None:
+            self.metrics.stop()
         # A send in flight holds the lock; wait for it, bounded (its lease covers a cut-off).
         if self._sync_lock.acquire(timeout=max(0.1, deadline - time.monotonic())):
             self._sync_lock.release()
@@ -236,6 +247,7 @@ class Service:
             while not self._stop.is_set():
                 report = self.syncer.run_once(deadline=time.time() + SYNC_PASS_SECONDS)
                 self._sync_heartbeat = time.monotonic()
+                self._count(report)
                 # Go again at once when a sale arrived during the pass, or the pass was cut
                 # by its deadline (a backlog): short passes keep SIGTERM and the watchdog prompt.
                 if not (self._wake.is_set() or report.stopped_early == "deadline"):
@@ -246,6 +258,33 @@ class Service:
         finally:
             self._sync_heartbeat = time.monotonic()
             self._sync_lock.release()
+
+    def _count(self, report: SyncReport) -> None:
+        self._deliveries.update(sent=report.sent, retry=report.retried, parked=report.parked)
+        if report.paused and report.released:
+            self._deliveries["paused"] += 1  # a 401/403 stopped this pass
+
+    def metrics_snapshot(self) -> Snapshot:
+        """What /metrics shows, from the state the daemon keeps anyway."""
+        outbox, pipeline = self.outbox, self.pipeline
+        counts = outbox.counts() if outbox is not None else {}
+        oldest = outbox.oldest_pending_at() if outbox is not None else None
+        paused = self.syncer.paused is not None if self.syncer is not None else True
+        by_printer = pipeline.stats.by_printer if pipeline is not None else {}
+        printers = []
+        for tap in self.taps:
+            s = tap.status()
+            up = s.listening and (s.printer_connected or s.mode in ("sniff", "spool"))
+            printers.append(PrinterSample(s.name, up, s.bytes_to_printer, s.bytes_from_printer))
+        return Snapshot(
+            outbox=counts,
+            oldest_pending_age=max(0.0, time.time() - oldest) if oldest is not None else None,
+            deliveries=dict(self._deliveries),
+            receipts={name: dict(results) for name, results in by_printer.items()},
+            printers=printers,
+            paused=paused,
+            clock_suspect=self.clock_suspect,
+        )
 
     def _prune_job(self) -> None:
         if self.outbox is None:
@@ -294,7 +333,11 @@ class Service:
         return {
             "printers": [dataclasses.asdict(t.status()) for t in self.taps],
             "scanners": [dataclasses.asdict(s.status()) for s in self.scanners],
-            "pipeline": {k: v for k, v in dataclasses.asdict(stats).items() if k != "latencies"}
+            "pipeline": {
+                k: v
+                for k, v in dataclasses.asdict(stats).items()
+                if k not in ("latencies", "by_printer")
+            }
             if stats
             else {},
             "append": {name: a.status() for name, a in self.pipeline.appenders.items()}
