@@ -71,8 +71,6 @@ class Service:
         self._last_devices = ""
         self._deliveries: Counter[str] = Counter()  # outcome -> total, for metrics
         self.metrics: MetricsServer | None = None
-        # Set by the clock checks when the clock looks wrong (hellotext_agent_clock_suspect).
-        self.clock_suspect = False
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -259,6 +257,12 @@ class Service:
             self._sync_heartbeat = time.monotonic()
             self._sync_lock.release()
 
+    @property
+    def clock_suspect(self) -> str | None:
+        """Why the wall clock is not trusted now (None: it is); hellotext_agent_clock_suspect.
+        Issue 9's ClockWatch provides this (`self.clock.suspect`); until it lands, None."""
+        return None
+
     def _count(self, report: SyncReport) -> None:
         self._deliveries.update(sent=report.sent, retry=report.retried, parked=report.parked)
         if report.paused and report.released:
@@ -283,7 +287,7 @@ class Service:
             receipts={name: dict(results) for name, results in by_printer.items()},
             printers=printers,
             paused=paused,
-            clock_suspect=self.clock_suspect,
+            clock_suspect=self.clock_suspect is not None,
         )
 
     def _prune_job(self) -> None:
