@@ -12,13 +12,12 @@ backoff, never before Retry-After. A run of temporary failures (the internet is 
 server is failing) ends the pass early rather than hammering; the next tick tries again.
 
 A 429 holds the whole till, not just that event: nothing is sent until
-max(Retry-After, uniform(0, RATE_LIMIT_SPREAD_SECONDS)), and after a hold one worker sends
-until a pass leaves nothing due (one 429 per return, not `concurrency`). A fleet that
-reconnects at once after an outage, sharing one rate limit, so spreads its returns over a
-minute instead of coming back in step every Retry-After (benchmarks/fleet.py: 200 tills,
-50 requests/s). The window does not double: a till that found the limit full once more is
-not behind a bigger crowd, and doubling left tills idle for minutes while the limit had
-room (in that benchmark the rate fell to 10/s with 140 tills still waiting).
+max(Retry-After, uniform(0, RATE_LIMIT_SPREAD_SECONDS)), and the pass after a hold uses one
+worker (one 429 per return, not `concurrency`). A fleet that reconnects at once after an
+outage, sharing one rate limit, so spreads its returns over a minute instead of coming back
+in step every Retry-After (benchmarks/fleet.py: 200 tills at 50 requests/s). The window
+does not double: a till that found the limit full once more is not behind a bigger crowd,
+and doubling left tills idle for minutes while the limit had room (drain 1.7x ideal).
 
 The engine writes through its own connection with `synchronous=NORMAL` (WAL): its writes
 (claims, acks, retries) only decide whether an event might be sent twice, never whether it
@@ -178,7 +177,7 @@ class Syncer:
         self._new_duplicates = 0
         self._notes_flushed = 0.0
         self._held_until = 0.0  # after a 429: nothing is sent before this clock() time
-        self._after_hold = False  # one worker until a pass leaves nothing due
+        self._after_hold = False  # the next pass probes with one worker
 
     @property
     def held_until(self) -> float:
@@ -245,9 +244,7 @@ class Syncer:
     def _hold(self, run: _Pass) -> None:
         """After a pass a 429 ended: hold the whole till (see the module docstring)."""
         if run.rate_limited is None:
-            # One worker until a pass ends with nothing left due: a pass cut by its deadline
-            # mid-backlog would otherwise return at full concurrency, `concurrency` 429s.
-            self._after_hold = self._after_hold and run.report.stopped_early is not None
+            self._after_hold = False
             return
         spread = RATE_LIMIT_SPREAD_SECONDS
         hold = retry_delay(0, base=spread, cap=spread, rng=self._rng, retry_after=run.rate_limited)
