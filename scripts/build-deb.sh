@@ -14,8 +14,9 @@
 # honoured). Build on the architecture you install on: a venv holds compiled extensions
 # (pydantic-core, evdev), so an arm64 till needs a package built on arm64.
 #
-# Needs: dpkg-dev, debhelper, python3-venv, python3-dev, uv; lintian unless --no-lintian
-#   apt-get install --no-install-recommends dpkg-dev debhelper python3-venv python3-dev lintian
+# Needs: dpkg-dev, debhelper, python3-venv, python3-dev, libjpeg-dev, zlib1g-dev, uv; lintian
+#   apt-get install --no-install-recommends dpkg-dev debhelper python3-venv python3-dev \
+#     libjpeg-dev zlib1g-dev lintian
 set -eu
 
 OUT=""
