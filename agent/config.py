@@ -290,6 +290,17 @@ class LogSection(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+class MetricsSection(Section):
+    listen: str = ""  # "127.0.0.1:9464" serves /metrics for Prometheus; "" = off
+
+    @field_validator("listen")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if value:
+            parse_host_port(value)
+        return value
+
+
 class AgentConfig(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HELLOTEXT_AGENT__", env_nested_delimiter="__", frozen=True, extra="forbid"
@@ -306,6 +317,7 @@ class AgentConfig(BaseSettings):
     receipts: ReceiptsSection = ReceiptsSection()
     ingest: IngestSection = IngestSection()
     log: LogSection = LogSection()
+    metrics: MetricsSection = MetricsSection()
 
     @model_validator(mode="after")
     def _unique_names(self) -> AgentConfig:

@@ -53,6 +53,14 @@ def register(commands: Any) -> None:
         help="answer every Nth request with 429",
     )
     faults.add_argument(
+        "--rate-limit",
+        type=float,
+        default=0.0,
+        metavar="N",
+        dest="rate_limit_per_second",
+        help="answer at most N requests in any second; beyond, 429 with Retry-After",
+    )
+    faults.add_argument(
         "--retry-after", metavar="S", help="Retry-After on 429/503: seconds or an HTTP date"
     )
     faults.add_argument(
@@ -92,6 +100,7 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
     faults = Faults(
         fail_rate=args.fail_rate,
         rate_limit_every=args.rate_limit_every,
+        rate_limit_per_second=args.rate_limit_per_second,
         retry_after=args.retry_after,
         delay=args.delay,
         drop_rate=args.drop_rate,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from typing import Any
 
 from agent.config import AgentConfig
 from agent.daemon.pipeline import Pipeline
@@ -48,3 +50,22 @@ def open_devices(
         device.start()
         scanners.append(device)
     return taps, scanners
+
+
+def device_status(
+    taps: Sequence[Tap], scanners: Sequence[SerialScanner | HidScanner], pipeline: Pipeline | None
+) -> dict[str, Any]:
+    """Each tap's and scanner's status, the pipeline's counts and the QR blocks', as plain
+    data for `status` (the outbox note) and the status file."""
+    stats = pipeline.stats if pipeline else None
+    skip = ("latencies", "by_printer")  # samples and the metrics' breakdown: not for status
+    return {
+        "printers": [dataclasses.asdict(t.status()) for t in taps],
+        "scanners": [dataclasses.asdict(s.status()) for s in scanners],
+        "pipeline": {k: v for k, v in dataclasses.asdict(stats).items() if k not in skip}
+        if stats
+        else {},
+        "append": {name: a.status() for name, a in pipeline.appenders.items()}
+        if pipeline
+        else {},
+    }

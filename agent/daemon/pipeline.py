@@ -59,6 +59,12 @@ class PipelineStats:
     ocr_failed: int = 0  # OCR failed or timed out, or the agent stopped first: kept unread
     ocr_problem: str = ""  # why raster jobs cannot be read (Tesseract missing, ocr = "off")
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=5000))
+    # printer -> read | unread | void -> count (metrics' hellotext_agent_receipts_total)
+    by_printer: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def count(self, printer: str, result: str) -> None:
+        results = self.by_printer.setdefault(printer, {})
+        results[result] = results.get(result, 0) + 1
 
 
 @dataclass
@@ -323,6 +329,7 @@ class Pipeline(StoreSales):
         """Make one read document a sale; the reason when it is not a receipt."""
         if not receipt.ok:
             self.stats.unread += 1
+            self.stats.count(printer.name, "unread")
             reason = receipt.problem or "; ".join(receipt.warnings) or "no total"
             if self.captures is None:
                 log.warning(
@@ -345,10 +352,12 @@ class Pipeline(StoreSales):
         if not result.events:
             self.stats.voids += 1
             self.stats.receipts += 1
+            self.stats.count(printer.name, "void")
             log.info("%s: receipt %s: %s", printer.name, receipt.number or "-", result.reason)
             return None
         self._commit(list(result.events), result.hold, receipt, arrived, dated=printed is not None)
         self.stats.receipts += 1  # after the commit: a reader of the stats sees it stored
+        self.stats.count(printer.name, "read")
         return None
 
     def _scan(self, scan: Scan, at: float) -> None:

@@ -11,7 +11,6 @@ service (sales held, STATUS= says what to do, the watchdog pings), never a stop 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -27,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from agent.config import AgentConfig
 from agent.daemon.clock import META_REDATE, ClockWatch, Redates
-from agent.daemon.devices import open_devices
+from agent.daemon.devices import device_status, open_devices
 from agent.daemon.health import (
     FAILED_PASSES_UNHEALTHY,
     SyncHealth,
@@ -38,6 +37,7 @@ from agent.daemon.health import (
 )
 from agent.daemon.keeper import OutboxKeeper
 from agent.daemon.memory import limit_malloc_arenas, release_memory
+from agent.daemon.metrics import DeliveryTotals, MetricsServer, Snapshot, snapshot_of, start_metrics
 from agent.daemon.pipeline import Pipeline
 from agent.daemon.sdnotify import Notifier
 from agent.daemon.spill import HeldSale
@@ -95,6 +95,8 @@ class Service:
         self._sync_lock = threading.Lock()
         self._sync_heartbeat = time.monotonic()
         self._last_devices = ""
+        self.deliveries = DeliveryTotals()  # hellotext_agent_deliveries_total
+        self.metrics: MetricsServer | None = None
         self._threads: list[threading.Thread] = []
 
     @property
@@ -138,6 +140,7 @@ class Service:
             thread.start()
             self._threads.append(thread)
         self.ingest = start_ingest(cfg, on_commit=self.wake_sync)
+        self.metrics = start_metrics(cfg.metrics.listen, self.metrics_snapshot)
         self._record_devices()
         release_memory()
         self.notifier.notify(READY=1, STATUS=self._status_line())
@@ -222,6 +225,8 @@ class Service:
             self.pipeline.stop(timeout=max(0.5, deadline - time.monotonic() - 4))
         if self.ingest is not None:  # answers the requests in flight, commits them, closes
             self.ingest.stop(timeout=max(0.5, deadline - time.monotonic() - 3))
+        if self.metrics is not None:
+            self.metrics.stop()
         got = self._sync_lock.acquire(timeout=max(0.1, deadline - time.monotonic() - 1))
         syncer, self.syncer = self.syncer, None
         if syncer is not None:
@@ -262,6 +267,7 @@ class Service:
             while not self._stop.is_set() and self.syncer is syncer:
                 report = syncer.run_once(budget=SYNC_PASS_SECONDS)
                 self._sync_heartbeat = time.monotonic()
+                self.deliveries.count(report)
                 # Go again at once when a sale arrived during the pass, or the pass was cut
                 # by its deadline (a backlog): short passes keep SIGTERM and the watchdog prompt.
                 if not (self._wake.is_set() or report.stopped_early == "deadline"):
@@ -365,28 +371,19 @@ class Service:
                 "answers_wrong": bool(self.syncer and self.syncer.answers_wrong),
                 "last_error": self.syncer.last_error if self.syncer else None,
             },
-            "devices": self.device_status(),
+            "devices": device_status(self.taps, self.scanners, self.pipeline),
         }
 
-    def device_status(self) -> dict[str, Any]:
-        stats = self.pipeline.stats if self.pipeline else None
-        return {
-            "printers": [dataclasses.asdict(t.status()) for t in self.taps],
-            "scanners": [dataclasses.asdict(s.status()) for s in self.scanners],
-            "pipeline": {k: v for k, v in dataclasses.asdict(stats).items() if k != "latencies"}
-            if stats
-            else {},
-            "append": {name: a.status() for name, a in self.pipeline.appenders.items()}
-            if self.pipeline
-            else {},
-        }
+    def metrics_snapshot(self) -> Snapshot:
+        return snapshot_of(self.outbox, self.pipeline, self.syncer, self.taps,
+                           self.deliveries, clock_suspect=self.clock_suspect is not None)
 
     def _record_devices(self) -> None:
         """The status file every period; the outbox's note only when something changed."""
         write_status(self.status_path, self.snapshot())
         if self.outbox is None:
             return
-        text = json.dumps(self.device_status(), sort_keys=True)
+        text = json.dumps(device_status(self.taps, self.scanners, self.pipeline), sort_keys=True)
         if text != self._last_devices:
             try:
                 self.outbox.set_meta(META_DEVICES, text)

@@ -11,6 +11,8 @@ nothing is sent until the token probe answers 200; retry -> back to pending afte
 backoff, never before Retry-After. A run of temporary failures (the internet is down, the
 server is failing) ends the pass early rather than hammering; the next tick tries again.
 
+A 429 holds the whole till, not just that event (`agent.delivery.backoff.Hold`).
+
 The engine writes through its own connection with `synchronous=NORMAL` (WAL): its writes
 (claims, acks, retries) only decide whether an event might be sent twice, never whether it
 is lost. A process crash loses none of them; a power cut may undo the last acks, which
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 
 from agent.config import AgentConfig
 from agent.delivery.acks import GroupAck
-from agent.delivery.backoff import retry_delay
+from agent.delivery.backoff import Hold, retry_delay
 from agent.delivery.hellotext import HellotextClient, Outcome, Park, Pause, Retry, Sent
 from agent.delivery.outbox import Outbox, OutboxRow
 from agent.delivery.profiles import LOCAL_STATUS, Contact, ProfileResolver
@@ -82,6 +84,7 @@ class _Pass:
     claiming: bool = False  # a worker is claiming the next batch (outside the lock)
     failures: int = 0  # temporary failures since the last success
     stop: bool = False
+    rate_limited: float | None = None  # Retry-After of a 429 that ended the pass (0: none)
 
     def __post_init__(self) -> None:
         self.claimed = threading.Condition(self.lock)
@@ -125,6 +128,12 @@ class Syncer:
         self._notes_flushed = 0.0
         self.last_error: str | None = None  # plain, for the daemon's status (no DB read)
         self.answers_wrong = False  # the last answer was not Hellotext's (a captive portal?)
+        self._hold = Hold(cap=self._cap, rng=self._rng)  # after a 429: the whole till waits
+
+    @property
+    def held_until(self) -> float:
+        """The clock() time before which a 429 holds sending (0 or past: not held)."""
+        return self._hold.until
 
     @property
     def paused(self) -> str | None:
@@ -167,9 +176,14 @@ class Syncer:
             return SyncReport(busy=True, paused=self._paused)
         try:
             report = SyncReport()
-            if self.maybe_probe(self._clock()):
+            now = self._clock()
+            if self._hold.holds(now):
+                report.stopped_early = "rate limited"
+            elif self.maybe_probe(now):
                 end = None if budget is None else time.monotonic() + budget
-                self._pass(_Pass(report, deadline, end), progress)
+                run = _Pass(report, deadline, end)
+                self._pass(run, progress)
+                self._hold.settle(run.rate_limited, now=self._clock())
             report.paused = self._paused
             if report.handled or report.stopped_early:
                 log.info(
@@ -188,7 +202,8 @@ class Syncer:
 
     def _pass(self, run: _Pass, progress: Progress | None) -> None:
         total = self._outbox.counts().get("pending", 0)
-        workers = [_spawn(self._work, run) for _ in range(self._concurrency)]
+        count = 1 if self._hold.probing else self._concurrency
+        workers = [_spawn(self._work, run) for _ in range(count)]
         try:
             while True:
                 done, running = wait(workers, PROGRESS_EVERY_SECONDS, FIRST_EXCEPTION)
@@ -310,6 +325,10 @@ class Syncer:
                     run.report.retried += 1
                     run.report.maybe_delivered += retry.maybe_delivered
                     run.failures += 1
+                    if retry.status == 429 and run.rate_limited is None:
+                        run.rate_limited = retry.retry_after or 0.0
+                        run.stop = True  # the other workers finish their request and stop
+                        run.report.stopped_early = "rate limited"
                     if run.failures >= self._give_up_after and not run.stop:
                         run.stop = True
                         run.report.stopped_early = f"{run.failures} temporary failures in a row"

@@ -19,9 +19,11 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import json
+import math
 import random
 import threading
-from collections import Counter
+import time
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
@@ -59,13 +61,20 @@ class Faults:
     #                       nothing is recorded
     trickle_seconds: float = 0.0  # the answer (after processing) is sent one byte this often
     answer_padding: int = 0  # bytes of whitespace after the answer's JSON, no Content-Length
+    rate_limit_per_second: float = 0.0  # answered requests in any 1 s window; beyond it 429
+    #                                      with Retry-After (whole seconds until a slot frees)
 
     def check(self) -> None:
         for name in ("fail_rate", "drop_rate", "lose_answer_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
-        if min(self.rate_limit_every, self.delay, self.trickle_seconds, self.answer_padding) < 0:
-            raise ValueError("rate_limit_every, delay, trickle and padding cannot be negative")
+        numbers = (self.rate_limit_every, self.delay, self.trickle_seconds, self.answer_padding,
+                   self.rate_limit_per_second)
+        if min(numbers) < 0:
+            raise ValueError(
+                "rate_limit_every, rate_limit_per_second, delay, trickle and padding cannot be"
+                " negative"
+            )
         if self.status_override is not None and not 100 <= self.status_override <= 599:
             raise ValueError("status_override must be an HTTP status")
 
@@ -104,6 +113,9 @@ class FakeHellotext:
         self._sessions: dict[str, str] = {}  # session id -> profile id
         self._requests = 0
         self._statuses: Counter[int] = Counter()
+        self._started = time.monotonic()
+        self._admitted: deque[float] = deque()  # times of requests let through, last second
+        self._per_second: Counter[int] = Counter()  # /v1 requests by second since start/reset
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -199,10 +211,19 @@ class FakeHellotext:
         with self._lock:
             return self._statuses[status]
 
+    def requests_per_second(self) -> list[int]:
+        """/v1 requests the stand-in saw (answered or not) in each second since start/reset."""
+        with self._lock:
+            return self._rates()
+
+    def _rates(self) -> list[int]:
+        return [self._per_second[s] for s in range(max(self._per_second, default=-1) + 1)]
+
     def state(self) -> dict[str, Any]:
         with self._lock:
             return {
                 "requests": self._requests,
+                "requests_per_second": self._rates(),
                 "statuses": {str(k): v for k, v in sorted(self._statuses.items())},
                 "events": len(self._bodies),
                 "duplicates": self._duplicates,
@@ -229,6 +250,8 @@ class FakeHellotext:
         """Count a /v1 request and draw its faults."""
         with self._lock:
             self._requests += 1
+            now = time.monotonic()
+            self._per_second[int(now - self._started)] += 1
             f = self._faults
             if f.drop_rate and self._rng.random() < f.drop_rate:
                 self._statuses[0] += 1
@@ -247,6 +270,10 @@ class FakeHellotext:
                 forced = Reply(status, error_body(kind, "forced by the fake server"), headers)
             elif f.rate_limit_every and self._requests % f.rate_limit_every == 0:
                 forced = Reply(429, error_body("rate_limited", "too many requests"), retry)
+            elif f.rate_limit_per_second and self._over_rate(now, f.rate_limit_per_second):
+                wait = math.ceil(self._admitted[0] + 1.0 - now) or 1
+                headers = retry or {"Retry-After": str(wait)}
+                forced = Reply(429, error_body("rate_limited", "rate limit exceeded"), headers)
             elif f.fail_rate and self._rng.random() < f.fail_rate:
                 status = self._rng.choice((500, 502, 503))
                 headers = retry if status == 503 else {}
@@ -255,6 +282,15 @@ class FakeHellotext:
             if lose:
                 self._statuses[0] += 1
             return Draw(f.delay, forced, False, lose, f.trickle_seconds, f.answer_padding)
+
+    def _over_rate(self, now: float, limit: float) -> bool:
+        """A sliding one-second window of the requests let through (caller holds the lock)."""
+        while self._admitted and self._admitted[0] <= now - 1.0:
+            self._admitted.popleft()
+        if len(self._admitted) >= limit:
+            return True
+        self._admitted.append(now)
+        return False
 
     def is_offline(self) -> bool:
         return self._faults.offline  # one attribute read: atomic, no lock needed

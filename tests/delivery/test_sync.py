@@ -217,7 +217,7 @@ def test_temporary_statuses_wait_with_jitter_then_deliver(rig: Rig, status: int)
 
     rig.fake.set_faults(status_override=None)
     assert syncer.run_once().sent == 0  # not due yet
-    rig.clock.now = row.next_attempt_at
+    rig.clock.now = max(row.next_attempt_at, syncer.held_until)  # a 429 holds the whole till
     assert syncer.run_once().sent == 1 and rig.received() == [id]
 
 
