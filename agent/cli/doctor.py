@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import stat
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -22,7 +21,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from agent.cli.common import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Context, add_command
-from agent.cli.doctor_devices import SERVICE_USER, Finding, Identity, device_checks
+from agent.cli.doctor_devices import (
+    SERVICE_USER,
+    Finding,
+    Identity,
+    device_checks,
+    permission_bits,
+)
 from agent.config import AgentConfig, ReceiptsSection, config_path, load_config
 from agent.daemon.clock import BUILT_AT
 from agent.daemon.ocr import tesseract_problem
@@ -145,14 +150,8 @@ def _dir_gap(folder: Path, who: Identity) -> str | None:
         info = folder.stat()
     except OSError:
         return None
-    mode = stat.S_IMODE(info.st_mode)
-    if who.uid == info.st_uid:
-        bits = mode >> 6 & 7
-    elif info.st_gid in who.gids:
-        bits = mode >> 3 & 7
-    else:
-        bits = mode & 7
-    return None if bits & 3 == 3 else f"{who.name} cannot create files in {folder}"
+    ok = permission_bits(info, who) & 3 == 3  # write and search
+    return None if ok else f"{who.name} cannot create files in {folder}"
 
 
 def check_ocr(receipts: ReceiptsSection) -> Finding:

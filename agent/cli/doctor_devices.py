@@ -80,6 +80,17 @@ def _group_name(gid: int) -> str:
         return str(gid)
 
 
+def permission_bits(info: os.stat_result, who: Identity) -> int:
+    """The rwx bits the kernel applies to `who`: the owner's for the owner, else the
+    group's for a member, else the others'."""
+    mode = stat.S_IMODE(info.st_mode)
+    if who.uid == info.st_uid:
+        return mode >> 6 & 7
+    if info.st_gid in who.gids:
+        return mode >> 3 & 7
+    return mode & 7
+
+
 def permission_gap(path: str, info: os.stat_result, who: Identity, want: Want) -> str | None:
     """None when `who` may open the file for `want`; else what to do. As the kernel does:
     the owner's bits for the owner, else the group's for a member, else the others'."""
@@ -87,13 +98,7 @@ def permission_gap(path: str, info: os.stat_result, who: Identity, want: Want) -
         return None
     need = {"r": 4, "rw": 6}[want]
     mode = stat.S_IMODE(info.st_mode)
-    if who.uid == info.st_uid:
-        bits = mode >> 6 & 7
-    elif info.st_gid in who.gids:
-        bits = mode >> 3 & 7
-    else:
-        bits = mode & 7
-    if bits & need == need:
+    if permission_bits(info, who) & need == need:
         return None
     group = _group_name(info.st_gid)
     if info.st_gid not in who.gids and who.uid != info.st_uid and (mode >> 3) & need == need:
