@@ -4,7 +4,7 @@ Validating the config imports pydantic, which costs more than all of `track`. So
 command to validate a given file (with the same environment and the same agent) stores the
 result, as JSON without any token, in a private cache file; the next ones read it back. The
 key is a hash of everything validation depends on: the file's bytes, the HELLOTEXT_AGENT__*
-and HELLOTEXT_API_URL variables, and config.py itself. A file that did not validate is never
+and HELLOTEXT_API_URL variables, and agent/config/ itself. A file that did not validate is never
 cached, so an invalid config still stops every command with exit 78. Tokens are resolved
 again every time (stdlib, cheap): a token file made readable by others is still refused.
 Any trouble with the cache (no home, read-only disk) just means the slow path.
@@ -23,7 +23,7 @@ from agent import tokens
 from agent.errors import ConfigError
 
 VERSION = "1"
-_CONFIG_SOURCE = Path(__file__).resolve().parent.parent / "config.py"
+_CONFIG_SOURCES = sorted((Path(__file__).resolve().parent.parent / "config").glob("*.py"))
 
 
 def cache_dir(environ: Mapping[str, str]) -> Path | None:
@@ -34,14 +34,14 @@ def cache_dir(environ: Mapping[str, str]) -> Path | None:
 
 
 def _key(path: Path, data: bytes, environ: Mapping[str, str]) -> str:
-    source = _CONFIG_SOURCE.stat()
+    sources = [(s.st_mtime_ns, s.st_size) for s in (p.stat() for p in _CONFIG_SOURCES)]
     env = sorted(
         (k, v)
         for k, v in environ.items()
         if k.startswith("HELLOTEXT_AGENT__") or k == "HELLOTEXT_API_URL"
     )
     digest = hashlib.sha256()
-    for part in (VERSION, str(path.resolve()), repr((source.st_mtime_ns, source.st_size)),
+    for part in (VERSION, str(path.resolve()), repr(sources),
                  json.dumps(env)):  # fmt: skip
         digest.update(part.encode() + b"\0")
     digest.update(data)

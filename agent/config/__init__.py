@@ -1,0 +1,188 @@
+"""Configuration: one TOML file, overridable by environment, parsed once into frozen models.
+
+Sources, strongest first: `HELLOTEXT_API_TOKEN` / `HELLOTEXT_API_URL`, then
+`HELLOTEXT_AGENT__SECTION__KEY` variables, then the TOML file, then the defaults below.
+The token never lives in the TOML file (configs are often world-readable): it comes from the
+environment, a systemd credential, or `hellotext.token_file` readable by the agent only.
+
+Here: AgentConfig, loading and masking; `sections`: one model per table of the file. May
+import agent.tokens, agent.errors and drivers value types (QR limits); imported by all.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from agent import tokens
+from agent.config.sections import (
+    AppendSection,
+    BarcodesSection,
+    CheckoutSection,
+    HellotextSection,
+    IngestSection,
+    LogSection,
+    MetricsSection,
+    OutboxSection,
+    PrinterSection,
+    ReceiptsSection,
+    ScannerSection,
+    StoreSection,
+    SyncSection,
+    VariableMeasureLayout,
+    parse_host_port,
+)
+from agent.errors import ConfigError
+
+__all__ = [
+    "AgentConfig",
+    "AppendSection",
+    "BarcodesSection",
+    "CheckoutSection",
+    "CREDENTIAL_NAME",
+    "DEFAULT_PATH",
+    "ENV_PATH",
+    "HellotextSection",
+    "IngestSection",
+    "LogSection",
+    "MetricsSection",
+    "OutboxSection",
+    "PrinterSection",
+    "ReceiptsSection",
+    "ScannerSection",
+    "StoreSection",
+    "SyncSection",
+    "VariableMeasureLayout",
+    "config_path",
+    "load_config",
+    "masked",
+    "parse_host_port",
+    "resolve_token",
+]
+
+DEFAULT_PATH = tokens.DEFAULT_PATH
+ENV_PATH = tokens.ENV_PATH
+config_path = tokens.config_path
+CREDENTIAL_NAME = tokens.API.credential
+
+
+class AgentConfig(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HELLOTEXT_AGENT__", env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
+
+    hellotext: HellotextSection = HellotextSection()
+    store: StoreSection = StoreSection()
+    outbox: OutboxSection = OutboxSection()
+    sync: SyncSection = SyncSection()
+    printer: list[PrinterSection] = Field(default_factory=list)
+    scanner: list[ScannerSection] = Field(default_factory=list)
+    barcodes: BarcodesSection = BarcodesSection()
+    checkout: CheckoutSection = CheckoutSection()
+    receipts: ReceiptsSection = ReceiptsSection()
+    ingest: IngestSection = IngestSection()
+    log: LogSection = LogSection()
+    metrics: MetricsSection = MetricsSection()
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> AgentConfig:
+        for kind, items in (("printer", self.printer), ("scanner", self.scanner)):
+            names = [item.name for item in items]
+            if len(names) != len(set(names)):
+                raise ValueError(f"{kind} names must be unique, got {names}")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the file (passed as init values).
+        return (env_settings, init_settings)
+
+
+def _key(loc: tuple[int | str, ...]) -> str:
+    key = ""
+    for part in loc:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return key
+
+
+def resolve_token(token_file: str, environ: Mapping[str, str]) -> SecretStr | None:
+    """HELLOTEXT_API_TOKEN, else the systemd credential, else hellotext.token_file."""
+    return None if (t := tokens.resolve(tokens.API, token_file, environ)) is None else SecretStr(t)
+
+
+def _with_ingest_token(config: AgentConfig, env: Mapping[str, str]) -> AgentConfig:
+    found = tokens.resolve(tokens.INGEST, config.ingest.token_file, env)
+    if found is None:
+        return config
+    api = config.hellotext.token
+    if api is not None and api.get_secret_value() == found:
+        raise ConfigError([("ingest.token", "must differ from the Hellotext token")])
+    ingest = config.ingest.model_copy(update={"token": SecretStr(found)})
+    return config.model_copy(update={"ingest": ingest})
+
+
+def load_config(path: Path | None, *, require_file: bool = True) -> AgentConfig:
+    """Read, merge with the environment and validate. Raises ConfigError naming every bad key.
+
+    `path=None` means the embedded defaults (demo); a missing file is an error unless
+    `require_file` is false.
+    """
+    env = os.environ
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError as exc:
+            if require_file:
+                raise ConfigError(
+                    [("config", f"{path} not found (use --config PATH or ${ENV_PATH})")]
+                ) from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([("config", f"{path} is not valid TOML: {exc}")]) from exc
+        except OSError as exc:
+            raise ConfigError([("config", f"cannot read {path}: {exc.strerror}")]) from exc
+    for section, source in (("hellotext", tokens.API), ("ingest", tokens.INGEST)):
+        if isinstance(data.get(section), dict) and "token" in data[section]:
+            where = f"token_file, the systemd credential {source.credential} or {source.variable}"
+            raise ConfigError([(f"{section}.token", f"never in the config file; use {where}")])
+    if env.get("HELLOTEXT_API_URL"):
+        data.setdefault("hellotext", {})["api_url"] = env["HELLOTEXT_API_URL"]
+    try:
+        config = AgentConfig(**data)
+    except ValidationError as exc:
+        problems = [
+            (_key(err["loc"]), err["msg"].removeprefix("Value error, ")) for err in exc.errors()
+        ]
+        raise ConfigError(problems) from exc
+    token = resolve_token(config.hellotext.token_file, env)
+    if token is not None:
+        hellotext = config.hellotext.model_copy(update={"token": token})
+        config = config.model_copy(update={"hellotext": hellotext})
+    return _with_ingest_token(config, env)
+
+
+def masked(config: AgentConfig) -> dict[str, Any]:
+    """The effective configuration as plain data, the token shown only as set or not."""
+    data = config.model_dump(mode="json")
+    data["hellotext"]["token"] = "****" if config.hellotext.token else "(not set)"
+    data["ingest"]["token"] = "****" if config.ingest.token else "(not set)"
+    return data
