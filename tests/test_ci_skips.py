@@ -42,7 +42,8 @@ def test_a_recorded_skip_passes_only_when_listed(tmp_path: Path) -> None:
     skips = tmp_path / "skips.jsonl"
     env = {k: v for k, v in os.environ.items() if k != "AGENT_TEST_PIP_INSTALL"}
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", SKIPPING],
+        # -m: the test that skips is a slow one, which the default addopts deselect.
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "slow", SKIPPING],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
         env={**env, "AGENT_CI_SKIPS": str(skips)},
     )
