@@ -100,6 +100,7 @@ class Printer:
             with socket.create_connection(address, timeout=5) as pos:
                 pos.sendall(data)
             return
+        ended = self.sink.ends()
         fd = os.open(self.link, os.O_RDWR | os.O_NOCTTY)
         try:
             view = memoryview(data)
@@ -108,6 +109,9 @@ class Printer:
             assert wait_until(lambda: _pending(fd) == 0, 10)
         finally:
             os.close(fd)
+        # One job per stream, as a till prints: if the next open came before the tap saw this
+        # close, both jobs would share a stream and the cut offsets would be the stream's.
+        assert wait_until(lambda: self.sink.ends() > ended, 10)
 
     def close(self) -> None:
         self.tap.stop(2)
