@@ -43,6 +43,9 @@ def test_a_reader_bug_keeps_the_job_counts_it_and_status_shows_it(
     till.print(job(2, when=datetime.now(ZONE)))
     assert till.printed_unchanged()
     assert until(lambda: once_each(fake, range(2, 3)))  # the next receipt is still read
+    # The two jobs came on two connections: the second may be delivered before the
+    # first's capture is on disk, so wait for it (it must come, and be the whole job).
+    assert until(lambda: len(list((tmp_path / "captures").glob("*.bin"))) == 1)
     (kept,) = (tmp_path / "captures").glob("*.bin")
     assert kept.read_bytes() == first  # the sale's bytes are not lost with a log line
     assert till.service is not None and till.service.pipeline is not None
