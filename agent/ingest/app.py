@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from agent.delivery.events import BUILTIN_ACTIONS, Event, new_event_id, stable_event_id
 from agent.errors import AgentError
-from agent.ingest.commit import Committer
+from agent.ingest.commit import Committer, Pending
 from agent.phones import to_e164
 
 log = logging.getLogger("agent.ingest")
@@ -117,6 +117,7 @@ class IngestApp:
         self._max_body = max_body
         self._max_in_flight = max_in_flight
         self._slots: asyncio.Semaphore | None = None  # made on the loop's thread
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._clock = clock
         self.in_flight = 0
         self.closing = False
@@ -158,16 +159,33 @@ class IngestApp:
             return answer
         if self._slots is None:
             self._slots = asyncio.Semaphore(self._max_in_flight)
+            self._loop = asyncio.get_running_loop()
         async with self._slots:
             try:
-                pending = asyncio.wrap_future(self._committer.submit(answer))
-                stored = await asyncio.wait_for(asyncio.shield(pending), COMMIT_TIMEOUT)
+                stored = await self._commit(answer)
             except AgentError as exc:
                 return 503, _errors(problem("unavailable", f"not stored, retry: {exc}")), _RETRY
             except TimeoutError:  # it may still commit: a retry with the same key is safe
                 message = "not confirmed in time; retry (with the same Idempotency-Key)"
                 return 503, _errors(problem("unavailable", message)), _RETRY
         return 200, {"status": "received", "id": stored}, []
+
+    async def _commit(self, event: Event) -> str:
+        """Wait for the event's group commit (or COMMIT_TIMEOUT). A plain loop future and one
+        timer: wait_for, shield and wrap_future cost a task and a cross-thread wake per event."""
+        assert self._loop is not None
+        waiter: asyncio.Future[str] = self._loop.create_future()
+        self._committer.submit(event, waiter)
+        timer = self._loop.call_later(COMMIT_TIMEOUT, _expire, waiter)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+
+    def settled(self, batch: list[Pending]) -> None:
+        """The committer's listener (its thread): one wake of the loop for the whole batch."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(_wake, batch)
 
     async def _body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes | None:
         """The whole body, or None past the cap (said by Content-Length, or found reading)."""
@@ -200,6 +218,22 @@ class IngestApp:
             return 422, _errors(exc.problem), []
         except ValidationError as exc:
             return 422, {"errors": _pydantic_problems(exc)}, []
+
+
+def _expire(waiter: asyncio.Future[str]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
+def _wake(batch: list[Pending]) -> None:
+    for pending in batch:
+        waiter = pending.waiter
+        if not isinstance(waiter, asyncio.Future) or waiter.done():
+            continue  # timed out or cancelled (the client went away): it may still be stored
+        if pending.error is None:
+            waiter.set_result(pending.event.id)  # a replay (same id) is answered with it too
+        else:
+            waiter.set_exception(pending.error)
 
 
 def _errors(*problems: Problem) -> dict[str, list[Problem]]:

@@ -18,7 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
+from typing import Any
 
 from agent.delivery.events import Event
 from agent.delivery.outbox import Outbox
@@ -29,19 +29,18 @@ MAX_BATCH = 512  # one transaction stays short even under a flood
 GATHER_SECONDS = 0.002
 
 
-class Pending(Future[str]):
-    """One submitted event: resolves to the stored id, or to what the commit raised. A
-    concurrent.futures.Future, so the server's event loop can await it (asyncio.wrap_future)."""
+class Pending:
+    """One submitted event and, once its batch is settled, what the commit raised (None:
+    stored, or a replay of an id already stored, answered with the same id). `waiter` is
+    the submitter's own token (the app's asyncio future): the committer never touches it."""
 
-    def __init__(self, event: Event) -> None:
-        super().__init__()
+    __slots__ = ("event", "waiter", "error", "settled")
+
+    def __init__(self, event: Event, waiter: Any = None) -> None:
         self.event = event
-
-    def resolve(self, error: BaseException | None) -> None:
-        if error is None:
-            self.set_result(self.event.id)  # a replay (same id) is answered with it too
-        else:
-            self.set_exception(error)
+        self.waiter = waiter
+        self.error: BaseException | None = None
+        self.settled = False
 
 
 class Committer:
@@ -60,14 +59,18 @@ class Committer:
         self._stopping = False
         self._recent_sizes: deque[int] = deque([1], maxlen=16)
         self._thread = threading.Thread(target=self._loop, name="ingest-commit", daemon=True)
+        self._on_settled: Callable[[list[Pending]], None] = lambda batch: None
         self.committed = 0  # events stored (not replays)
         self.batches = 0
 
-    def start(self) -> None:
+    def start(self, on_settled: Callable[[list[Pending]], None]) -> None:
+        """Begin committing; `on_settled` gets each batch once its transaction ended (on this
+        thread: one call per batch, so the server's loop is woken once, not once per event)."""
+        self._on_settled = on_settled
         self._thread.start()
 
-    def submit(self, event: Event) -> Pending:
-        pending = Pending(event)
+    def submit(self, event: Event, waiter: Any = None) -> Pending:
+        pending = Pending(event, waiter)
         with self._ready:
             if self._stopping:
                 raise AgentError("the agent is stopping")
@@ -114,6 +117,10 @@ class Committer:
                 log.exception("ingest: commit failed")
                 error = exc
             for pending in batch:
-                pending.resolve(error)
+                pending.error, pending.settled = error, True
+            try:
+                self._on_settled(batch)
+            except Exception:  # the listener's bug must not end the commits
+                log.exception("ingest: waking the requests failed")
             if error is None and self._on_commit is not None:
                 self._on_commit()

@@ -74,7 +74,7 @@ class IngestServer:
             log.exception("ingest endpoint stopped")
 
     def start(self) -> None:
-        self.committer.start()
+        self.committer.start(self.app.settled)
         self._thread.start()
         deadline = time.monotonic() + START_SECONDS
         while not self._server.started and self._thread.is_alive():

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -176,3 +178,30 @@ def test_a_taken_port_is_logged_not_raised(
         assert "cannot listen" in caplog.text
     finally:
         first.stop()
+
+
+def test_a_commit_slower_than_the_timeout_answers_503_and_the_retry_gets_its_id(
+    server: IngestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holds the write lock (a backup, `sqlite3` by hand): the app is told
+    to retry instead of hanging, and the event, committed once the lock is gone, is the one
+    the retry with the same Idempotency-Key is answered with."""
+    monkeypatch.setattr("agent.ingest.app.COMMIT_TIMEOUT", 0.3)
+    blocker = sqlite3.connect(server.outbox.path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    client = Client(server.port)
+    try:
+        body = {"action": "evento.asistio", "session": "s"}
+        slow = client.post(body, key="kiosk:7")
+        assert slow.status == 503 and "not confirmed in time" in str(slow.data)
+        blocker.execute("ROLLBACK")
+        deadline = time.monotonic() + 30
+        while server.committer.committed < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)  # the commit goes on after the 503, once the lock is gone
+        again = client.post(body, key="kiosk:7")
+        assert again.status == 200
+        with Outbox(server.outbox.path) as box:
+            assert [row.event.id for row in box.list()] == [again.data["id"]]
+    finally:
+        blocker.close()
+        client.close()
