@@ -6,7 +6,12 @@ and the peak RSS of the process (ru_maxrss from wait4), and the CPU time it used
 system): on a loaded machine the wall time mostly measures waiting for a core. The outbox
 is a real file with synchronous=FULL, so each `track` includes its fsync.
 
-Usage: uv run python benchmarks/cli.py [--runs 20]
+Python runs with bytecode caches, as on an installed till (the package's postinst compiles
+the venv): PYTHONDONTWRITEBYTECODE (set in some shells and sandboxes) is dropped, so the
+warm-up run writes the __pycache__ files Python would write on a first run. `--no-bytecode`
+measures the other case, every module compiled from source at each start.
+
+Usage: uv run python benchmarks/cli.py [--runs 20] [--no-bytecode]
 Targets (issue 12): track median <= 150 ms and <= 35 MB peak; status <= 250 ms.
 """
 
@@ -42,14 +47,20 @@ def once(argv: list[str], env: dict[str, str]) -> tuple[float, int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--no-bytecode", action="store_true", help="no .pyc caches at all")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "agent.toml"
         config.write_text(f'[outbox]\npath = "{Path(tmp) / "outbox.db"}"\nsynchronous = "full"\n')
         env = {k: v for k, v in os.environ.items() if not k.startswith("HELLOTEXT_")}
         env["XDG_CACHE_HOME"] = str(Path(tmp) / "cache")
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # the warm-up writes what is missing
+        if args.no_bytecode:  # an empty cache that stays empty
+            env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pyc")
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
         entry = [str(Path(sys.executable).with_name("hellotext-agent")), "--config", str(config)]
-        print(f"{args.runs} runs each; load average {os.getloadavg()[0]:.1f}")
+        caches = "without bytecode caches" if args.no_bytecode else "with bytecode caches"
+        print(f"{args.runs} runs each, {caches}; load average {os.getloadavg()[0]:.1f}")
         for name, command in COMMANDS.items():
             once(entry + command, env)  # warm-up: validates the config once, creates the db
             runs = [once(entry + command, env) for _ in range(args.runs)]
