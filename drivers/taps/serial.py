@@ -153,14 +153,15 @@ class SerialTap(_DeviceTap):
                 hold.forward(chunk, self._write)
         except _Stopping:
             return False
-        with self.lock:
-            self.bytes_to_printer += len(chunk)
         return True
 
     def _write(self, data: bytes) -> None:
+        """All of `data` to the printer; counted once written (an appended block too)."""
         while data and not self.device.write(data, _TICK):
             if self.stopping.is_set():
                 raise _Stopping
+        with self.lock:
+            self.bytes_to_printer += len(data)
 
     def _from_printer(self) -> None:
         assert self.pty is not None

@@ -191,6 +191,12 @@ class TcpTap(TapBase):
         failed = False
         fed = False
         hold = self.cut_hold(stream)  # None without [printer.append]: plain forwarding
+
+        def send(data: bytes) -> None:  # counts what the printer got, an appended block too
+            printer.sendall(data)
+            with self.lock:
+                self.bytes_to_printer += len(data)
+
         while True:
             try:
                 chunk = pos.recv(_CHUNK)
@@ -200,20 +206,18 @@ class TcpTap(TapBase):
                 break
             try:
                 if hold is None:
-                    printer.sendall(chunk)
+                    send(chunk)
                 else:
-                    hold.forward(chunk, printer.sendall)
+                    hold.forward(chunk, send)
             except OSError as exc:
                 self._printer_down(f"lost during a job: {exc.strerror or exc}")
                 failed = True
                 break
-            with self.lock:
-                self.bytes_to_printer += len(chunk)
             self.feeder.data(stream, chunk)
             fed = True
         if hold is not None and not failed:
             try:
-                hold.finish(printer.sendall)
+                hold.finish(send)
             except OSError as exc:
                 self._printer_down(f"lost during a job: {exc.strerror or exc}")
                 failed = True

@@ -194,6 +194,8 @@ def test_printed_block_reads_back_as_lines_and_payload(rig: Callable[..., Printe
     doc = decode_all(printer.received())[0]
     assert [line.text for line in doc.lines[-len(LINES):]] == LINES
     assert doc.qr_codes[-1] == PAYLOAD.decode()
+    # The tap's byte count (status, metrics) is what the printer got, the block included.
+    assert wait_until(lambda: printer.tap.status().bytes_to_printer == len(expected(data)), 5)
 
 
 @pytest.mark.parametrize("problem", ["slow", "raises"])
