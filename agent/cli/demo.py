@@ -4,8 +4,8 @@ It starts the Hellotext stand-in, a virtual receipt printer behind a real tcp ta
 serial scanner on a pty, and plays the bundled receipts as a POS would (scans first, then the
 print job over TCP). Midway the stand-in goes offline, events pile up in the outbox (a check-in
 tablet posts one through the local ingest endpoint too), then it comes back and the backlog
-drains. Everything is the code `run` uses; only the devices are
-virtual.
+drains. At the end it scrapes the agent's /metrics as a fleet's Prometheus would. Everything
+is the code `run` uses; only the devices are virtual.
 """
 
 from __future__ import annotations
@@ -45,6 +45,33 @@ DEMO_APPEND = {
 }
 DEMO_APP_TOKEN = "demo-tablet-token"  # the in-store app's own token, never Hellotext's
 APP_ACTION = "evento.asistio"
+
+
+SHOWN_METRICS = (
+    "hellotext_agent_outbox_events",
+    "hellotext_agent_deliveries_total",
+    "hellotext_agent_receipts_total",
+    "hellotext_agent_printer_up",
+    "hellotext_agent_tap_bytes_total",
+    "hellotext_agent_paused",
+)
+
+
+def _scrape(port: int) -> dict[str, float]:
+    """GET /metrics as Prometheus would: the samples (name{labels} -> value) of the families
+    the demo shows."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    samples: dict[str, float] = {}
+    for line in text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name.startswith(SHOWN_METRICS) and not name.endswith("_created"):
+            samples[name] = float(value)
+    return samples
 
 
 def _post_checkin(port: int) -> str:
@@ -130,7 +157,7 @@ def run_demo(*, console: Console | None = None, pause: float = 1.2) -> int:
     ):
         printer = VirtualPrinter()
         master, slave = os.openpty()
-        tap_port, app_port = _free_port(), _free_port()
+        tap_port, app_port, metrics_port = _free_port(), _free_port(), _free_port()
         config = AgentConfig(
             hellotext={"api_url": fake.url, "timeout_seconds": 3, "probe_interval_seconds": 2},
             store={
@@ -154,6 +181,7 @@ def run_demo(*, console: Console | None = None, pause: float = 1.2) -> int:
             ],
             scanner=[{"name": "lector", "mode": "serial", "port": os.ttyname(slave)}],
             ingest={"listen": f"127.0.0.1:{app_port}"},
+            metrics={"listen": f"127.0.0.1:{metrics_port}"},  # what Prometheus would scrape
         )
         hellotext = config.hellotext.model_copy(update={"token": SecretStr(DEMO_TOKEN)})
         ingest = config.ingest.model_copy(update={"token": SecretStr(DEMO_APP_TOKEN)})
@@ -192,6 +220,7 @@ def run_demo(*, console: Console | None = None, pause: float = 1.2) -> int:
                 while time.monotonic() < deadline and not _drained(service, seen, plan):
                     _sleep_updating(live, 0.5, service, fake, seen, "draining")
                 live.update(_view(service, fake, seen, "done"))
+            metrics = _scrape(metrics_port)
         finally:
             service.stop()
             printer.close()
@@ -205,7 +234,7 @@ def run_demo(*, console: Console | None = None, pause: float = 1.2) -> int:
         else:
             console.print(f"{ocr_read} of 1 receipt printed as a picture (a Windows driver's "
                           "raster) read by OCR.")
-        return _summary(console, fake, seen, printer, plan, appended)
+        return _summary(console, fake, seen, printer, plan, appended, metrics)
 
 
 def _drained(service: Service, seen: _Seen, plan: list[dict[str, Any]]) -> bool:
@@ -253,6 +282,7 @@ def _summary(
     printer: VirtualPrinter,
     plan: list[dict[str, Any]],
     appended: dict[str, Any],
+    metrics: dict[str, float],
 ) -> int:
     expected = sum(row[4] for row in seen.rows if row[1] != "void") + 1  # + the tablet's
     sent = len(fake.events)
@@ -272,5 +302,12 @@ def _summary(
         f"receipts, skipped on {sum(skipped.values())}" + (f" ({why})" if why else "") + ".",
         markup=False,
     )
+    console.print("Metrics, as Prometheus scrapes them from [metrics] listen (non-zero ones):",
+                  markup=False)  # fmt: skip
+    for name in sorted(metrics):
+        if metrics[name]:
+            console.print(f"  {name} {metrics[name]:g}", markup=False, highlight=False)
+    sent_metric = metrics.get('hellotext_agent_deliveries_total{outcome="sent"}', -1)
+    ok = ok and sent_metric == sent  # the fleet's dashboard says what Hellotext got
     console.print("[green]demo OK[/green]" if ok else "[red]demo FAILED[/red]")
     return 0 if ok else 1

@@ -40,4 +40,8 @@ def test_demo_plays_all_receipts_goes_offline_and_drains() -> None:
     sent = re.search(r"(\d+) events sent to Hellotext \(expected (\d+)\)", out)
     assert sent is not None and int(sent.group(1)) == int(sent.group(2)) > 0, out[-3000:]
     assert "QR subscription block ([printer.append]): printed on" in out
+    # The metrics a fleet's Prometheus would scrape, read over HTTP from the running agent.
+    scraped = re.search(r'hellotext_agent_deliveries_total\{outcome="sent"\} (\d+)', out)
+    assert scraped is not None and scraped.group(1) == sent.group(1), out[-3000:]
+    assert 'hellotext_agent_printer_up{printer="caja"} 1' in out
     assert "printed on 0 receipts" not in out
