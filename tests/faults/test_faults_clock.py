@@ -64,7 +64,8 @@ def test_at_1970_printed_times_are_kept_and_undated_sales_are_re_dated_after_ntp
     tills.append(till)
     till.start()
     assert "before this release was built" in till.status()
-    assert any("clock:" in s for s in till.notices.statuses()), "STATUS= says it from the start"
+    # READY=1's STATUS= (read by the rig's own thread: wait for it to arrive).
+    assert until(lambda: any("clock:" in s for s in till.notices.statuses()), 5), "STATUS= says it"
 
     printed = datetime.now(ZONE).replace(second=0, microsecond=0)
     till.print(job(1, when=printed))
