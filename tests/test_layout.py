@@ -72,3 +72,15 @@ def test_each_package_opens_with_what_it_holds_and_may_import(init: Path) -> Non
     assert doc, f"{init} has no docstring"
     if init.parent.name not in ("agent", "drivers"):
         assert "import" in doc.lower(), f"{init}: say what the package may import"
+
+
+def test_the_test_rigs_wait_and_pick_ports_one_way() -> None:
+    """One `wait_until` (a generous deadline, no bare sleeps) and one `free_port` (below the
+    ephemeral range) for the whole suite: copies drifted apart before (issue 15)."""
+    found: dict[str, list[str]] = {"wait_until": [], "free_port": []}
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and node.name in found:
+                found[node.name].append(str(path.relative_to(ROOT)))
+    one = ["tests/fake_printer.py"]
+    assert found == {"wait_until": one, "free_port": one}

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import receipt_layouts as layouts
-from fake_printer import FakeTcpPrinter, wait_until
+from fake_printer import FakeTcpPrinter, free_port, wait_until
 from pydantic import ValidationError
 
 from agent.cli.sync import status_lines
@@ -34,12 +34,6 @@ APPEND = {
     "lines": ["¿Querés ofertas por WhatsApp?", "Ticket {receipt}"],
     "kinds": ["sale"],
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def service_for(tmp_path: Path, printer: FakeTcpPrinter, append: dict[str, Any]) -> Service:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
-from fake_printer import FakeTcpPrinter
+from fake_printer import FakeTcpPrinter, free_port, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 from agent import __version__
@@ -28,12 +27,6 @@ from agent.standin.server import FakeHellotext
 
 SAMPLE = Path(__file__).resolve().parents[2] / "agent" / "samples" / "supermercado.bin"
 TOKEN = "metrics-token"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -61,13 +54,6 @@ def config(tmp_path: Path, url: str, printer_target: str | None = None) -> Agent
     )
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "not within the deadline"
-        time.sleep(0.05)
-
-
 def test_a_printed_sale_shows_up_in_every_metric(tmp_path: Path) -> None:
     printer = FakeTcpPrinter().start()
     with FakeHellotext(token=TOKEN) as fake:
@@ -85,7 +71,9 @@ def test_a_printed_sale_shows_up_in_every_metric(tmp_path: Path) -> None:
             with socket.create_connection((host, int(tap_port))) as pos:
                 pos.sendall(data)
             assert fake.wait_for_events(4, timeout=30)
-            wait_until(lambda: service.outbox is not None and service.outbox.counts()["sent"] == 4)
+            assert wait_until(
+                lambda: service.outbox is not None and service.outbox.counts()["sent"] == 4, 30
+            )
             m = scrape(port)
             watch.built_at = time.time() + 86400  # the clock now reads before the build
             wrong = scrape(port)
@@ -125,7 +113,9 @@ def test_a_refused_token_shows_paused_and_a_growing_oldest_pending_age(tmp_path:
             )
             service.outbox.add([sale], now=time.time() - 7200)  # waiting for two hours
             service.wake_sync()
-            wait_until(lambda: service.syncer is not None and service.syncer.paused is not None)
+            assert wait_until(
+                lambda: service.syncer is not None and service.syncer.paused is not None, 30
+            )
             assert service.metrics is not None
             m = scrape(service.metrics.port)
         finally:

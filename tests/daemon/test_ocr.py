@@ -4,13 +4,13 @@ unread capture, the worker's queue is bounded and its runs time out."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_printer import wait_until
 from raster_receipts import Sample, fonts_available, sample, text_receipt
 
 from agent.config import AgentConfig
@@ -66,10 +66,7 @@ def test_the_worker_times_out_refuses_when_full_and_reports_back() -> None:
     assert not worker.submit("b", [noise], lambda *r: results.append(r))  # full, not started
     assert worker.stats.refused == 1
     worker.start()
-    deadline = time.monotonic() + 30
-    while not results:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    assert wait_until(lambda: results, 30)
     assert worker.stop() == []
     ((key, lines, error),) = results
     assert key == "a" and lines is None and error and "timeout" in error.lower()
@@ -91,13 +88,6 @@ def outbox(tmp_path: Path) -> Iterator[Outbox]:
         yield box
 
 
-def wait_for(predicate: Any, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def test_the_pipeline_commits_a_raster_sale_without_holding_up_the_next_job(
     tmp_path: Path, outbox: Outbox
 ) -> None:
@@ -109,10 +99,12 @@ def test_the_pipeline_commits_a_raster_sale_without_holding_up_the_next_job(
         sink.data("caja#1", s.job)
         text = b"Ticket 9\nTOTAL  100,00\nEFECTIVO  100,00\n\x1dV\x01"
         sink.data("caja#1", text)  # a text receipt right behind it is read first
-        wait_for(lambda: pipeline.stats.receipts == 1)
+        assert wait_until(lambda: pipeline.stats.receipts == 1, 60)
         assert pipeline.stats.ocr_read == 0
-        wait_for(lambda: pipeline.stats.ocr_read == 1 and pipeline.stats.receipts == 2)
-        wait_for(lambda: s.truth.total in payments(outbox))
+        assert wait_until(
+            lambda: pipeline.stats.ocr_read == 1 and pipeline.stats.receipts == 2, 60
+        )
+        assert wait_until(lambda: s.truth.total in payments(outbox), 60)
     finally:
         pipeline.stop()
     assert pipeline.stats.unread == 0 and not (tmp_path / "captures").exists()
@@ -139,7 +131,7 @@ def test_without_ocr_a_raster_job_is_kept_as_an_unread_capture_saying_why(
     pipeline.start()
     try:
         pipeline.sink(cfg.printer[0]).data("caja#1", sample(1026, encoding="gs_v0").job)
-        wait_for(lambda: pipeline.stats.unread == 1)
+        assert wait_until(lambda: pipeline.stats.unread == 1, 60)
     finally:
         pipeline.stop()
     (kept,) = (tmp_path / "captures").glob("*.bin")
@@ -159,7 +151,8 @@ def test_raster_jobs_ocr_has_not_done_at_shutdown_are_kept_as_captures(
     jobs = [sample(seed, encoding="gs_v0_one").job for seed in (1026, 1046, 1148)]
     for k, job in enumerate(jobs):
         sink.data(f"caja#{k}", job)
-    wait_for(lambda: pipeline.ocr is not None and pipeline.ocr.pending() == 2)  # 1 running
+    # one running, two waiting
+    assert wait_until(lambda: pipeline.ocr is not None and pipeline.ocr.pending() == 2, 60)
     pipeline.stop(timeout=0.5)  # far less than three OCR runs take
     kept = sorted(p.read_bytes() for p in (tmp_path / "captures").glob("*.bin"))
     read = pipeline.stats.ocr_read

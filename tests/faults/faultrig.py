@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from escpos.printer import Dummy
-from fake_printer import FakeTcpPrinter, wait_until
+from fake_printer import FakeTcpPrinter, free_port, wait_until
 
 from agent.config import AgentConfig
 from agent.daemon.clock import ClockWatch
@@ -186,12 +186,6 @@ class Till:
         # ends once the client is closed; let it finish before the next test's logging.
         names = ("sync", "pipeline", "health")
         wait_until(lambda: not any(t.name.startswith(names) for t in threading.enumerate()), 15)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def with_env(**env: str) -> dict[str, str]:

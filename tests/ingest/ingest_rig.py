@@ -15,18 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fake_printer import free_port
+
 from agent.standin.server import FakeHellotext
 
 API_TOKEN = "ingest-rig-api-token"
 INGEST_TOKEN = "ingest-rig-app-token"
 ACTIONS = ("tienda_fisica.pago", "evento.asistio", "formulario_de_registro.completado")
 PATH = "/v1/attribution/events"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

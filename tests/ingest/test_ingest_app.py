@@ -7,13 +7,13 @@ import http.client
 import json
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from fake_printer import wait_until
 from ingest_rig import INGEST_TOKEN, Client, free_port
 from pydantic import ValidationError
 
@@ -195,9 +195,8 @@ def test_a_commit_slower_than_the_timeout_answers_503_and_the_retry_gets_its_id(
         slow = client.post(body, key="kiosk:7")
         assert slow.status == 503 and "not confirmed in time" in str(slow.data)
         blocker.execute("ROLLBACK")
-        deadline = time.monotonic() + 30
-        while server.committer.committed < 1 and time.monotonic() < deadline:
-            time.sleep(0.02)  # the commit goes on after the 503, once the lock is gone
+        # The commit goes on after the 503, once the lock is gone.
+        assert wait_until(lambda: server.committer.committed == 1, 30)
         again = client.post(body, key="kiosk:7")
         assert again.status == 200
         with Outbox(server.outbox.path) as box:
