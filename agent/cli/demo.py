@@ -23,6 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from rich.console import Console, Group
 from rich.live import Live
@@ -67,10 +68,11 @@ def _scrape(port: int) -> dict[str, float]:
     finally:
         conn.close()
     samples: dict[str, float] = {}
-    for line in text.splitlines():
-        name, _, value = line.rpartition(" ")
-        if name.startswith(SHOWN_METRICS) and not name.endswith("_created"):
-            samples[name] = float(value)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.startswith(SHOWN_METRICS) and not sample.name.endswith("_created"):
+                labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+                samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
     return samples
 
 

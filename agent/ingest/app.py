@@ -17,6 +17,7 @@ and the wait for the commit is an await, so one loop serves every connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -184,8 +185,9 @@ class IngestApp:
 
     def settled(self, batch: list[Pending]) -> None:
         """The committer's listener (its thread): one wake of the loop for the whole batch."""
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(_wake, batch)
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed at stop: nobody waits
+                self._loop.call_soon_threadsafe(_wake, batch)
 
     async def _body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes | None:
         """The whole body, or None past the cap (said by Content-Length, or found reading)."""

@@ -34,13 +34,12 @@ class Pending:
     stored, or a replay of an id already stored, answered with the same id). `waiter` is
     the submitter's own token (the app's asyncio future): the committer never touches it."""
 
-    __slots__ = ("event", "waiter", "error", "settled")
+    __slots__ = ("event", "waiter", "error")
 
     def __init__(self, event: Event, waiter: Any = None) -> None:
         self.event = event
         self.waiter = waiter
         self.error: BaseException | None = None
-        self.settled = False
 
 
 class Committer:
@@ -117,7 +116,7 @@ class Committer:
                 log.exception("ingest: commit failed")
                 error = exc
             for pending in batch:
-                pending.error, pending.settled = error, True
+                pending.error = error
             try:
                 self._on_settled(batch)
             except Exception:  # the listener's bug must not end the commits
