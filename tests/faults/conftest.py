@@ -28,6 +28,8 @@ def tills(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Till]]:
     monkeypatch.delenv("WATCHDOG_PID", raising=False)
     made: list[Till] = []
     yield made
+    for till in made:  # all stopped first: a close waits for every till's threads to end
+        till.stop()
     for till in made:
         till.close()
 
