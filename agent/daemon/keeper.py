@@ -168,10 +168,14 @@ class OutboxKeeper:
     def _hold(self, sale: HeldSale) -> None:
         if self.held_events + len(sale.events) > self._capacity:
             self.dropped_events += len(sale.events)
+            numbers = {str(e.metadata["receipt_number"]) for e in sale.events
+                       if e.metadata.get("receipt_number")}  # fmt: skip
             log.error(
                 "the in-memory buffer is full (%s events, outbox.memory_buffer_events): a sale"
-                " of %s events is lost (%s lost in all) until the outbox works again: %s",
+                " (receipt %s) of %s events is lost (%s lost in all) until the outbox works"
+                " again: %s",
                 self._capacity,
+                ", ".join(sorted(numbers)) or "unnumbered",
                 len(sale.events),
                 self.dropped_events,
                 self.problem,
