@@ -9,7 +9,7 @@ window of 50 admitted requests, with a fixed round-trip time, and prints, per po
 round-trip time, the worst peak rate after 10 s and the worst drain over the seeds.
 
 The model follows the real benchmark closely for the agent's policy ("agent": peak 63-65/s,
-drain 1.4-1.7 x ideal, against 62-63/s and 1.48-1.82 x measured). The other policies show
+drain 1.4-1.7 x ideal, against 62-65/s and 1.48-1.82 x measured). The other policies show
 the trade-off found so far: a hold that grows while a till gets nothing through keeps the
 peak within 1.2 x the limit, but the tills still asleep when the crowd thins stretch the
 drain past 1.5 x; none of these meets both targets.
