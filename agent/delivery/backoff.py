@@ -11,9 +11,17 @@ from __future__ import annotations
 
 import logging
 import random
+import time
+from collections.abc import Callable
 
-RATE_LIMIT_SPREAD_SECONDS = 60.0  # a rate-limited till returns within this (or Retry-After)
+RATE_LIMIT_SPREAD_SECONDS = 120.0  # a rate-limited till returns within this (or Retry-After)
+PACED_START_RATE = 1.0  # requests/s of a till back from a 429 hold
+PACED_SLACK = 1.05  # gaps a little over 1/rate: a till's own last request has left the window
+PACED_DOUBLING_SECONDS = 20.0  # the paced rate doubles after this long without a 429
+PACED_FREE_RATE = 16.0  # from this rate on, the till sends with all its workers again
 _MAX_EXPONENT = 60  # 2**60 seconds is far past any cap; avoids float overflow
+
+log = logging.getLogger("agent.sync")
 
 
 def ceiling(attempts: int, *, base: float, cap: float) -> float:
@@ -38,28 +46,77 @@ def retry_delay(
 
 
 class Hold:
-    """The till-wide wait after a 429, on the sync engine's clock."""
+    """The till-wide answer to a 429: hold, then pace, then send freely again.
 
-    def __init__(self, *, cap: float, rng: random.Random) -> None:
+    A fleet sharing one account's limit is the case this is shaped for (200 tills measured by
+    benchmarks/fleet.py, the choice explained in benchmarks/fleet_model.py). After a 429 the
+    till sends nothing for a random hold, then takes a turn at one request a second, the gaps
+    kept from one request's start to the next so that a till that got in keeps its place in
+    the server's window. The rate doubles after every PACED_DOUBLING_SECONDS without a 429
+    (the room a drained till leaves is taken) and at PACED_FREE_RATE the till sends with all
+    its workers again. A 429 while paced: hold again, from the start rate.
+
+    `until` is on the engine's clock; the pacing on the monotonic clock, since its gaps are
+    under a second or two and a wall-clock jump must not stretch one.
+    """
+
+    def __init__(
+        self,
+        *,
+        cap: float,
+        rng: random.Random,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.until = 0.0  # nothing is sent before this clock time
-        self.probing = False  # the pass after a hold runs one worker
+        self.rate: float | None = None  # paced: requests/s; None: sending freely
         self._longest = max(RATE_LIMIT_SPREAD_SECONDS, cap)  # Retry-After is capped at `cap`
         self._rng = rng
+        self._monotonic = monotonic
+        self._next = 0.0  # monotonic time the next paced request may start
+        self._since: float | None = None  # when the current rate began (None: not yet sent)
+
+    @property
+    def paced(self) -> bool:
+        return self.rate is not None
 
     def holds(self, now: float) -> bool:
         # A wall clock set back must not stretch a hold past the longest one could be.
         self.until = min(self.until, now + self._longest)
         return now < self.until
 
-    def settle(self, rate_limited: float | None, *, now: float) -> None:
+    def settle(self, rate_limited: float | None, *, now: float, sent: int = 0) -> None:
         """After a pass: `rate_limited` is the Retry-After of the 429 that ended it (0: none
-        given), None when no 429 did."""
-        self.probing = rate_limited is not None
+        given), None when no 429 did; `sent` is what the pass got through."""
         if rate_limited is None:
             return
         spread = RATE_LIMIT_SPREAD_SECONDS
+        if self.rate is None:  # a till that got more through before the 429 has a bigger
+            spread /= 1 + sent / 2  # share of the account: it comes back sooner
         hold = retry_delay(0, base=spread, cap=spread, rng=self._rng, retry_after=rate_limited)
         self.until = now + hold
-        logging.getLogger("agent.sync").info(
-            "sync: rate limited (429): holding all sending for %.0f s", hold
+        self.rate, self._since, self._next = PACED_START_RATE, None, 0.0
+        log.info(
+            "sync: rate limited (429): holding all sending for %.0f s, then %g request/s",
+            hold,
+            PACED_START_RATE,
         )
+
+    def wait(self) -> float:
+        """Seconds before the next request may start (0 when free or its turn has come)."""
+        if self.rate is None:
+            return 0.0
+        return min(max(0.0, self._next - self._monotonic()), PACED_SLACK / self.rate)
+
+    def sent(self, started: float) -> None:
+        """A request that started at monotonic time `started` was answered 200."""
+        if self.rate is None:
+            return
+        if self._since is None:
+            self._since = started
+        elif self._monotonic() - self._since >= PACED_DOUBLING_SECONDS:
+            self.rate, self._since = self.rate * 2, self._monotonic()
+            if self.rate >= PACED_FREE_RATE:
+                log.info("sync: no 429 at %g request/s: sending freely again", self.rate / 2)
+                self.rate = None
+                return
+        self._next = started + PACED_SLACK / self.rate

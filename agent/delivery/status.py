@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from typing import Any
 
 from agent.delivery.outbox import Outbox
@@ -20,6 +21,8 @@ META_LAST_ERROR_AT = "sync.last_error_at"
 META_DUPLICATES = "sync.possible_duplicates"  # timeouts and drops: the server may have it
 META_DAEMON = "daemon.process"  # JSON {pid, started_at, stopped_at} of `run`
 META_DEVICES = "daemon.devices"  # JSON of taps, scanners and pipeline counters, on change
+
+NOTES_EVERY_SECONDS = 1.0  # the sync engine's notes are written at most this often
 
 
 def delivery_status(outbox: Outbox, *, now: float) -> dict[str, Any]:
@@ -77,3 +80,36 @@ def add_possible_duplicates(outbox: Outbox, count: int) -> None:
     if count > 0:
         total = int(outbox.get_meta(META_DUPLICATES) or 0) + count
         outbox.set_meta(META_DUPLICATES, str(total))
+
+
+class Notes:
+    """The sync engine's notes for `status`, gathered by its workers and written at most once
+    a second: each write is a transaction of its own."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self._outbox = outbox
+        self._lock = threading.Lock()
+        self._notes: dict[str, str] = {}
+        self._new_duplicates = 0
+        self._flushed = 0.0
+
+    def note(self, notes: dict[str, str]) -> None:
+        with self._lock:
+            self._notes.update(notes)
+
+    def error(self, error: str, now: float, *, maybe_delivered: bool = False) -> None:
+        with self._lock:
+            self._notes[META_LAST_ERROR] = error
+            self._notes[META_LAST_ERROR_AT] = repr(now)
+            self._new_duplicates += maybe_delivered
+
+    def flush(self, now: float, *, force: bool = False) -> None:
+        with self._lock:
+            if not force and now - self._flushed < NOTES_EVERY_SECONDS:
+                return
+            self._flushed = now
+            notes, self._notes = self._notes, {}
+            new_duplicates, self._new_duplicates = self._new_duplicates, 0
+        for key, value in notes.items():
+            self._outbox.set_meta(key, value)
+        add_possible_duplicates(self._outbox, new_duplicates)

@@ -11,7 +11,8 @@ nothing is sent until the token probe answers 200; retry -> back to pending afte
 backoff, never before Retry-After. A run of temporary failures (the internet is down, the
 server is failing) ends the pass early rather than hammering; the next tick tries again.
 
-A 429 holds the whole till, not just that event (`agent.delivery.backoff.Hold`).
+A 429 holds the whole till, not just that event, and the till comes back paced, with one
+worker (`agent.delivery.backoff.Hold`).
 
 The engine writes through its own connection with `synchronous=NORMAL` (WAL): its writes
 (claims, acks, retries) only decide whether an event might be sent twice, never whether it
@@ -38,18 +39,10 @@ from agent.delivery.backoff import Hold, retry_delay
 from agent.delivery.hellotext import HellotextClient, Outcome, Park, Pause, Retry, Sent
 from agent.delivery.outbox import Outbox, OutboxRow
 from agent.delivery.profiles import LOCAL_STATUS, Contact, ProfileResolver
-from agent.delivery.status import (
-    META_LAST_ERROR,
-    META_LAST_ERROR_AT,
-    META_LAST_SUCCESS,
-    META_PAUSED,
-    META_PAUSED_AT,
-    add_possible_duplicates,
-)
+from agent.delivery.status import META_LAST_SUCCESS, META_PAUSED, META_PAUSED_AT, Notes
 
 log = logging.getLogger("agent.sync")
 
-NOTES_EVERY_SECONDS = 1.0  # status notes are written at most this often
 PROGRESS_EVERY_SECONDS = 0.1
 
 Progress = Callable[[int, int], None]
@@ -120,12 +113,10 @@ class Syncer:
         self.profiles = ProfileResolver(client, country=config.store.country)
         self._acks = GroupAck(self._outbox, clock)
         self._running = threading.Lock()
-        self._state = threading.Lock()  # pause and notes, shared by the workers
+        self._state = threading.Lock()  # the pause, shared by the workers
         self._paused: str | None = self._outbox.get_meta(META_PAUSED) or None
         self._last_probe: float | None = None  # paused by an earlier run: probe at once
-        self._notes: dict[str, str] = {}  # status for `status`, written in groups
-        self._new_duplicates = 0
-        self._notes_flushed = 0.0
+        self._notes = Notes(self._outbox)  # status for `status`, written in groups
         self.last_error: str | None = None  # plain, for the daemon's status (no DB read)
         self.answers_wrong = False  # the last answer was not Hellotext's (a captive portal?)
         self._hold = Hold(cap=self._cap, rng=self._rng)  # after a 429: the whole till waits
@@ -183,7 +174,7 @@ class Syncer:
                 end = None if budget is None else time.monotonic() + budget
                 run = _Pass(report, deadline, end)
                 self._pass(run, progress)
-                self._hold.settle(run.rate_limited, now=self._clock())
+                self._hold.settle(run.rate_limited, now=self._clock(), sent=report.sent)
             report.paused = self._paused
             if report.handled or report.stopped_early:
                 log.info(
@@ -202,7 +193,7 @@ class Syncer:
 
     def _pass(self, run: _Pass, progress: Progress | None) -> None:
         total = self._outbox.counts().get("pending", 0)
-        count = 1 if self._hold.probing else self._concurrency
+        count = 1 if self._hold.paced else self._concurrency
         workers = [_spawn(self._work, run) for _ in range(count)]
         try:
             while True:
@@ -210,25 +201,49 @@ class Syncer:
                 if progress is not None:
                     handled = run.report.handled
                     progress(handled, max(total, handled))
-                self._flush_notes(self._clock())
+                self._notes.flush(self._clock())
                 if not running or any(f.exception() for f in done):
                     break
         finally:
             with run.lock:
                 run.stop = True  # an exception or Ctrl-C: workers finish their request, stop
+                run.claimed.notify_all()  # (a paced worker waiting for its turn, too)
             wait(workers)
             if run.queue:  # claimed and never tried: back as they were
                 self._outbox.release([row.id for row in run.queue], now=self._clock())
                 run.report.released += len(run.queue)
-            self._flush_notes(self._clock(), force=True)
+            self._notes.flush(self._clock(), force=True)
         for worker in workers:
             worker.result()  # re-raise a worker's exception here
 
     def _work(self, run: _Pass) -> None:
         """A worker: take a row, deliver it, record the answer; until none is left or stop."""
         while (row := self._next(run)) is not None:
+            if not self._turn(run):
+                with run.lock:
+                    run.queue.appendleft(row)  # released at the end of the pass, untried
+                return
+            started = time.monotonic()
             outcome = self._deliver(row)
             self._record(run, row, outcome)
+            if isinstance(outcome, Sent):
+                self._hold.sent(started)
+
+    def _turn(self, run: _Pass) -> bool:
+        """Wait for the next request's turn while paced after a 429; False: the pass ends
+        (stopped, or the turn comes after its deadline: the next pass takes it)."""
+        wait = self._hold.wait()
+        if wait <= 0:
+            return True
+        with run.lock:
+            over = run.budget_end is not None and time.monotonic() + wait > run.budget_end
+            if over or (run.deadline is not None and self._clock() + wait > run.deadline):
+                run.report.stopped_early = run.report.stopped_early or "deadline"
+                run.stop = True
+            turn = time.monotonic() + wait
+            while not run.stop and (left := turn - time.monotonic()) > 0:
+                run.claimed.wait(left)
+            return not run.stop
 
     def _next(self, run: _Pass) -> OutboxRow | None:
         """The next claimed row. The worker that finds the queue short claims the next batch
@@ -298,7 +313,7 @@ class Syncer:
                 with run.lock:
                     run.report.sent += 1
                     run.failures = 0
-                self._note({META_LAST_SUCCESS: repr(now)})
+                self._notes.note({META_LAST_SUCCESS: repr(now)})
             case Park(status=status, body=body):
                 self._outbox.park(row.id, now=now, status=status, error=body)
                 with run.lock:
@@ -350,31 +365,12 @@ class Syncer:
             self._probe_interval,
         )
         self._note_error(reason, now)
-        self._note({META_PAUSED: reason, META_PAUSED_AT: repr(now)})
-        self._flush_notes(now, force=True)
-
-    def _note(self, notes: dict[str, str]) -> None:
-        with self._state:
-            self._notes.update(notes)
+        self._notes.note({META_PAUSED: reason, META_PAUSED_AT: repr(now)})
+        self._notes.flush(now, force=True)
 
     def _note_error(self, error: str, now: float, *, maybe_delivered: bool = False) -> None:
         self.last_error = error
-        with self._state:
-            self._notes[META_LAST_ERROR] = error
-            self._notes[META_LAST_ERROR_AT] = repr(now)
-            self._new_duplicates += maybe_delivered
-
-    def _flush_notes(self, now: float, *, force: bool = False) -> None:
-        """Write status notes at most once a second: each write is a transaction of its own."""
-        with self._state:
-            if not force and now - self._notes_flushed < NOTES_EVERY_SECONDS:
-                return
-            self._notes_flushed = now
-            notes, self._notes = self._notes, {}
-            new_duplicates, self._new_duplicates = self._new_duplicates, 0
-        for key, value in notes.items():
-            self._outbox.set_meta(key, value)
-        add_possible_duplicates(self._outbox, new_duplicates)
+        self._notes.error(error, now, maybe_delivered=maybe_delivered)
 
 
 def _spawn(fn: Callable[[_Pass], None], run: _Pass) -> Future[None]:
