@@ -17,7 +17,7 @@ while a till got nothing through cut the peak but left tills asleep when the cro
 (drain past 1.5 x).
 Taking turns works: a till back from its hold sends one request a second, its gaps kept,
 so the ~50 tills that got in fill the window exactly and keep their places, the others'
-single probes are the only 429s, and a 120 s spread keeps those few. Doubling the rate
+single tries draw most of the 429s, and a 120 s spread keeps those few. Doubling the rate
 every 20 s without a 429 lets the last tills take the room the drained ones leave (model:
 59/s, 1.25-1.39 x; measured 57-59/s, 1.28 x).
 """
