@@ -146,6 +146,8 @@ def live_lines(live: dict[str, Any] | None, *, now: float) -> list[str]:
     if sync.get("answers_wrong"):
         lines.append(f"{'answers':<20}Hellotext's answers look wrong (a captive portal?):"
                      " check the till's network")  # fmt: skip
+    if sync.get("rate_limited"):
+        lines.append(f"{'rate limit':<20}Hellotext answered 429: {sync['rate_limited']}")
     if sync.get("failed_passes"):
         since = f" since {_at(sync['since'], now)}" if sync.get("since") else ""
         lines.append(

@@ -107,6 +107,7 @@ def status_line(
     *,
     counts: dict[str, int] | None,
     paused: str | None,
+    rate_limited: str | None,
     degraded: str | None,
     clock: str | None,
     sync: SyncHealth,
@@ -121,6 +122,8 @@ def status_line(
             text += f", {counts['parked']} parked"
     if paused:
         text += f", paused: {paused}"
+    elif rate_limited:
+        text += f", rate limited (429): {rate_limited}"
     problems = []
     if degraded:
         problems.append(degraded)

@@ -8,7 +8,7 @@ scrape never touches the printer's path; it reads the outbox through its lock, l
 
 Metric names: hellotext_agent_outbox_events{state}, _oldest_pending_age_seconds,
 _deliveries_total{outcome}, _receipts_total{printer,result}, _printer_up{printer},
-_tap_bytes_total{printer,direction}, _paused, _clock_suspect, _info{version}.
+_tap_bytes_total{printer,direction}, _paused, _rate_limited, _clock_suspect, _info{version}.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ class Snapshot:
     receipts: dict[str, dict[str, int]]  # printer -> result -> total since start
     printers: list[PrinterSample] = field(default_factory=list)
     paused: bool = False
+    rate_limited: bool = False
     clock_suspect: bool = False
 
 
@@ -102,6 +103,9 @@ class ServiceCollector(Collector):
         yield up
         yield tap
         yield GaugeMetricFamily(f"{p}paused", "1 while sending is paused", value=snap.paused)
+        yield GaugeMetricFamily(
+            f"{p}rate_limited", "1 while a 429 holds or paces sending", value=snap.rate_limited
+        )
         yield GaugeMetricFamily(
             f"{p}clock_suspect", "1 when the clock looks wrong", value=snap.clock_suspect
         )
@@ -176,6 +180,7 @@ def snapshot_of(
         receipts={name: dict(results) for name, results in by_printer.items()},
         printers=printers,
         paused=syncer.paused is not None if syncer is not None else True,
+        rate_limited=syncer is not None and syncer.rate_limited() is not None,
         clock_suspect=clock_suspect,
     )
 

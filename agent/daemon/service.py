@@ -352,6 +352,7 @@ class Service:
         return status_line(
             counts=counts,
             paused=(syncer.paused if syncer else None) if self._client else "no token",
+            rate_limited=syncer.rate_limited() if syncer else None,
             degraded=self.keeper.degraded,
             clock=self.clock.suspect,
             sync=self.sync_health,
@@ -369,6 +370,7 @@ class Service:
             "sync": {
                 **self.sync_health.as_dict(),
                 "answers_wrong": bool(self.syncer and self.syncer.answers_wrong),
+                "rate_limited": self.syncer.rate_limited() if self.syncer else None,
                 "last_error": self.syncer.last_error if self.syncer else None,
             },
             "devices": device_status(self.taps, self.scanners, self.pipeline),

@@ -101,6 +101,14 @@ class Hold:
             PACED_START_RATE,
         )
 
+    def describe(self, now: float) -> str | None:
+        """What a 429 still does to sending, for `status` (None: nothing)."""
+        if self.holds(now):
+            return f"holding all sending for {self.until - now:.0f} s more"
+        if self.rate is not None:
+            return f"{self.rate:g} request/s, doubling every {PACED_DOUBLING_SECONDS:.0f} s"
+        return None
+
     def wait(self) -> float:
         """Seconds before the next request may start (0 when free or its turn has come)."""
         if self.rate is None:

@@ -130,6 +130,10 @@ class Syncer:
     def paused(self) -> str | None:
         return self._paused
 
+    def rate_limited(self) -> str | None:
+        """What a 429 still does to sending (held, or paced), None when nothing."""
+        return self._hold.describe(self._clock())
+
     def close(self) -> None:
         """Close the engine's connection (the client is the caller's). Workers are daemon
         threads: one stuck in the network never holds the process at exit."""

@@ -7,6 +7,7 @@ serves `[metrics] listen`; the test prints a receipt, waits for its delivery and
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from agent.config import AgentConfig
 from agent.daemon.clock import ClockWatch
 from agent.daemon.service import Service
 from agent.delivery.events import Event, new_event_id
-from agent.standin.server import FakeHellotext
+from agent.standin.server import FakeHellotext, Faults
 
 SAMPLE = Path(__file__).resolve().parents[2] / "agent" / "samples" / "supermercado.bin"
 TOKEN = "metrics-token"
@@ -97,21 +98,24 @@ def test_a_printed_sale_shows_up_in_every_metric(tmp_path: Path) -> None:
     assert m[("hellotext_agent_info", (("version", __version__),))] == 1
 
 
+def sale() -> Event:
+    return Event(
+        id=new_event_id(),
+        action="tienda_fisica.pago",
+        session="s",
+        amount=Decimal("10.00"),
+        currency="UYU",
+        tracked_at=datetime(2026, 11, 26, 12, 0, tzinfo=UTC),
+    )
+
+
 def test_a_refused_token_shows_paused_and_a_growing_oldest_pending_age(tmp_path: Path) -> None:
     with FakeHellotext(token="another-token") as fake:
         service = Service(config(tmp_path, fake.url))
         service.start()
         try:
             assert service.outbox is not None and service.syncer is not None
-            sale = Event(
-                id=new_event_id(),
-                action="tienda_fisica.pago",
-                session="s",
-                amount=Decimal("10.00"),
-                currency="UYU",
-                tracked_at=datetime(2026, 11, 26, 12, 0, tzinfo=UTC),
-            )
-            service.outbox.add([sale], now=time.time() - 7200)  # waiting for two hours
+            service.outbox.add([sale()], now=time.time() - 7200)  # waiting for two hours
             service.wake_sync()
             assert wait_until(
                 lambda: service.syncer is not None and service.syncer.paused is not None, 30
@@ -123,6 +127,32 @@ def test_a_refused_token_shows_paused_and_a_growing_oldest_pending_age(tmp_path:
     assert m[("hellotext_agent_paused", ())] == 1
     assert m[("hellotext_agent_outbox_events", (("state", "pending"),))] == 1
     assert m[("hellotext_agent_oldest_pending_age_seconds", ())] >= 7200
+
+
+def test_a_429_shows_rate_limited_in_metrics_and_the_status_line(tmp_path: Path) -> None:
+    with FakeHellotext(token=TOKEN, faults=Faults(rate_limit_every=1, retry_after="30")) as fake:
+        service = Service(config(tmp_path, fake.url))
+        service.start()
+        try:
+            assert service.outbox is not None and service.metrics is not None
+            before = scrape(service.metrics.port)
+            service.outbox.add([sale()], now=time.time())
+            service.wake_sync()
+            assert wait_until(
+                lambda: service.syncer is not None and service.syncer.rate_limited() is not None,
+                30,
+            )
+            m = scrape(service.metrics.port)
+            line = service.snapshot()["status"]
+        finally:
+            service.stop()
+    assert before[("hellotext_agent_rate_limited", ())] == 0
+    assert m[("hellotext_agent_rate_limited", ())] == 1
+    assert m[("hellotext_agent_paused", ())] == 0  # a 429 is not a refused token
+    assert m[("hellotext_agent_outbox_events", (("state", "pending"),))] == 1  # nothing lost
+    # Held at least Retry-After (30 s), at most the 120 s spread: what systemctl status shows.
+    assert re.search(r"1 pending, rate limited \(429\): holding all sending for \d+ s more", line)
+    assert 29 <= int(re.findall(r"for (\d+) s", line)[0]) <= 120
 
 
 def test_an_empty_listen_serves_nothing_and_a_bad_one_names_the_key(tmp_path: Path) -> None:

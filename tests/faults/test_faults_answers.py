@@ -1,6 +1,7 @@
 """Issue 9, case 6: Hellotext's side answers wrong. A captive portal's HTML 200 is not
-"sent"; a trickling answer is cut at the exchange's deadline; SIGTERM ends the daemon within
-10 s whatever the network does; Retry-After is capped; a 100 MB answer leaves RSS flat.
+"sent"; a 429 storm shows in `status`; a trickling answer is cut at the exchange's
+deadline; SIGTERM ends the daemon within 10 s whatever the network does; Retry-After is
+capped; a 100 MB answer leaves RSS flat.
 """
 
 from __future__ import annotations
@@ -75,6 +76,29 @@ def test_a_captive_portal_is_not_hellotext_and_nothing_is_marked_sent(
     assert until(lambda: once_each(fake, range(1, 2)) and fake.event_count == 3)
     assert len(fake.profiles) == 1, "the profile look-up went through once the portal was gone"
     assert until(lambda: "captive portal" not in till.status())
+
+
+def test_a_429_storm_shows_in_status_and_the_sale_waits_printed(
+    tmp_path: Path, fake: FakeHellotext, tills: list[Till], capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.set_faults(rate_limit_every=1, retry_after="30")  # the account's limit is spent
+    till = Till(tmp_path, outbox=tmp_path / "outbox.db", fake=fake)
+    tills.append(till)
+    till.start()
+    till.print(job(1, when=now()))
+    assert till.printed_unchanged()
+    assert until(lambda: "rate limited (429): holding all sending for" in till.status())
+    config = str(till.write_config())
+
+    def shown() -> bool:  # `status` reads the daemon's status file, written every few seconds
+        assert main(["--config", config, "status"]) == 0
+        return "Hellotext answered 429: holding all sending for" in capsys.readouterr().out
+
+    assert until(shown)
+    with Outbox(tmp_path / "outbox.db") as outbox:
+        counts = outbox.counts()
+    assert counts["pending"] + counts["inflight"] == 2 and counts["sent"] == 0  # kept, waiting
+    assert fake.event_count == 0
 
 
 def test_a_trickling_answer_is_cut_at_the_deadline_and_counted_maybe_delivered(
