@@ -19,7 +19,7 @@ Taking turns works: a till back from its hold sends one request a second, its ga
 so the ~50 tills that got in fill the window exactly and keep their places, the others'
 single tries draw most of the 429s, and a 120 s spread keeps those few. Doubling the rate
 every 20 s without a 429 lets the last tills take the room the drained ones leave (model:
-59/s, 1.25-1.39 x; measured 57-59/s, 1.28 x).
+59-61/s, 1.25-1.39 x; measured 57-59/s, 1.26-1.28 x).
 """
 
 from __future__ import annotations

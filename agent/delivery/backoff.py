@@ -115,16 +115,18 @@ class Hold:
             return 0.0
         return min(max(0.0, self._next - self._monotonic()), PACED_SLACK / self.rate)
 
-    def sent(self, started: float) -> None:
-        """A request that started at monotonic time `started` was answered 200."""
+    def answered(self, started: float, *, sent: bool) -> None:
+        """A request that started at monotonic time `started` was answered (`sent`: 200).
+        Any answer takes its turn: a 5xx while paced does not let the next one go early."""
         if self.rate is None:
             return
-        if self._since is None:
-            self._since = started
-        elif self._monotonic() - self._since >= PACED_DOUBLING_SECONDS:
-            self.rate, self._since = self.rate * 2, self._monotonic()
-            if self.rate >= PACED_FREE_RATE:
-                log.info("sync: no 429 at %g request/s: sending freely again", self.rate / 2)
-                self.rate = None
-                return
+        if sent:
+            since = started if self._since is None else self._since
+            if started - since >= PACED_DOUBLING_SECONDS:
+                self.rate, since = self.rate * 2, started
+                if self.rate >= PACED_FREE_RATE:
+                    log.info("sync: no 429 at %g request/s: sending freely again", self.rate / 2)
+                    self.rate = None
+                    return
+            self._since = since
         self._next = started + PACED_SLACK / self.rate

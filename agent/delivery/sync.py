@@ -230,8 +230,7 @@ class Syncer:
             started = time.monotonic()
             outcome = self._deliver(row)
             self._record(run, row, outcome)
-            if isinstance(outcome, Sent):
-                self._hold.sent(started)
+            self._hold.answered(started, sent=isinstance(outcome, Sent))
 
     def _turn(self, run: _Pass) -> bool:
         """Wait for the next request's turn while paced after a 429; False: the pass ends

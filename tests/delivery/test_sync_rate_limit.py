@@ -114,7 +114,7 @@ def test_the_paced_rate_doubles_every_20_s_without_a_429_until_the_till_sends_fr
     rates = []
     while hold.paced and mono.now < 1000:
         rates.append(hold.rate)
-        hold.sent(mono.now)
+        hold.answered(mono.now, sent=True)
         mono.now += hold.wait()  # the till sends at every turn, each answered 200
         assert hold.wait() == 0
     assert rates[0] == 1 and rates[21] == 2  # 1.05 s apart: the 21st request is at 21 s
@@ -128,12 +128,27 @@ def test_a_429_while_paced_holds_again_and_starts_from_one_request_a_second() ->
     hold = Hold(cap=300, rng=random.Random(2), monotonic=mono)
     hold.settle(1.0, now=NOW)
     for _ in range(30):
-        hold.sent(mono.now)
+        hold.answered(mono.now, sent=True)
         mono.now += 1.1
     assert hold.rate == 2
     hold.settle(1.0, now=NOW + 100)
     assert hold.rate == 1 and hold.holds(NOW + 101)
     assert NOW + 101 <= hold.until <= NOW + 100 + RATE_LIMIT_SPREAD_SECONDS
+
+
+def test_a_failed_answer_while_paced_still_takes_its_turn_and_only_a_200_doubles() -> None:
+    mono = Monotonic()
+    hold = Hold(cap=300, rng=random.Random(4), monotonic=mono)
+    hold.settle(1.0, now=NOW)
+    hold.answered(mono.now, sent=True)
+    for _ in range(30):  # 500s for 33 s: each still waits its 1.05 s turn
+        mono.now += 1.1
+        hold.answered(mono.now, sent=False)
+        assert hold.wait() == pytest.approx(1.05)
+    assert hold.rate == 1
+    mono.now += 1.1
+    hold.answered(mono.now, sent=True)  # the first 200 after 20 s: only now does it double
+    assert hold.rate == 2
 
 
 def test_a_till_that_got_more_through_before_its_429_comes_back_sooner() -> None:
