@@ -91,7 +91,7 @@ def test_a_429_holds_all_sending_then_the_till_comes_back_at_one_request_a_secon
     started = time.monotonic()
     report = syncer.run_once(budget=3.5)
     assert (report.sent, report.stopped_early) == (4, "deadline")
-    assert 3.1 <= time.monotonic() - started <= 3.6
+    assert 3.1 <= time.monotonic() - started < 4.1  # not at 4.2 s: it did not wait a fifth turn
     while syncer.run_once().sent:
         pass
     assert outbox.counts().get("sent") == 5 and fake.event_count == 5
