@@ -18,7 +18,7 @@ sys.path[0] = str(ROOT)  # this script is named escpos.py: keep python-escpos im
 from drivers.escpos.decoder import EscposDecoder  # noqa: E402
 from drivers.escpos.select import AutoDecoder, Decoder  # noqa: E402
 
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "escpos"
+FIXTURES = ROOT / "tests" / "fixtures" / "escpos"
 MB = 1_000_000
 
 

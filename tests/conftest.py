@@ -16,8 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def escpos_fixtures() -> Path:
-    if not FIXTURES.is_dir():
-        pytest.skip(f"shared ESC/POS captures not found at {FIXTURES}")
+    assert sorted(FIXTURES.glob("*.bin")), f"the ESC/POS captures are missing from {FIXTURES}"
     return FIXTURES
 
 

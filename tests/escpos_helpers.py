@@ -9,15 +9,8 @@ from drivers.escpos.decoder import EscposDecoder, decode_all
 from drivers.escpos.document import Document
 
 _ROOT = Path(__file__).resolve().parent.parent
-# The real captures sit beside the checkout (../shared); from a git worktree, further up.
-FIXTURES = next(
-    (
-        p / "shared" / "fixtures" / "escpos"
-        for p in _ROOT.parents
-        if (p / "shared" / "fixtures" / "escpos").is_dir()
-    ),
-    _ROOT.parent / "shared" / "fixtures" / "escpos",
-)
+# The real captures, in the repository (their provenance: tests/fixtures/escpos/README.md).
+FIXTURES = _ROOT / "tests" / "fixtures" / "escpos"
 
 
 def chunked(data: bytes, sizes: list[int], **options: Any) -> list[Document]:

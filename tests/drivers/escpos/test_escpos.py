@@ -9,19 +9,14 @@ from pathlib import Path
 
 import pytest
 from escpos.printer import Dummy
-from escpos_helpers import chunked, texts
+from escpos_helpers import FIXTURES, chunked, texts
 from PIL import Image
 
 from drivers.escpos.decoder import EscposDecoder, decode_all
 from drivers.escpos.document import Barcode
 
 ESC, GS, FS, DLE = b"\x1b", b"\x1d", b"\x1c", b"\x10"
-FIXTURE_NAMES = sorted(
-    p.name
-    for p in (
-        Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "escpos"
-    ).glob("*.bin")
-)
+FIXTURE_NAMES = sorted(p.name for p in FIXTURES.glob("*.bin"))
 
 
 # -- the real captures -------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from escpos_helpers import FIXTURES, chunked
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -98,7 +97,6 @@ def mutated_capture(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
-@pytest.mark.skipif(not CAPTURES, reason=f"shared ESC/POS captures not found at {FIXTURES}")
 @settings(FUZZ, max_examples=100)
 @given(data=mutated_capture(), sizes=st.lists(st.integers(1, 4096), max_size=20))
 def test_mutated_captures_never_raise_and_chunking_does_not_matter(

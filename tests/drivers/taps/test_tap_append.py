@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import receipt_layouts as layouts
+from escpos_helpers import FIXTURES as ESCPOS_FIXTURES
 from fake_printer import FakePtyPrinter, FakeTcpPrinter, wait_until
 from tap_rigs import RecordingSink, _pending
 
@@ -22,7 +23,7 @@ from drivers.escpos.decoder import cuts_of, decode_all
 from drivers.taps import CutRequest, Decision, Tap, TapOptions, open_tap
 
 ROOT = Path(__file__).resolve().parents[3]
-FIXTURES = sorted((ROOT.parent / "shared" / "fixtures" / "escpos").glob("*.bin"))
+FIXTURES = sorted(ESCPOS_FIXTURES.glob("*.bin"))
 PAYLOAD = b"SMSTO:+59899000000:QUIERO"
 LINES = ["Escanea y suscribite"]
 BASKET = [
@@ -146,7 +147,7 @@ def tcp_rig(tmp_path: Path) -> Iterator[Callable[..., Printer]]:
 def test_fixtures_and_generated_receipts_get_the_block_before_the_last_cut(
     rig: Callable[..., Printer],
 ) -> None:
-    assert len(FIXTURES) >= 10, "the shared ESC/POS captures are missing"
+    assert len(FIXTURES) >= 10, f"the ESC/POS captures are missing from {ESCPOS_FIXTURES}"
     appender = LastCut(None)
     printer = rig(appender)
     total = b""
