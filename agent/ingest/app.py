@@ -4,7 +4,8 @@ The body is Hellotext's (action, profile or session, object, object_parameters, 
 currency, tracked_at, metadata) plus `phone` or `email` as the identity, as `track --phone`
 takes them. Answers, in Hellotext's shapes:
     200 {"status": "received", "id": "<agent event id>"}   committed to the outbox
-    401 wrong or missing Bearer token      413 body over the cap      400 not JSON
+    401 wrong or missing Bearer token      413 body over the cap
+    400 not JSON, or two Authorization headers
     422 {"errors": [{"type", "message", "parameter"}]}      the event model said no
     503 the outbox could not store it (full disk) or the agent is stopping: retry
 An `Idempotency-Key` header makes the event id a function of the key, so the outbox's unique
@@ -48,6 +49,10 @@ class BodyError(ValueError):
     def __init__(self, problem: Problem) -> None:
         super().__init__(problem["message"])
         self.problem = problem
+
+
+class ClientGone(Exception):
+    """The connection closed before the whole body came."""
 
 
 def problem(kind: str, message: str, parameter: str = "") -> Problem:
@@ -130,6 +135,8 @@ class IngestApp:
         self.in_flight += 1
         try:
             status, body, extra = await self._handle(scope, receive)
+        except ClientGone:
+            return  # nothing to answer, nothing stored
         finally:
             self.in_flight -= 1
         self.answered[status] = self.answered.get(status, 0) + 1
@@ -144,7 +151,11 @@ class IngestApp:
             return 404, _errors(problem("not_found", "only POST " + PATH + " is served")), []
         if scope.get("method") != "POST":
             return 405, _errors(problem("not_allowed", "use POST")), [("Allow", "POST")]
-        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        pairs = scope.get("headers", [])
+        headers = {k.lower(): v for k, v in pairs}
+        if sum(k.lower() == b"authorization" for k, _ in pairs) > 1:  # which one would win?
+            message = "more than one Authorization header"
+            return 400, _errors(problem("invalid", message, "Authorization")), []
         if not hmac.compare_digest(headers.get(b"authorization", b""), self._token):
             message = "missing or wrong Bearer token (the agent's ingest token)"
             return 401, _errors(problem("unauthorized", message)), [("WWW-Authenticate", "Bearer")]
@@ -198,6 +209,8 @@ class IngestApp:
         size = 0
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":  # gone, or cut at the body deadline
+                raise ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self._max_body:
