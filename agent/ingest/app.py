@@ -9,7 +9,8 @@ takes them. Answers, in Hellotext's shapes:
     422 {"errors": [{"type", "message", "parameter"}]}      the event model said no
     503 the outbox could not store it (full disk) or the agent is stopping: retry
 An `Idempotency-Key` header makes the event id a function of the key, so the outbox's unique
-id stores one event per key and a replay is answered with the same id.
+id stores one event per key and a replay is answered with the same id; the body's SHA-256 is
+kept with it, and the same key with another body is 422 (the second body is not stored).
 
 It runs on the server's event loop (its own thread): checks and the event model are quick,
 and the wait for the commit is an await, so one loop serves every connection.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import json
 import logging
@@ -30,7 +32,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.delivery.events import BUILTIN_ACTIONS, Event, new_event_id, stable_event_id
-from agent.errors import AgentError
+from agent.errors import AgentError, KeyReusedError
 from agent.ingest.commit import Committer, Pending
 from agent.phones import to_e164
 
@@ -165,16 +167,21 @@ class IngestApp:
         if raw is None:
             message = f"the body is over {self._max_body} bytes"
             return 413, _errors(problem("too_large", message)), []
-        key = headers.get(b"idempotency-key")
-        answer = self._event(raw, None if key is None else key.decode("latin-1"))
+        raw_key = headers.get(b"idempotency-key")
+        key = None if raw_key is None else raw_key.decode("latin-1")
+        answer = self._event(raw, key)
         if not isinstance(answer, Event):
             return answer
+        digest = None if key is None else hashlib.sha256(raw).hexdigest()
         if self._slots is None:
             self._slots = asyncio.Semaphore(self._max_in_flight)
             self._loop = asyncio.get_running_loop()
         async with self._slots:
             try:
-                stored = await self._commit(answer)
+                stored = await self._commit(answer, digest)
+            except KeyReusedError:
+                message = f"Idempotency-Key {key!r} was used before with another body"
+                return 422, _errors(problem("key_reused", message, "Idempotency-Key")), []
             except AgentError as exc:
                 return 503, _errors(problem("unavailable", f"not stored, retry: {exc}")), _RETRY
             except TimeoutError:  # it may still commit: a retry with the same key is safe
@@ -182,12 +189,12 @@ class IngestApp:
                 return 503, _errors(problem("unavailable", message)), _RETRY
         return 200, {"status": "received", "id": stored}, []
 
-    async def _commit(self, event: Event) -> str:
+    async def _commit(self, event: Event, digest: str | None) -> str:
         """Wait for the event's group commit (or COMMIT_TIMEOUT). A plain loop future and one
         timer: wait_for, shield and wrap_future cost a task and a cross-thread wake per event."""
         assert self._loop is not None
         waiter: asyncio.Future[str] = self._loop.create_future()
-        self._committer.submit(event, waiter)
+        self._committer.submit(event, waiter, digest)
         timer = self._loop.call_later(COMMIT_TIMEOUT, _expire, waiter)
         try:
             return await waiter
