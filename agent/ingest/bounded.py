@@ -34,6 +34,8 @@ log = logging.getLogger("agent.ingest")
 RESERVED_FDS = 256  # taps (two per print job), the outbox's files, OCR's pipes, sync, logs
 ACCEPT_LOG_SECONDS = 60.0
 START_SECONDS = 30.0
+BACKLOG = 128  # connections the kernel queues; beyond the budget each is closed once accepted
+LINGER_SECONDS = 1.0  # a refused request's answer gets this long to be read
 
 
 @dataclass(frozen=True)
@@ -105,13 +107,13 @@ class BoundedProtocol(HttpToolsProtocol):
 
     def on_url(self, url: bytes) -> None:
         self._head_size += len(url)
-        if not self._done and self._head_size <= self.limits.max_header_bytes:
+        if self._checked():
             super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._head_fields += 1
         self._head_size += len(name) + len(value) + 4
-        if self._head_fields <= self.limits.max_headers and not self._over():
+        if self._checked():
             super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
@@ -119,8 +121,7 @@ class BoundedProtocol(HttpToolsProtocol):
         self._disarm()
         if self._done:
             return
-        if self._head_fields > self.limits.max_headers or self._over():
-            self._refuse(431, self._too_big())
+        if not self._checked():
             return
         super().on_headers_complete()
         self._arm(self.limits.body_seconds)
@@ -136,8 +137,16 @@ class BoundedProtocol(HttpToolsProtocol):
             super().on_message_complete()
 
     # -- limits --
-    def _over(self) -> bool:
-        return self._head_size > self.limits.max_header_bytes
+    def _checked(self) -> bool:
+        """False once refused; refuses (431) a head over either cap, at once."""
+        if self._done:
+            return False
+        if self._head_fields > self.limits.max_headers or (
+            self._head_size > self.limits.max_header_bytes
+        ):
+            self._refuse(431, self._too_big())
+            return False
+        return True
 
     def _too_big(self) -> str:
         most = self.limits
@@ -177,7 +186,12 @@ class BoundedProtocol(HttpToolsProtocol):
                 f"content-length: {len(payload)}\r\nconnection: close\r\n\r\n"
             )
             self.transport.write(head.encode() + payload)
-        self.transport.close()
+        # Not closed at once: unread bytes would make the kernel send a reset, which can
+        # destroy the answer before the client reads it. Half-close, stop reading, close soon.
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.transport.pause_reading()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
     def _count(self, status: int) -> None:
         self.refused[status] = self.refused.get(status, 0) + 1
@@ -214,6 +228,10 @@ class AcceptErrors:
 
     def handle(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         if context.get("message") != "socket.accept() out of system resource":
+            if isinstance(context.get("exception"), ValueError) and "_start_serving" in str(
+                context.get("handle")
+            ):
+                return  # that retry fired after stop() closed the socket: nothing to serve
             loop.default_exception_handler(context)
             return
         self.count += 1
@@ -261,7 +279,9 @@ class BoundedServer:
                 timeout_keep_alive=int(limits.keep_alive_seconds),
                 timeout_graceful_shutdown=5,
                 server_header=False,
-                backlog=128,  # what waits beyond the budget is refused as it is accepted
+                # asyncio tries `backlog` accepts per wake, and on EMFILE it keeps trying and
+                # schedules a retry per try: one. The kernel's queue is set apart in start().
+                backlog=1,
             ),
             name,
         )
@@ -289,6 +309,7 @@ class BoundedServer:
             if time.monotonic() > deadline:
                 break
             time.sleep(0.01)
+        self._sock.listen(BACKLOG)  # listen() again only resizes the kernel's queue
 
     def stop(self, timeout: float) -> None:
         """Stop accepting; requests in flight finish within `timeout`, then it is forced."""
