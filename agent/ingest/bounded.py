@@ -309,7 +309,8 @@ class BoundedServer:
             if time.monotonic() > deadline:
                 break
             time.sleep(0.01)
-        self._sock.listen(BACKLOG)  # listen() again only resizes the kernel's queue
+        if self._server.started:
+            self._sock.listen(BACKLOG)  # listen() again only resizes the kernel's queue
 
     def stop(self, timeout: float) -> None:
         """Stop accepting; requests in flight finish within `timeout`, then it is forced."""
