@@ -119,8 +119,6 @@ class BoundedProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._disarm()
-        if self._done:
-            return
         if not self._checked():
             return
         super().on_headers_complete()
