@@ -3,15 +3,21 @@ connection and try; before, 83,020 tracebacks in 15 s. Now one line a minute say
 
 from __future__ import annotations
 
+import asyncio
+import errno
+import logging
 import os
 import socket
 import sys
 import time
 from pathlib import Path
 
+import pytest
 from fake_printer import free_port, wait_until
 from hostile_rig import open_files, spawn_at_fd_limit
 from ingest.ingest_rig import INGEST_TOKEN
+
+from agent.ingest.bounded import RESERVED_FDS, AcceptErrors, connection_budget
 
 CHILD = Path(__file__).with_name("emfile_child.py")
 
@@ -50,3 +56,35 @@ def test_accept_errors_are_logged_once_a_minute(tmp_path: Path) -> None:
     assert text.count("out of system resource") == 0, text.count("out of system resource")
     assert text.count("Traceback") == 0
     assert text.count("cannot accept connections: Too many open files") == 1, text[-2000:]
+
+
+def test_the_report_comes_back_after_a_minute_with_the_count() -> None:
+    now = [100.0]
+    errors = AcceptErrors("ingest-http", clock=lambda: now[0])
+    loop = asyncio.new_event_loop()
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("agent.ingest").addHandler(handler)
+    try:
+        context = {"message": "socket.accept() out of system resource",
+                   "exception": OSError(errno.EMFILE, "Too many open files")}  # fmt: skip
+        for _ in range(500):
+            errors.handle(loop, context)
+        now[0] += 61
+        errors.handle(loop, context)
+    finally:
+        logging.getLogger("agent.ingest").removeHandler(handler)
+        loop.close()
+    assert len(lines) == 2 and errors.count == 501
+    assert "(1 time(s)" in lines[0] and "(500 time(s)" in lines[1]
+
+
+@pytest.mark.parametrize(
+    ("soft", "ingest", "metrics"), [(1024, 200, 16), (8192, 200, 16), (300, 33, 5), (200, 1, 1)]
+)
+def test_budgets_leave_the_reserve_to_the_taps(soft: int, ingest: int, metrics: int) -> None:
+    assert connection_budget(200, 0.75, soft) == ingest
+    assert connection_budget(16, 0.125, soft) == metrics
+    if soft > RESERVED_FDS:
+        assert ingest + metrics + RESERVED_FDS <= soft
