@@ -11,6 +11,9 @@ can take from the taps the file descriptors, the memory or the CPU a receipt nee
 - at most `max_header_bytes` of request line and headers and `max_headers` fields: past it
   431 at once, before reading more;
 - "out of file descriptors" on accept logged once a minute (asyncio logs it per try).
+
+It subclasses uvicorn's HttpToolsProtocol and calls into its parser callbacks, so a uvicorn
+upgrade must pass tests/hostile (which exercise every limit over real sockets).
 """
 
 from __future__ import annotations
