@@ -6,6 +6,7 @@ AgentError
 ├── OutboxError        the SQLite outbox failed
 │   └── StorageFullError   the disk is full: nothing new can be committed
 ├── DeliveryError      talking to Hellotext failed (translated from httpx)
+├── KeyReusedError     an ingest Idempotency-Key came again with another body
 └── ReceiptError       a receipt template is invalid or a receipt cannot be read
 """
 
@@ -19,6 +20,7 @@ __all__ = [
     "DeliveryError",
     "DeviceError",
     "DriverError",
+    "KeyReusedError",
     "OutboxError",
     "ReceiptError",
     "StorageFullError",
@@ -47,3 +49,7 @@ class DeliveryError(AgentError):
 
 class ReceiptError(AgentError):
     """A receipt template is invalid, or a receipt could not be read."""
+
+
+class KeyReusedError(AgentError):
+    """An Idempotency-Key already stored with another request body (the ingest app: 422)."""

@@ -59,6 +59,7 @@ def test_environment_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         ('[[printer]]\nname = "caja"\nmode = "spool"\npath = "/tmp"\ncommand_set = "epson"\n',
          "printer[0].command_set"),
         ('[hellotext]\ntoken = "abc"\n', "hellotext.token"),
+        ("[ingest]\nbody_timeout_seconds = 0\n", "ingest.body_timeout_seconds"),
         ("[sync\n", "config"),
     ],
 )

@@ -76,11 +76,11 @@ def _scrape(port: int) -> dict[str, float]:
     return samples
 
 
-def _post_checkin(port: int) -> str:
+def _post_checkin(port: int, evento: str = "demo") -> str:
     """An in-store app (a check-in tablet) posting to the agent as it would to Hellotext."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        body = {"action": APP_ACTION, "email": "ana@example.com", "metadata": {"evento": "demo"}}
+        body = {"action": APP_ACTION, "email": "ana@example.com", "metadata": {"evento": evento}}
         headers = {"Authorization": f"Bearer {DEMO_APP_TOKEN}", "Idempotency-Key": "tablet:1"}
         conn.request("POST", "/v1/attribution/events", body=json.dumps(body), headers=headers)
         answer = conn.getresponse()
@@ -205,6 +205,8 @@ def run_demo(*, console: Console | None = None, pause: float = 1.2) -> int:
                         live.console.print("[yellow]Hellotext went offline[/yellow]")
                         answer = _post_checkin(app_port)
                         live.console.print(f"check-in tablet -> local endpoint: {answer}")
+                        answer = _post_checkin(app_port, "otro")  # a bug in the app: refused
+                        live.console.print(f"the same Idempotency-Key, another body: {answer}")
                     if index == 2 * len(plan) // 3:
                         fake.set_faults(offline=False)
                         phase = "back online: the backlog drains"

@@ -266,6 +266,7 @@ class IngestSection(Section):
     max_body_bytes: int = Field(65536, ge=1024, le=1048576)
     max_connections: int = Field(200, ge=1, le=10000)
     max_in_flight: int = Field(8, ge=1, le=256)  # requests waiting for a commit at once
+    body_timeout_seconds: float = Field(10.0, ge=1, le=300)  # a body slower is 408
     token: SecretStr | None = Field(None, exclude=True)  # resolved by load_config
 
     _listen = field_validator("listen")(lambda v: v and parse_host_port(v) and v)

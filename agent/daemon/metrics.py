@@ -13,15 +13,15 @@ _tap_bytes_total{printer,direction}, _paused, _rate_limited, _clock_suspect, _in
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from threading import Thread
-from wsgiref.simple_server import WSGIServer
+from typing import Any
 
-from prometheus_client import start_http_server
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector, CollectorRegistry
@@ -32,6 +32,7 @@ from agent.daemon.pipeline import Pipeline
 from agent.delivery.outbox import Outbox
 from agent.delivery.sync import Syncer, SyncReport
 from agent.errors import AgentError
+from agent.ingest.bounded import BoundedServer, Limits, bind, connection_budget, soft_fd_limit
 from drivers.taps import Tap
 
 log = logging.getLogger("agent.metrics")
@@ -39,6 +40,8 @@ log = logging.getLogger("agent.metrics")
 STATES = ("pending", "inflight", "sent", "parked")
 OUTCOMES = ("sent", "retry", "parked", "paused")
 RESULTS = ("read", "unread", "void")
+MAX_CONNECTIONS = 16  # Prometheus holds one; a few people with curl
+FD_SHARE = 0.125  # of the descriptors left after the reserve (ingest takes 0.75)
 
 
 @dataclass(frozen=True)
@@ -115,32 +118,42 @@ class ServiceCollector(Collector):
 
 
 class MetricsServer:
-    """/metrics on `listen` ("host:port") from a daemon thread; stop() closes it."""
+    """/metrics on `listen` ("host:port"), served under the same bounds as the ingest endpoint
+    (a small connection budget, header and idle deadlines, a header cap) from a thread of its
+    own; stop() closes it."""
 
     def __init__(self, listen: str, snapshot: Callable[[], Snapshot]) -> None:
         self.host, self.port = parse_host_port(listen)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(ServiceCollector(snapshot))
-        self._server: WSGIServer | None = None
-        self._thread: Thread | None = None
+        budget = connection_budget(MAX_CONNECTIONS, FD_SHARE, soft_fd_limit())
+        self.limits = Limits(max_connections=budget, body_seconds=5.0, keep_alive_seconds=30.0)
+        self._server: BoundedServer | None = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["method"] not in ("GET", "HEAD"):
+            status, body, kind = 405, b"use GET\n", "text/plain"
+        else:  # off the loop: a scrape reads the outbox through its lock
+            status, kind = 200, CONTENT_TYPE_LATEST
+            body = await asyncio.to_thread(generate_latest, self.registry)
+        headers = [(b"content-type", kind.encode()), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        body = b"" if scope["method"] == "HEAD" else body
+        await send({"type": "http.response.body", "body": body})
 
     def start(self) -> None:
-        try:
-            server, thread = start_http_server(self.port, self.host, registry=self.registry)
-        except OSError as exc:  # port taken: say which key, the agent does not start
-            raise AgentError(f"metrics.listen {self.host}:{self.port}: {exc.strerror}") from exc
-        self._server, self._thread = server, thread
-        self.port = server.server_port  # 0 picks a free one (tests)
+        sock = bind(self.host, self.port, "metrics.listen")  # port taken: names the key
+        self.port = int(sock.getsockname()[1])  # 0 picks a free one (tests)
+        self._server = BoundedServer(self, sock, self.limits, name="metrics-http")
+        self._server.start()
         log.info("metrics on http://%s:%s/metrics", self.host, self.port)
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop(timeout=5.0)
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
 
 
 class DeliveryTotals:

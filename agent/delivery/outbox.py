@@ -193,10 +193,15 @@ class Outbox:
 
     # --- the queue ------------------------------------------------------------------------
 
-    def add(self, events: Sequence[Event], *, now: float, hold: bool = False) -> AddResult:
-        """Store a batch (one sale) in ONE transaction. Ids already present are duplicates."""
+    def add(
+        self, events: Sequence[Event], *, now: float, hold: bool = False,
+        digests: Sequence[str | None] = (),
+    ) -> AddResult:
+        """Store a batch (one sale) in ONE transaction. Ids already present are duplicates;
+        `digests` (one per event, the ingest request's body hash) are kept with the rows, and
+        a duplicate whose stored digest differs is reported in `conflicts`."""
         stored = [(event.id, event.to_json()) for event in events]
-        result = self._insert(stored, now=now, hold=hold)
+        result = self._insert(stored, now=now, hold=hold, digests=digests)
         if not hold:
             fresh = set(result.added)
             pairs = zip(stored, events, strict=True)
@@ -211,9 +216,13 @@ class Outbox:
         the model, and parks one that fails: nothing malformed is ever sent."""
         return self._insert(items, now=now, hold=hold)
 
-    def _insert(self, items: Sequence[tuple[str, str]], *, now: float, hold: bool) -> AddResult:
+    def _insert(
+        self, items: Sequence[tuple[str, str]], *, now: float, hold: bool,
+        digests: Sequence[str | None] = (),
+    ) -> AddResult:
         state = "local" if hold else "pending"
-        rows = [(id, text, state, now, now) for id, text in items]
+        keep = list(digests) or [None] * len(items)
+        rows = [(id, text, state, now, now, d) for (id, text), d in zip(items, keep, strict=True)]
         ids = [row[0] for row in rows]
 
         def run(conn: sqlite3.Connection) -> AddResult:
@@ -227,12 +236,7 @@ class Outbox:
                 last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
                 span = (last - inserted, last)
                 fresh = {i for (i,) in conn.execute(stmt.IDS_IN_SEQ_RANGE, span)}
-            added: list[str] = []
-            duplicates: list[str] = []
-            for id in ids:
-                (added if id in fresh else duplicates).append(id)
-                fresh.discard(id)  # the same id twice in one batch: the second is a duplicate
-            return AddResult(tuple(added), tuple(duplicates))
+            return stmt.sort_duplicates(conn, ids, fresh, keep)
 
         if not rows:
             return AddResult((), ())

@@ -64,10 +64,17 @@ def _partial_due_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX events_due ON events (next_attempt_at) WHERE state = 'pending'")
 
 
+def _body_digest(db: sqlite_utils.Database) -> None:
+    # The ingest endpoint's request body hash, kept with the event its Idempotency-Key named:
+    # the same key with another body is refused, not answered with the first event's id.
+    db.execute("ALTER TABLE events ADD COLUMN digest TEXT")
+
+
 Migration = tuple[str, Callable[["sqlite_utils.Database"], None]]
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_initial", _initial),
     ("0002_partial_due_index", _partial_due_index),
+    ("0003_body_digest", _body_digest),
 )
 
 
@@ -121,6 +128,29 @@ class OutboxRow:
 class AddResult:
     added: tuple[str, ...]
     duplicates: tuple[str, ...]  # already in the outbox (a receipt seen twice): not added again
+    # Positions in the batch of duplicates stored with another digest (a key reused).
+    conflicts: tuple[int, ...] = ()
+
+
+def sort_duplicates(
+    conn: sqlite3.Connection, ids: Sequence[str], fresh: set[str], digests: Sequence[str | None]
+) -> AddResult:
+    """A batch's ids as added (in `fresh`) or duplicates; a duplicate given a digest that
+    differs from the stored one (an Idempotency-Key with another body) is a conflict."""
+    added: list[str] = []
+    duplicates: list[str] = []
+    conflicts: list[int] = []
+    for at, id in enumerate(ids):
+        if id in fresh:
+            added.append(id)
+            fresh.discard(id)  # the same id twice in one batch: the second is a duplicate
+            continue
+        duplicates.append(id)
+        if digests[at] is not None:
+            (had,) = conn.execute(DIGEST, (id,)).fetchone()
+            if had is not None and had != digests[at]:
+                conflicts.append(at)
+    return AddResult(tuple(added), tuple(duplicates), tuple(conflicts))
 
 
 def _row(v: Sequence[Any], event: Event | None = None) -> OutboxRow:
@@ -222,10 +252,11 @@ COLUMNS = (
     " last_error, sent_at, seq"
 )
 INSERT = (
-    "INSERT INTO events (id, body, state, attempts, created_at, next_attempt_at)"
-    " VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (id) DO NOTHING"
+    "INSERT INTO events (id, body, state, attempts, created_at, next_attempt_at, digest)"
+    " VALUES (?, ?, ?, 0, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
 )  # not OR IGNORE: that would also swallow CHECK failures as "duplicates"
 IDS_IN_SEQ_RANGE = "SELECT id FROM events WHERE seq > ? AND seq <= ?"
+DIGEST = "SELECT digest FROM events WHERE id = ?"
 # INDEXED BY: walk pending rows in insertion order and stop after `limit` due ones, so a
 # 100,000-event backlog drains in O(limit) per claim instead of sorting every due row.
 CLAIM = (

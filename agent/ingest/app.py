@@ -4,11 +4,13 @@ The body is Hellotext's (action, profile or session, object, object_parameters, 
 currency, tracked_at, metadata) plus `phone` or `email` as the identity, as `track --phone`
 takes them. Answers, in Hellotext's shapes:
     200 {"status": "received", "id": "<agent event id>"}   committed to the outbox
-    401 wrong or missing Bearer token      413 body over the cap      400 not JSON
+    401 wrong or missing Bearer token      413 body over the cap
+    400 not JSON, or two Authorization headers
     422 {"errors": [{"type", "message", "parameter"}]}      the event model said no
     503 the outbox could not store it (full disk) or the agent is stopping: retry
 An `Idempotency-Key` header makes the event id a function of the key, so the outbox's unique
-id stores one event per key and a replay is answered with the same id.
+id stores one event per key and a replay is answered with the same id; the body's SHA-256 is
+kept with it, and the same key with another body is 422 (the second body is not stored).
 
 It runs on the server's event loop (its own thread): checks and the event model are quick,
 and the wait for the commit is an await, so one loop serves every connection.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import json
 import logging
@@ -29,7 +32,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.delivery.events import BUILTIN_ACTIONS, Event, new_event_id, stable_event_id
-from agent.errors import AgentError
+from agent.errors import AgentError, KeyReusedError
 from agent.ingest.commit import Committer, Pending
 from agent.phones import to_e164
 
@@ -48,6 +51,10 @@ class BodyError(ValueError):
     def __init__(self, problem: Problem) -> None:
         super().__init__(problem["message"])
         self.problem = problem
+
+
+class ClientGone(Exception):
+    """The connection closed before the whole body came."""
 
 
 def problem(kind: str, message: str, parameter: str = "") -> Problem:
@@ -130,6 +137,8 @@ class IngestApp:
         self.in_flight += 1
         try:
             status, body, extra = await self._handle(scope, receive)
+        except ClientGone:
+            return  # nothing to answer, nothing stored
         finally:
             self.in_flight -= 1
         self.answered[status] = self.answered.get(status, 0) + 1
@@ -144,7 +153,11 @@ class IngestApp:
             return 404, _errors(problem("not_found", "only POST " + PATH + " is served")), []
         if scope.get("method") != "POST":
             return 405, _errors(problem("not_allowed", "use POST")), [("Allow", "POST")]
-        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        pairs = scope.get("headers", [])
+        headers = {k.lower(): v for k, v in pairs}
+        if sum(k.lower() == b"authorization" for k, _ in pairs) > 1:  # which one would win?
+            message = "more than one Authorization header"
+            return 400, _errors(problem("invalid", message, "Authorization")), []
         if not hmac.compare_digest(headers.get(b"authorization", b""), self._token):
             message = "missing or wrong Bearer token (the agent's ingest token)"
             return 401, _errors(problem("unauthorized", message)), [("WWW-Authenticate", "Bearer")]
@@ -154,16 +167,21 @@ class IngestApp:
         if raw is None:
             message = f"the body is over {self._max_body} bytes"
             return 413, _errors(problem("too_large", message)), []
-        key = headers.get(b"idempotency-key")
-        answer = self._event(raw, None if key is None else key.decode("latin-1"))
+        raw_key = headers.get(b"idempotency-key")
+        key = None if raw_key is None else raw_key.decode("latin-1")
+        answer = self._event(raw, key)
         if not isinstance(answer, Event):
             return answer
+        digest = None if key is None else hashlib.sha256(raw).hexdigest()
         if self._slots is None:
             self._slots = asyncio.Semaphore(self._max_in_flight)
             self._loop = asyncio.get_running_loop()
         async with self._slots:
             try:
-                stored = await self._commit(answer)
+                stored = await self._commit(answer, digest)
+            except KeyReusedError:
+                message = f"Idempotency-Key {key!r} was used before with another body"
+                return 422, _errors(problem("key_reused", message, "Idempotency-Key")), []
             except AgentError as exc:
                 return 503, _errors(problem("unavailable", f"not stored, retry: {exc}")), _RETRY
             except TimeoutError:  # it may still commit: a retry with the same key is safe
@@ -171,12 +189,12 @@ class IngestApp:
                 return 503, _errors(problem("unavailable", message)), _RETRY
         return 200, {"status": "received", "id": stored}, []
 
-    async def _commit(self, event: Event) -> str:
+    async def _commit(self, event: Event, digest: str | None) -> str:
         """Wait for the event's group commit (or COMMIT_TIMEOUT). A plain loop future and one
         timer: wait_for, shield and wrap_future cost a task and a cross-thread wake per event."""
         assert self._loop is not None
         waiter: asyncio.Future[str] = self._loop.create_future()
-        self._committer.submit(event, waiter)
+        self._committer.submit(event, waiter, digest)
         timer = self._loop.call_later(COMMIT_TIMEOUT, _expire, waiter)
         try:
             return await waiter
@@ -198,6 +216,8 @@ class IngestApp:
         size = 0
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":  # gone, or cut at the body deadline
+                raise ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self._max_body:

@@ -22,7 +22,7 @@ from typing import Any
 
 from agent.delivery.events import Event
 from agent.delivery.outbox import Outbox
-from agent.errors import AgentError
+from agent.errors import AgentError, KeyReusedError
 
 log = logging.getLogger("agent.ingest")
 MAX_BATCH = 512  # one transaction stays short even under a flood
@@ -34,11 +34,12 @@ class Pending:
     stored, or a replay of an id already stored, answered with the same id). `waiter` is
     the submitter's own token (the app's asyncio future): the committer never touches it."""
 
-    __slots__ = ("event", "waiter", "error")
+    __slots__ = ("event", "waiter", "digest", "error")
 
-    def __init__(self, event: Event, waiter: Any = None) -> None:
+    def __init__(self, event: Event, waiter: Any = None, digest: str | None = None) -> None:
         self.event = event
         self.waiter = waiter
+        self.digest = digest  # the request body's hash, kept with a keyed event
         self.error: BaseException | None = None
 
 
@@ -68,8 +69,8 @@ class Committer:
         self._on_settled = on_settled
         self._thread.start()
 
-    def submit(self, event: Event, waiter: Any = None) -> Pending:
-        pending = Pending(event, waiter)
+    def submit(self, event: Event, waiter: Any = None, digest: str | None = None) -> Pending:
+        pending = Pending(event, waiter, digest)
         with self._ready:
             if self._stopping:
                 raise AgentError("the agent is stopping")
@@ -106,9 +107,12 @@ class Committer:
         while (batch := self._take()) is not None:
             error: BaseException | None = None
             try:
-                result = self._outbox.add([p.event for p in batch], now=self._clock())
+                events, digests = [p.event for p in batch], [p.digest for p in batch]
+                result = self._outbox.add(events, now=self._clock(), digests=digests)
                 self.committed += len(result.added)
                 self.batches += 1
+                for at in result.conflicts:  # that key's event holds another body
+                    batch[at].error = KeyReusedError(batch[at].event.id)
             except AgentError as exc:  # full disk, broken file: the app gets 503, retries
                 log.error("ingest: %s", exc)
                 error = exc
@@ -116,7 +120,7 @@ class Committer:
                 log.exception("ingest: commit failed")
                 error = exc
             for pending in batch:
-                pending.error = error
+                pending.error = error or pending.error
             try:
                 self._on_settled(batch)
             except Exception:  # the listener's bug must not end the commits

@@ -1,31 +1,29 @@
-"""The ingest endpoint's HTTP server: uvicorn (with httptools), in a thread of its own.
+"""The ingest endpoint's HTTP server: uvicorn (with httptools) under `bounded`'s limits, in a
+thread of its own.
 
 uvicorn runs an asyncio event loop on its own thread, never on a tap's or scanner's: a flood of
-app requests can slow their answers, never a receipt. Its options bound the connections
-(`limit_concurrency`: beyond it, 503) and idle keep-alive; the app bounds the body size and
-the requests waiting for a commit. `stop` drains: new requests get 503, uvicorn stops
-accepting and lets the requests in flight get their answer, then the committer and the
-outbox close.
+app requests can slow their answers, never a receipt. `bounded` caps the connections (a budget
+sized from the descriptor limit: beyond it a connection is closed at once), the time for
+headers and body, and the headers' size; the app bounds the body size and the requests waiting
+for a commit. `stop` drains: new requests get 503, uvicorn stops accepting and lets the
+requests in flight get their answer, then the committer and the outbox close.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
-import threading
 import time
 from collections.abc import Callable
-
-import uvicorn
 
 from agent.config import AgentConfig, parse_host_port
 from agent.delivery.outbox import Outbox
 from agent.errors import AgentError
 from agent.ingest.app import IngestApp
+from agent.ingest.bounded import BoundedServer, Limits, bind, connection_budget, soft_fd_limit
 from agent.ingest.commit import Committer
 
 log = logging.getLogger("agent.ingest")
-START_SECONDS = 30.0
+FD_SHARE = 0.75  # of the descriptors left after the reserve; /metrics takes a small part
 
 
 class IngestServer:
@@ -34,7 +32,7 @@ class IngestServer:
         if ingest.token is None:
             raise AgentError("the ingest endpoint needs an ingest token")
         host, port = parse_host_port(ingest.listen)
-        self._sock = _bound_socket(host, port, ingest.listen)  # a taken port leaves nothing open
+        self._sock = bind(host, port, "ingest")  # a taken port leaves nothing open
         try:
             # Its own connection: a commit here never waits behind the syncer's Python lock.
             self.outbox = Outbox(config.outbox.path, synchronous=config.outbox.synchronous)
@@ -49,65 +47,32 @@ class IngestServer:
             max_body=ingest.max_body_bytes,
             max_in_flight=ingest.max_in_flight,
         )
-        self._server = uvicorn.Server(
-            uvicorn.Config(
-                self.app,
-                http="httptools",
-                lifespan="off",
-                log_config=None,
-                access_log=False,
-                limit_concurrency=ingest.max_connections,
-                timeout_keep_alive=60,  # an idle keep-alive connection is closed after this
-                timeout_graceful_shutdown=5,
-                server_header=False,
+        soft = soft_fd_limit()
+        budget = connection_budget(ingest.max_connections, FD_SHARE, soft)
+        if budget < ingest.max_connections:
+            log.warning(
+                "ingest: %d connections at once, not ingest.max_connections = %d: the process"
+                " may open %d files (raise LimitNOFILE)", budget, ingest.max_connections, soft,
             )
-        )
-        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)  # its start/stop chatter
+        self.limits = Limits(max_connections=budget, body_seconds=ingest.body_timeout_seconds)
+        self.http = BoundedServer(self.app, self._sock, self.limits, name="ingest-http")
         self.port = int(self._sock.getsockname()[1])
         self.address = f"{host}:{self.port}"
-        self._thread = threading.Thread(target=self._run, name="ingest-http", daemon=True)
-
-    def _run(self) -> None:
-        try:
-            self._server.run(sockets=[self._sock])
-        except Exception:  # the endpoint may die; the till goes on printing
-            log.exception("ingest endpoint stopped")
 
     def start(self) -> None:
         self.committer.start(self.app.settled)
-        self._thread.start()
-        deadline = time.monotonic() + START_SECONDS
-        while not self._server.started and self._thread.is_alive():
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.01)
+        self.http.start()
         log.info("ingest endpoint on http://%s/v1/attribution/events", self.address)
 
     def stop(self, timeout: float = 5.0) -> None:
         deadline = time.monotonic() + timeout
         self.app.closing = True  # a request that arrives now gets 503: retry later
-        self._server.should_exit = True  # stop accepting; in-flight requests finish
-        self._thread.join(timeout=max(0.1, deadline - time.monotonic()))
-        if self._thread.is_alive():
-            self._server.force_exit = True
-            self._thread.join(timeout=1.0)
+        self.http.stop(timeout)  # stop accepting; in-flight requests finish
         self.committer.stop(timeout=max(0.1, deadline - time.monotonic()))
-        self._sock.close()
         self.outbox.close()
-        log.info("ingest stopped: answers %s", dict(sorted(self.app.answered.items())))
-
-
-def _bound_socket(host: str, port: int, listen: str) -> socket.socket:
-    """Bound here, not by the server, so that a taken port is one clean error."""
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-    except OSError as exc:
-        sock.close()
-        raise AgentError(f"ingest: cannot listen on {listen}: {exc.strerror}") from exc
-    return sock
+        refused = {str(k or "over budget"): v for k, v in sorted(self.http.refused.items())}
+        log.info("ingest stopped: answers %s, refused %s",
+                 dict(sorted(self.app.answered.items())), refused)
 
 
 def start_ingest(
