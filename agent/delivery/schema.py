@@ -64,10 +64,20 @@ def _partial_due_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX events_due ON events (next_attempt_at) WHERE state = 'pending'")
 
 
+def _objects(db: sqlite_utils.Database) -> None:
+    # Hellotext ids of the orders and products this till created (events.model = "orders"),
+    # by kind and "source|reference": a retry reuses the order instead of creating another.
+    db.execute(
+        "CREATE TABLE objects (kind TEXT NOT NULL, key TEXT NOT NULL,"
+        " object_id TEXT NOT NULL, updated_at REAL NOT NULL, PRIMARY KEY (kind, key))"
+    )
+
+
 Migration = tuple[str, Callable[["sqlite_utils.Database"], None]]
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_initial", _initial),
     ("0002_partial_due_index", _partial_due_index),
+    ("0003_objects", _objects),
 )
 
 
