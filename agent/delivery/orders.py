@@ -30,6 +30,7 @@ from agent.delivery import errorbody
 from agent.delivery.events import Event
 from agent.delivery.hellotext import HellotextClient, Outcome, Park, Retry, Sent
 from agent.delivery.outbox import Outbox
+from agent.delivery.profiles import LOCAL_STATUS
 
 log = logging.getLogger("agent.orders")
 
@@ -102,7 +103,10 @@ class OrderFlow:
         """The event's wire body, its order created first when it has one."""
         if event.order is None:
             return event.body_json(profile=profile)
-        order_id = self.order_id(event, attempt=attempt)
+        try:
+            order_id = self.order_id(event, attempt=attempt)
+        except (KeyError, TypeError, AttributeError) as exc:  # a stored order hand-edited
+            return Park(LOCAL_STATUS, f"the event's order is malformed ({exc!r})")
         return event.body_json(profile=profile, order_id=order_id) if isinstance(order_id, str) \
             else order_id
 

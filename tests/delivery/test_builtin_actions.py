@@ -42,3 +42,11 @@ def test_subscription_actions_pass_track_and_the_ingest_check(
         answer = httpx.post(f"{fake.url}/attribution/events", json=body,
                             headers={"Authorization": "Bearer t"})  # fmt: skip
         assert answer.status_code == 200, answer.text
+
+
+def test_an_app_cannot_smuggle_an_order_to_create() -> None:
+    from agent.ingest.app import BodyError
+
+    with pytest.raises(BodyError):
+        build_event({"action": "order.confirmed", "session": "s-1", "order": {"items": []}},
+                    key=None, now=1_800_000_000, country="UY")  # fmt: skip

@@ -222,3 +222,15 @@ def test_an_order_refused_for_another_reason_is_parked_with_its_answer(rig: Rig)
     assert row is not None and row.last_status == 422
     assert row.last_error is not None and '"parameter": "delivery"' in row.last_error
     assert rig.fake.event_count == 0 and rig.fake.objects.orders == {}
+
+
+def test_a_malformed_stored_order_is_parked_and_the_queue_goes_on(rig: Rig) -> None:
+    events = sale_events(receipt("0001-1"), ORDERS)
+    assert events[0].order is not None
+    broken = events[0].model_copy(update={"order": {"reference": "x"}})  # no items, no source
+    fine = sale_events(receipt("0001-2"), ORDERS)
+    rig.add([broken])
+    rig.add(fine)
+    report = rig.sync()
+    assert (report.parked, report.sent) == (1, 1)
+    assert len(rig.fake.objects.orders) == 1
