@@ -4,6 +4,8 @@ orders model no sale makes two orders."""
 
 from __future__ import annotations
 
+import signal
+import time
 from collections import Counter
 from datetime import datetime
 from decimal import Decimal
@@ -12,7 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from escpos.printer import Dummy
-from faultrig import Till, until
+from fake_printer import FakeTcpPrinter
+from faultrig import Till, daemon_config, free_port, pos_print, run_daemon, until
 
 from agent.standin.server import FakeHellotext
 
@@ -93,3 +96,47 @@ def test_each_setting_delivers_once_through_a_restart_and_a_replayed_receipt(
         assert len(orders) == 2 and fake.objects.order_posts == 2, "one order per sale, ever"
         confirmed = [e["object"] for e in fake.events if e["action"] == "order.confirmed"]
         assert sorted(confirmed) == sorted(orders)
+
+
+@pytest.mark.slow  # two daemon starts and a second-long pause per request: ~25 s
+def test_a_daemon_killed_while_creating_the_order_makes_no_second_order(
+    tmp_path: Path, fake: FakeHellotext
+) -> None:
+    """SIGKILL once the stand-in has made the order and before the agent has its answer;
+    the restarted daemon finds the order the reference names instead of making another."""
+    printer = FakeTcpPrinter().start()
+    port = free_port()
+    config = daemon_config(tmp_path, outbox=tmp_path / "outbox.db", runtime=tmp_path / "run",
+                           api_url=fake.url, port=port, printer=printer.target,
+                           extra='[events]\nmodel = "orders"\n')  # fmt: skip
+    log = tmp_path / "daemon.log"
+    fake.set_faults(delay=1.0)  # each request waits a second before it is processed
+    daemon = run_daemon(config, log)
+    try:
+        pos_print(port, ticket(1))
+        # Both products made: the order's request comes next, still asleep in its delay;
+        # from now on an answer leaves the stand-in one byte a second.
+        assert until(lambda: len(fake.objects.products) == 2, 40), log.read_text()[-2000:]
+        fake.set_faults(trickle_seconds=1.0)
+        assert until(lambda: fake.objects.order_posts >= 1, 10)
+        daemon.send_signal(signal.SIGKILL)  # the order exists; its id is still on the wire
+        daemon.wait(15)
+        fake.set_faults(delay=0, trickle_seconds=0)
+        assert fake.event_count == 0 and len(fake.objects.orders) == 1
+        daemon = run_daemon(config, log)
+        assert until(lambda: fake.event_count >= 1, 40), log.read_text()[-2000:]
+        pos_print(port, ticket(1))  # the receipt printed again after the restart
+        pos_print(port, ticket(3))
+        assert until(lambda: fake.event_count >= 2, 40)
+        time.sleep(1.0)  # a second order or event, if any, would arrive by now
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(15) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+        daemon.wait(15)
+        printer.stop()
+    assert len(fake.objects.orders) == 2, "one order per sale"
+    confirmed = [e["object"] for e in fake.events if e["action"] == "order.confirmed"]
+    assert sorted(confirmed) == sorted(fake.objects.orders), "each confirmed once, its own"
+    assert "existed already" in log.read_text(), "the lost answer's order was found again"
