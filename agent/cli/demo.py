@@ -4,8 +4,9 @@ It starts the Hellotext stand-in, a virtual receipt printer behind a real tcp ta
 serial scanner on a pty, and plays the bundled receipts as a POS would (scans first, then the
 print job over TCP). Midway the stand-in goes offline, events pile up in the outbox (a check-in
 tablet posts one through the local ingest endpoint too), then it comes back and the backlog
-drains. At the end it scrapes the agent's /metrics as a fleet's Prometheus would. Everything
-is the code `run` uses; only the devices are virtual.
+drains. At the end it scrapes the agent's /metrics as a fleet's Prometheus would, and one sale
+goes the `[events] model = "orders"` way (agent.cli.demo_orders). Everything is the code `run`
+uses; only the devices are virtual.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
+from agent.cli.demo_orders import orders_sale
 from agent.config import AgentConfig, ReceiptsSection
 from agent.daemon.clock import ClockWatch
 from agent.daemon.ocr import tesseract_problem
@@ -238,7 +240,9 @@ def run_demo(*, console: Console | None = None, pause: float = 1.2) -> int:
         else:
             console.print(f"{ocr_read} of 1 receipt printed as a picture (a Windows driver's "
                           "raster) read by OCR.")
-        return _summary(console, fake, seen, printer, plan, appended, metrics)
+        orders_ok, orders_line = orders_sale(Path(tmp))  # the other [events] model
+        console.print(orders_line, markup=False, highlight=False)
+        return _summary(console, fake, seen, printer, plan, appended, metrics, orders_ok)
 
 
 def _drained(service: Service, seen: _Seen, plan: list[dict[str, Any]]) -> bool:
@@ -287,6 +291,7 @@ def _summary(
     plan: list[dict[str, Any]],
     appended: dict[str, Any],
     metrics: dict[str, float],
+    orders_ok: bool = True,
 ) -> int:
     expected = sum(row[4] for row in seen.rows if row[1] != "void") + 1  # + the tablet's
     sent = len(fake.events)
@@ -312,6 +317,6 @@ def _summary(
         if metrics[name]:
             console.print(f"  {name} {metrics[name]:g}", markup=False, highlight=False)
     sent_metric = metrics.get('hellotext_agent_deliveries_total{outcome="sent"}', -1)
-    ok = ok and sent_metric == sent  # the fleet's dashboard says what Hellotext got
+    ok = ok and sent_metric == sent and orders_ok  # the fleet's dashboard: what Hellotext got
     console.print("[green]demo OK[/green]" if ok else "[red]demo FAILED[/red]")
     return 0 if ok else 1

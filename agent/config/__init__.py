@@ -30,6 +30,7 @@ from agent.config.sections import (
     AppendSection,
     BarcodesSection,
     CheckoutSection,
+    EventsSection,
     HellotextSection,
     IngestSection,
     LogSection,
@@ -55,6 +56,7 @@ __all__ = [
     "CREDENTIAL_NAME",
     "DEFAULT_PATH",
     "ENV_PATH",
+    "EventsSection",
     "HellotextSection",
     "IngestSection",
     "LogSection",
@@ -88,6 +90,7 @@ class AgentConfig(BaseSettings):
 
     hellotext: HellotextSection = HellotextSection()
     store: StoreSection = StoreSection()
+    events: EventsSection = EventsSection()
     outbox: OutboxSection = OutboxSection()
     sync: SyncSection = SyncSection()
     printer: list[PrinterSection] = Field(default_factory=list)

@@ -103,6 +103,51 @@ class StoreSection(Section):
         return code
 
 
+class EventsSection(Section):
+    """`[events]`: how a sale is told to Hellotext (README, "Events: payment, products,
+    orders")."""
+
+    # Which event carries the sale's money: the payment action or each product.purchased
+    # (the other goes without an amount, so Hellotext's reports count the sale once).
+    revenue: Literal["payment", "products"] = "payment"
+    # "actions": payment action + product.purchased; "orders": an order object per sale
+    # (POST /v1/attribution/orders) and order.confirmed, the order lifecycle Hellotext prefers.
+    model: Literal["actions", "orders"] = "actions"
+    # The order's `delivery` (orders-with-api.md: "deliver" or "collect"); at a till the
+    # customer takes the goods: collect.
+    order_delivery: Literal["collect", "deliver"] = "collect"
+    # A scanned code matching this regex is a coupon code (used when the receipt's coupon
+    # line has no readable code); empty = none.
+    coupon_pattern: str = ""
+    coupon_description: str = Field("Cupón {code}", min_length=1, max_length=200)
+    coupon_url: str = ""  # the coupon's destination_url ({code} replaced); empty = not sent
+
+    @field_validator("coupon_pattern")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
+
+    @field_validator("coupon_description", "coupon_url")
+    @classmethod
+    def _code_field(cls, value: str) -> str:
+        try:
+            value.format(code="X")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"only {{code}} may be replaced here ({exc})") from exc
+        return value
+
+    @field_validator("coupon_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+
 class OutboxSection(Section):
     path: Path = Path("/var/lib/hellotext-agent/outbox.db")
     synchronous: Literal["off", "normal", "full", "extra"] = "full"

@@ -144,6 +144,12 @@ class Pipeline(StoreSales):
             source=config.store.source,
             payment_action=config.store.payment_action,
             unidentified=config.store.unidentified,
+            revenue=config.events.revenue,
+            model=config.events.model,
+            order_delivery=config.events.order_delivery,
+            coupon_pattern=config.events.coupon_pattern,
+            coupon_description=config.events.coupon_description,
+            coupon_url=config.events.coupon_url,
         )
         self.layouts = tuple(
             VariableMeasureLayout(**{**layout.model_dump(), "prefixes": tuple(layout.prefixes)})

@@ -10,13 +10,15 @@ from decimal import Decimal
 from functools import lru_cache
 
 ACTION_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
+# Hellotext's two built-in actions without a dot (tracking-events.md: "current exceptions").
+UNDOTTED_ACTIONS = frozenset({"subscribed", "unsubscribed"})
 ID_KEY = "agent_event_id"  # metadata key reserved for the event id
 MAX_AMOUNT = Decimal("999999999999.99")  # below 2**53 cents: a float carries it exactly
 MAX_IDENT = 128
 
 
 def check_action(value: str) -> str:
-    if not ACTION_RE.match(value):
+    if value not in UNDOTTED_ACTIONS and not ACTION_RE.match(value):
         raise ValueError(f"{value!r} is not a lowercase action name like 'object.activity'")
     return value
 

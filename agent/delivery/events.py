@@ -34,7 +34,14 @@ from pydantic import (
     model_validator,
 )
 
-from agent.delivery.checks import ID_KEY, MAX_AMOUNT, check_action, currency_code, iso_utc
+from agent.delivery.checks import (
+    ID_KEY,
+    MAX_AMOUNT,
+    UNDOTTED_ACTIONS,
+    check_action,
+    currency_code,
+    iso_utc,
+)
 from agent.phones import to_e164
 
 __all__ = ["Event", "Metadata", "iso_utc", "new_event_id", "stable_event_id"]
@@ -51,16 +58,18 @@ _MetadataField = dict[
 
 # Hellotext's own tracking names; any other action is custom: it takes no object, and with
 # object_parameters Hellotext wants object_type too.
+# (Hellotext help, developers/tracking-events.md, "Built-in actions for integrations".)
 BUILTIN_ACTIONS = frozenset(
     f"{o}.{a}"
     for o, acts in {
-        "app": ("installed", "removed", "spent"), "cart": ("abandoned", "added", "removed"),
+        "app": ("installed", "removed", "spent"),
+        "cart": ("abandoned", "added", "removed", "viewed"), "checkout": ("started",),
         "coupon": ("redeemed",), "form": ("completed",), "page": ("viewed",),
         "order": ("placed", "confirmed", "cancelled", "shipped", "delivered"),
         "product": ("purchased", "viewed"), "refund": ("requested", "received"),
     }.items()
     for a in acts
-)  # fmt: skip
+) | UNDOTTED_ACTIONS  # fmt: skip
 # Fixed forever: changing it would change every stable id and resend old receipts.
 NAMESPACE = uuid.UUID("5b0c8f7e-2f4e-5c1a-9a43-6e1d1f0a7c21")
 CENTS = Decimal("0.01")
@@ -163,6 +172,9 @@ class Event(BaseModel):
     object: str | None = Field(None, min_length=1, max_length=128)
     object_parameters: dict[str, Any] | None = None
     object_type: str | None = Field(None, min_length=1, max_length=64)
+    # events.model = "orders": the order to create before sending (agent.delivery.orders);
+    # its id becomes `object` on the wire. Never sent itself.
+    order: dict[str, Any] | None = None
     amount: Decimal | None = Field(None, ge=0, le=MAX_AMOUNT, allow_inf_nan=False)
     currency: Trimmed | None = None
     tracked_at: datetime
@@ -220,7 +232,7 @@ class Event(BaseModel):
             raise ValueError("tracked_at must carry a timezone (naive times are ambiguous)")
         return value.astimezone(UTC)
 
-    @field_validator("object_parameters")
+    @field_validator("object_parameters", "order")
     @classmethod
     def _params(cls, value: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
         if value is None:
@@ -228,9 +240,10 @@ class Event(BaseModel):
         if info.context == _STORED_UNTAGGED:  # our own JSON, no Decimals: nothing to undo
             return value
         seen = [False]
-        checked = _json_value(value, "object_parameters", info.context == _STORED_TAGGED, seen)
+        name = info.field_name or "object_parameters"
+        checked = _json_value(value, name, info.context == _STORED_TAGGED, seen)
         if not isinstance(checked, dict):
-            raise ValueError("object_parameters must be a mapping")
+            raise ValueError(f"{name} must be a mapping")
         return _WithDecimals(checked) if seen[0] else checked
 
     @model_validator(mode="after")
@@ -244,11 +257,13 @@ class Event(BaseModel):
             )
         if self.currency is not None and self.amount is None:
             raise ValueError("amount is required when currency is given")
+        if self.order is not None and (self.object or self.object_parameters):
+            raise ValueError("an event with an order to create takes no object of its own")
         if self.metadata.get(ID_KEY, self.id) != self.id:
             raise ValueError(f"metadata.{ID_KEY} is reserved for the event id")
         return self
 
-    @field_serializer("object_parameters", when_used="json")
+    @field_serializer("object_parameters", "order", when_used="json")
     def _store_params(self, value: dict[str, Any] | None) -> Any:
         return _tag(value) if isinstance(value, _WithDecimals) else value
 
@@ -258,7 +273,11 @@ class Event(BaseModel):
 
     # --- the wire -------------------------------------------------------------------------
 
-    def _body(self, profile: str | None, decimals: list[Decimal] | None) -> dict[str, Any]:
+    def _body(
+        self, profile: str | None, decimals: list[Decimal] | None, order_id: str | None = None
+    ) -> dict[str, Any]:
+        if (self.order is None) != (order_id is None):
+            raise ValueError("order_id= is given exactly when the event has an order to create")
         out: dict[str, Any] = {"action": self.action}
         by_contact = self.phone is not None or self.email is not None
         if profile is not None:
@@ -271,8 +290,8 @@ class Event(BaseModel):
             out["profile"] = self.profile
         else:
             out["session"] = self.session
-        if self.object is not None:
-            out["object"] = self.object
+        if self.object is not None or order_id is not None:
+            out["object"] = order_id or self.object
         if self.object_parameters is not None:
             out["object_parameters"] = _wire(self.object_parameters, decimals)
         if self.object_type is not None:
@@ -286,16 +305,17 @@ class Event(BaseModel):
         out["metadata"] = {**self.metadata, ID_KEY: self.id}
         return out
 
-    def body(self, *, profile: str | None = None) -> dict[str, Any]:
+    def body(self, *, profile: str | None = None, order_id: str | None = None) -> dict[str, Any]:
         """The JSON body as a dict (for `json=`). `profile` is the phone's (or e-mail's)
         resolved profile id; `phone` and `email` themselves are never sent. Amounts are floats
-        equal to their 2-place value."""
-        return self._body(profile, None)
+        equal to their 2-place value. `order_id`: the Hellotext id of the event's order."""
+        return self._body(profile, None, order_id)
 
-    def body_json(self, *, profile: str | None = None) -> bytes:
+    def body_json(self, *, profile: str | None = None, order_id: str | None = None) -> bytes:
         """The same body as UTF-8 JSON with every Decimal written exactly (`89.90`)."""
         decimals: list[Decimal] = []
-        text = json.dumps(self._body(profile, decimals), ensure_ascii=False, separators=(",", ":"))
+        body = self._body(profile, decimals, order_id)
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
         marker = json.dumps(_PLACEHOLDER)[:-1]
         for index, value in enumerate(decimals):
             text = text.replace(f'{marker}{index}\\u0000"', format(value, "f"), 1)

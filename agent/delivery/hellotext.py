@@ -39,6 +39,8 @@ log = logging.getLogger("agent.hellotext")
 USER_AGENT = f"hellotext-agent/{__version__}"
 EVENTS_PATH = "attribution/events"
 PROFILES_PATH = "profiles"
+PRODUCTS_PATH = "attribution/products"
+ORDERS_PATH = "attribution/orders"
 MAX_BODY_KEPT = 4000  # an error body is kept for review, but not without bound
 MAX_ANSWER_BYTES = 1024 * 1024  # Hellotext's answers are a few hundred bytes
 WRONG_ANSWER = "Hellotext's answers look wrong (a captive portal?)"
@@ -216,6 +218,21 @@ class HellotextClient:
         Sent.data carries the profile `id`. The field names are configurable."""
         body = {f: v for f, v in zip(self._fields, (e164, email), strict=True) if v is not None}
         return self._request("POST", PROFILES_PATH, body=body, event_id=event_id, attempt=attempt)
+
+    def create_product(self, body: Mapping[str, Any], *, event_id: str = "",
+                       attempt: int = 0) -> Outcome:  # fmt: skip
+        """POST /v1/attribution/products; Sent.data carries the product `id`."""
+        return self._request("POST", PRODUCTS_PATH, body=body, event_id=event_id, attempt=attempt)
+
+    def create_order(self, body: Mapping[str, Any], *, event_id: str = "",
+                     attempt: int = 0) -> Outcome:  # fmt: skip
+        """POST /v1/attribution/orders; Sent.data carries the order `id`."""
+        return self._request("POST", ORDERS_PATH, body=body, event_id=event_id, attempt=attempt)
+
+    def list_orders(self, page: int, *, event_id: str = "") -> Outcome:
+        """GET /v1/attribution/orders?page=N (to find an order whose creation answer was lost)."""
+        params = {"page": str(page)}
+        return self._request("GET", ORDERS_PATH, params=params, event_id=event_id)
 
     def probe(self) -> Outcome:
         """GET /v1/profiles?limit=1: 200 when the token is accepted."""

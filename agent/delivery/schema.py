@@ -70,11 +70,21 @@ def _body_digest(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE events ADD COLUMN digest TEXT")
 
 
+def _objects(db: sqlite_utils.Database) -> None:
+    # Hellotext ids of the orders and products this till created (events.model = "orders"),
+    # by kind and "source|reference": a retry reuses the order instead of creating another.
+    db.execute(
+        "CREATE TABLE objects (kind TEXT NOT NULL, key TEXT NOT NULL,"
+        " object_id TEXT NOT NULL, updated_at REAL NOT NULL, PRIMARY KEY (kind, key))"
+    )
+
+
 Migration = tuple[str, Callable[["sqlite_utils.Database"], None]]
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_initial", _initial),
     ("0002_partial_due_index", _partial_due_index),
     ("0003_body_digest", _body_digest),
+    ("0004_objects", _objects),
 )
 
 

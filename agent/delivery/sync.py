@@ -37,6 +37,7 @@ from agent.config import AgentConfig
 from agent.delivery.acks import GroupAck
 from agent.delivery.backoff import Hold, retry_delay
 from agent.delivery.hellotext import HellotextClient, Outcome, Park, Pause, Retry, Sent
+from agent.delivery.orders import OrderFlow
 from agent.delivery.outbox import Outbox, OutboxRow
 from agent.delivery.profiles import LOCAL_STATUS, Contact, ProfileResolver
 from agent.delivery.status import META_LAST_SUCCESS, META_PAUSED, META_PAUSED_AT, Notes
@@ -111,6 +112,7 @@ class Syncer:
         # This many temporary failures in a row with no success: stop the pass.
         self._give_up_after = max(4, 2 * self._concurrency)
         self.profiles = ProfileResolver(client, country=config.store.country)
+        self._orders = OrderFlow(self._outbox, client, clock)  # events.model = "orders"
         self._acks = GroupAck(self._outbox, clock)
         self._running = threading.Lock()
         self._state = threading.Lock()  # the pause, shared by the workers
@@ -303,7 +305,9 @@ class Syncer:
             profile = got
             for key, profile_id in self.profiles.take_new():
                 self._outbox.put_profile(key, profile_id, now=self._clock())
-        body = event.body_json(profile=profile)
+        body = self._orders.body(event, profile=profile, attempt=attempt)
+        if not isinstance(body, bytes):  # the event's order could not be created (yet)
+            return body
         return self._client.track(body, event_id=event.id, attempt=attempt)
 
     def _record(self, run: _Pass, row: OutboxRow, outcome: Outcome) -> None:

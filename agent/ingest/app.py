@@ -85,6 +85,8 @@ def build_event(data: Any, *, key: str | None, now: float, country: str) -> Even
         raise BodyError(problem("invalid", "the body must be a JSON object"))
     if "id" in data:
         raise BodyError(problem("not_allowed", "the agent gives the event its id", "id"))
+    if "order" in data:  # the agent's own field ([events] model = "orders"), not Hellotext's
+        raise BodyError(problem("not_allowed", "unknown parameter", "order"))
     custom = data.get("action") not in BUILTIN_ACTIONS
     if custom and data.get("object_parameters") is not None and not data.get("object_type"):
         message = "a custom action goes without object_parameters (or give object_type)"

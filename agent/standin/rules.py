@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -20,7 +20,8 @@ from typing import Any
 BUILTIN_ACTIONS = frozenset(
     {
         "app.installed", "app.removed", "app.spent",
-        "cart.abandoned", "cart.added", "cart.removed",
+        "cart.abandoned", "cart.added", "cart.removed", "cart.viewed",
+        "checkout.started",
         "coupon.redeemed",
         "form.completed",
         "order.placed", "order.confirmed", "order.cancelled", "order.shipped",
@@ -28,11 +29,13 @@ BUILTIN_ACTIONS = frozenset(
         "page.viewed",
         "product.purchased", "product.viewed",
         "refund.requested", "refund.received",
+        "subscribed", "unsubscribed",  # no dot: tracking-events.md calls them exceptions
     }
 )  # fmt: skip
 # Built-ins that may be tracked without an object (page views; subscription actions).
-_OBJECTLESS_PREFIXES = ("page.", "subscription.")
+_OBJECTLESS_PREFIXES = ("page.", "subscription.", "subscribed", "unsubscribed")
 _ACTION_NAME = re.compile(r"[a-z0-9_]+\.[a-z0-9_]+")
+_UNDOTTED = ("subscribed", "unsubscribed")
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 _PRODUCT_REQUIRED = ("name", "reference", "source")
 _LETTERS = string.ascii_letters
@@ -71,11 +74,12 @@ def validate_event(
     actions: frozenset[str],
     profiles: Mapping[str, Any],
     sessions: Mapping[str, str],
+    has_order: Callable[[str], bool] = lambda _id: True,
 ) -> None:
     """Raise Rejection when `POST /v1/attribution/events` would refuse `body`.
 
     `actions` are the business's custom actions; `sessions` maps session id -> profile id
-    for sessions attached with `PATCH /v1/sessions/<id>`.
+    for sessions attached with `PATCH /v1/sessions/<id>`; `has_order`: an order id exists.
     """
     if not isinstance(body, dict):
         raise Rejection(400, "invalid", "the body must be a JSON object", None)
@@ -84,7 +88,8 @@ def validate_event(
         raise Rejection(400, "parameter_missing", "action is required", "action")
     if action == "":
         raise Rejection(400, "parameter_invalid_empty", "action cannot be empty", "action")
-    if not isinstance(action, str) or not _ACTION_NAME.fullmatch(action):
+    named = isinstance(action, str) and (_ACTION_NAME.fullmatch(action) or action in _UNDOTTED)
+    if not named:
         raise Rejection(422, "invalid", "action must be lowercase object.activity", "action")
     for wrong, right in (("profile_id", "profile"), ("session_id", "session")):
         if wrong in body:
@@ -92,8 +97,8 @@ def validate_event(
     if action not in BUILTIN_ACTIONS and action not in actions:
         raise Rejection(404, "not_found", f"action {action} does not exist", "action")
     _check_identity(body, profiles, sessions)
-    _check_money(body)
-    _check_object(action, body)
+    check_money(body)
+    _check_object(action, body, has_order)
     _check_tracked_at(body.get("tracked_at"))
     _check_metadata(body.get("metadata"))
 
@@ -127,7 +132,7 @@ def _decimal(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _check_money(body: dict[str, Any]) -> None:
+def check_money(body: dict[str, Any]) -> None:
     amount, currency = body.get("amount"), body.get("currency")
     if amount is not None and _decimal(amount) is None:
         raise Rejection(422, "invalid", "amount must be a number", "amount")
@@ -138,7 +143,7 @@ def _check_money(body: dict[str, Any]) -> None:
             raise Rejection(422, "invalid", "currency must be an ISO 4217 code", "currency")
 
 
-def _check_object(action: str, body: dict[str, Any]) -> None:
+def _check_object(action: str, body: dict[str, Any], has_order: Callable[[str], bool]) -> None:
     kind = action.split(".", 1)[0]
     params = body.get("object_parameters", body.get(f"{kind}_parameters"))
     obj = body.get("object")
@@ -155,6 +160,39 @@ def _check_object(action: str, body: dict[str, Any]) -> None:
             if value is None or (isinstance(value, str) and not value.strip()):
                 raise Rejection(422, "object_invalid", f"the product needs {key}", key)
         _check_price(params.get("price"))
+    if action == "coupon.redeemed" and params is not None:
+        _check_coupon(params)
+    if action == "refund.received" and params is not None:
+        _check_refund(params)
+    if kind == "order" and isinstance(obj, str) and not has_order(obj):
+        # orders-with-api.md: "Send `object` with the saved order ID".
+        raise Rejection(404, "not_found", "order does not exist", "object")
+
+
+def _present(params: dict[str, Any], key: str, what: str) -> None:
+    value = params.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise Rejection(422, "parameter_missing", f"the {what} needs {key}", key)
+
+
+def _check_coupon(params: dict[str, Any]) -> None:
+    """Coupons are identified by their code (coupons-with-api.md: unique, case-sensitive);
+    the WooCommerce plugin sends {type: "coupon", reference, code, description, destination_url}."""
+    _present(params, "code", "coupon")
+    if params.get("type", "coupon") != "coupon":
+        raise Rejection(422, "object_invalid", "type must be coupon", "type")
+    url = params.get("destination_url")
+    if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+        raise Rejection(422, "invalid", "destination_url must be a URL", "destination_url")
+
+
+def _check_refund(params: dict[str, Any]) -> None:
+    """*inferred* from the WooCommerce plugin's refund: {reference, source, amount, currency,
+    total {amount, currency}}; strict: all but total required."""
+    for key in ("reference", "source", "amount", "currency"):
+        _present(params, key, "refund")
+    check_money(params)
+    _check_price(params.get("total"))
 
 
 def _check_price(price: Any) -> None:
@@ -164,7 +202,7 @@ def _check_price(price: Any) -> None:
     if not isinstance(price, dict):
         raise Rejection(422, "object_invalid", "price must be {amount, currency}", "price")
     try:
-        _check_money(price)
+        check_money(price)
     except Rejection as exc:
         exc.body["errors"][0]["parameter"] = f"price.{exc.body['errors'][0]['parameter']}"
         raise

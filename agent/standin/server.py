@@ -9,6 +9,8 @@ loopback-only control endpoint:
   GET /_control/events  {"count", "events"} (`?since=N` skips the first N)
   POST /_control/faults {Faults fields to change}   POST /_control/reset
   POST /_control/token {"token": ...}               POST /_control/actions {"actions": [...]}
+Products and orders (`POST /v1/attribution/products`, `.../orders`) live in
+`agent.standin.objects`, deduplicated by reference and source as Hellotext does.
 Offline resets every connection except those to /_control/, so it can be switched back.
 
 Usage: `with FakeHellotext(token="t") as fake: client.post(fake.url + "/attribution/events")`.
@@ -30,6 +32,7 @@ from types import TracebackType
 from typing import Any
 
 from agent.standin.http import Draw, Reply, Server
+from agent.standin.objects import Objects, route
 from agent.standin.rules import (
     Rejection,
     error_body,
@@ -111,6 +114,7 @@ class FakeHellotext:
         self._profiles: dict[str, dict[str, Any]] = {}
         self._by_contact: dict[str, str] = {}  # phone or e-mail -> profile id
         self._sessions: dict[str, str] = {}  # session id -> profile id
+        self.objects = Objects(self._seed)  # products and orders
         self._requests = 0
         self._statuses: Counter[int] = Counter()
         self._started = time.monotonic()
@@ -228,6 +232,8 @@ class FakeHellotext:
                 "events": len(self._bodies),
                 "duplicates": self._duplicates,
                 "profiles": len(self._profiles),
+                "products": len(self.objects.products),
+                "orders": len(self.objects.orders),
                 "actions": sorted(self.actions),
                 "faults": dataclasses.asdict(self._faults),
             }
@@ -310,9 +316,8 @@ class FakeHellotext:
     def track(self, raw: bytes, body: Any) -> Reply:
         with self._lock:
             try:
-                validate_event(
-                    body, actions=self.actions, profiles=self._profiles, sessions=self._sessions
-                )
+                validate_event(body, actions=self.actions, profiles=self._profiles,
+                               sessions=self._sessions, has_order=self.objects.has_order)
             except Rejection as exc:
                 return Reply(exc.status, exc.body)
             self._bodies.append(raw)
@@ -325,6 +330,9 @@ class FakeHellotext:
                     self._seen.add(str(event_id))
             self._lock.notify_all()
             return Reply(self.success_status(), _RECEIVED)
+
+    def route_object(self, method: str, path: str, query: str, body: Any) -> Reply:
+        return route(self.objects, method, path, query, body)
 
     def upsert_profile(self, body: Any) -> Reply:
         try:

@@ -45,3 +45,7 @@ def test_demo_plays_all_receipts_goes_offline_and_drains() -> None:
     assert scraped is not None and scraped.group(1) == sent.group(1), out[-3000:]
     assert 'hellotext_agent_printer_up{printer="caja"} 1' in out
     assert "printed on 0 receipts" not in out
+    # One sale the [events] model = "orders" way: one order, however often it is sent.
+    flat = " ".join(out.split())
+    assert re.search(r'model = "orders": receipt \S+ became order \w+ \(3 items', flat), flat
+    assert "fresh outbox: 1 order, 2 create requests" in flat

@@ -31,6 +31,7 @@ def star_job() -> bytes:
 def test_star_and_escpos_jobs_on_one_stream(tmp_path: Path) -> None:
     cfg = AgentConfig(
         store={"terminal_id": "caja-1", "timezone": "UTC"},
+        events={"revenue": "products"},  # the lines carry the money: net of their discounts
         outbox={"path": tmp_path / "outbox.db"},
         printer=[{"name": "caja", "mode": "spool", "path": "/tmp", "idle_seconds": 0.3}],
     )
@@ -48,8 +49,11 @@ def test_star_and_escpos_jobs_on_one_stream(tmp_path: Path) -> None:
         finally:
             pipeline.stop()
         events = [row.event for row in outbox.list()]
-    payments = sorted(e.amount for e in events if e.action == "tienda_fisica.pago")
-    assert payments == [Decimal("189.90"), Decimal("735.00")]
+    payments = [e for e in events if e.action == "tienda_fisica.pago"]
+    assert sorted(int(e.metadata["item_count"]) for e in payments) == [1, 2]
+    assert {e.amount for e in payments} == {None}  # the money is on the lines
+    lines = sum((e.amount or 0 for e in events if e.action == "product.purchased"), Decimal(0))
+    assert lines == Decimal("189.90") + Decimal("735.00")
     wine = next(e for e in events if e.object_parameters
                 and e.object_parameters.get("name") == "Vino tinto")
     assert wine.amount == Decimal("675.00")  # what was paid for it

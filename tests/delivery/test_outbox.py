@@ -56,12 +56,14 @@ def test_file_is_private_wal_and_migrations_are_recorded(tmp_path: Path) -> None
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     names = [r[0] for r in conn.execute("SELECT name FROM migrations")]
-    assert names == ["0001_initial", "0002_partial_due_index", "0003_body_digest"]
+    assert names == [
+        "0001_initial", "0002_partial_due_index", "0003_body_digest", "0004_objects",
+    ]
     conn.close()
     with Outbox(path) as again:  # reopening applies nothing twice and keeps the data
         assert again.counts()["pending"] == 1
     conn = sqlite3.connect(path)
-    assert conn.execute("SELECT count(*) FROM migrations").fetchone()[0] == 3
+    assert conn.execute("SELECT count(*) FROM migrations").fetchone()[0] == 4
     conn.close()
 
 
