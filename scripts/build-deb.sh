@@ -124,6 +124,10 @@ EOF
 # Exact versions and hashes from uv.lock; the agent itself is installed from the tree.
 (cd "$SOURCE" && uv export --quiet --frozen --no-dev --no-emit-project \
     --format requirements-txt -o "$WORK/src/debian/requirements.txt")
+# The locked pip alone, installed first: Debian 12's bundled pip (23.0) ignores its cache of
+# wheels built from source (Pillow, evdev) under --require-hashes and recompiled them each time.
+awk '/^pip==/ { p = 1 } p { print; if ($0 !~ /\\$/) exit }' "$WORK/src/debian/requirements.txt" \
+    > "$WORK/src/debian/requirements-pip.txt"
 
 # Only the index settings cross into the root (the host's pip.conf stays outside).
 SETENV=""
