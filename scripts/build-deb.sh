@@ -72,8 +72,8 @@ SECURITY=${HELLOTEXT_DEBIAN_SECURITY:-http://deb.debian.org/debian-security}
 PACKAGES="build-essential,ca-certificates,debhelper,dpkg-dev,libjpeg-dev,lintian,python3,python3-dev,python3-venv,zlib1g-dev"
 mkdir -p "$CACHE" "$CACHE/pip-$RELEASE"
 
-# One root per release, built once (2-5 minutes, the only step that needs a Debian mirror);
-# a second build waits for the first and reuses its root.
+# One root per release, built once (4-5 minutes, the only step that needs a Debian mirror);
+# a build started meanwhile waits for it and reuses it.
 exec 9>"$CACHE/$RELEASE.lock"
 flock 9
 if [ "$REFRESH" = 1 ] || [ ! -d "$ROOT" ] || [ "$(cat "$ROOT.packages" 2>/dev/null)" != "$PACKAGES" ]; then
@@ -90,6 +90,7 @@ if [ "$REFRESH" = 1 ] || [ ! -d "$ROOT" ] || [ "$(cat "$ROOT.packages" 2>/dev/nu
     mv "$ROOT.partial" "$ROOT"
     echo "$PACKAGES" > "$ROOT.packages"
 fi
+exec 9>&-  # builds share the root read-only (each under its own overlay)
 
 # Scratch space on disk, not in /tmp (a tmpfs on many machines): the venv and Pillow's build.
 WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/hellotext-deb.XXXXXX")
