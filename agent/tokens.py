@@ -38,13 +38,16 @@ API = TokenSource("HELLOTEXT_API_TOKEN", "hellotext-token", "hellotext.token_fil
 INGEST = TokenSource("HELLOTEXT_INGEST_TOKEN", "ingest-token", "ingest.token_file")
 
 
-def read_token_file(path: Path, key: str) -> str:
+def read_token_file(path: Path, key: str, *, group_may_read: bool = False) -> str:
+    """A secret only its owner may read. A systemd credential may be group-readable: systemd
+    257 (Debian 13) makes it root:root 0440 with an ACL for the unit's user, in a directory
+    only the unit can enter; systemd 252 (Debian 12) made it 0400 owned by that user."""
+    forbidden = stat.S_IRWXO if group_may_read else stat.S_IRWXG | stat.S_IRWXO
+    who = "others" if group_may_read else "group or others"
     try:
         info = path.stat()
-        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigError(
-                [(key, f"{path} is readable by group or others; run: chmod 600 {path}")]
-            )
+        if info.st_mode & forbidden:
+            raise ConfigError([(key, f"{path} is readable by {who}; run: chmod 600 {path}")])
         token = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise ConfigError([(key, f"cannot read {path}: {exc.strerror}")]) from exc
@@ -59,7 +62,8 @@ def resolve(source: TokenSource, token_file: str, environ: Mapping[str, str]) ->
         return environ[source.variable].strip()
     creds = environ.get("CREDENTIALS_DIRECTORY")
     if creds and (Path(creds) / source.credential).exists():
-        return read_token_file(Path(creds) / source.credential, "$CREDENTIALS_DIRECTORY")
+        credential = Path(creds) / source.credential
+        return read_token_file(credential, "$CREDENTIALS_DIRECTORY", group_may_read=True)
     if token_file:
         return read_token_file(Path(token_file), source.key)
     return None

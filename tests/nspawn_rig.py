@@ -1,7 +1,8 @@
-"""A minimal Debian 12 booted by its own systemd in systemd-nspawn, for the package's tests.
+"""A minimal Debian 12 or 13 booted by its own systemd in systemd-nspawn, for the package's tests.
 
-The root is built once with mmdebstrap (the only step that needs a Debian mirror) and cached
-outside the repository, in /var/cache/hellotext-agent-test/bookworm-root (or
+Each release's root is built once with mmdebstrap (the only step that needs a Debian mirror:
+$HELLOTEXT_DEBIAN_MIRROR, $HELLOTEXT_DEBIAN_SECURITY, as for scripts/build-deb.sh) and cached
+outside the repository, in /var/cache/hellotext-agent-test/<release>-root (the folder is
 $HELLOTEXT_AGENT_TEST_ROOT); later runs reuse it. Each boot mounts it read-only under a tmpfs
 overlay (`--volatile=overlay`), so what a test installs vanishes at power-off and the cache
 stays pristine. The container has its own network namespace with only loopback
@@ -23,7 +24,8 @@ from pathlib import Path
 
 CACHE = Path(os.environ.get("HELLOTEXT_AGENT_TEST_ROOT", "/var/cache/hellotext-agent-test"))
 BASE_PACKAGES = ("systemd", "systemd-sysv", "dbus", "python3")
-SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
+# The releases a package is built for (scripts/build-deb.sh --release): codename, Debian number.
+RELEASES = {"bookworm": 12, "trixie": 13}
 PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -39,22 +41,31 @@ def why_nspawn_cannot_run() -> str | None:
     return None
 
 
-def debian_root(packages: list[str]) -> Path:
-    """The cached root holding BASE_PACKAGES and `packages`; built (22-60 s) when missing."""
+def mirrors(release: str) -> list[str]:
+    """The release's sources, one `deb` line each: main, updates and security."""
+    main = os.environ.get("HELLOTEXT_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+    security = os.environ.get("HELLOTEXT_DEBIAN_SECURITY", "http://deb.debian.org/debian-security")
+    return [f"deb {main} {release} main", f"deb {main} {release}-updates main",
+            f"deb {security} {release}-security main"]  # fmt: skip
+
+
+def debian_root(release: str, packages: list[str]) -> Path:
+    """The cached root of `release` holding BASE_PACKAGES and `packages`; built (30-60 s) when
+    missing or when the package asks for others."""
+    if release not in RELEASES:
+        raise ValueError(f"unknown release {release!r}: want one of {', '.join(RELEASES)}")
     wanted = sorted({*BASE_PACKAGES, *packages})
-    root = CACHE / "bookworm-root"
-    stamp = CACHE / "bookworm-root.packages"
+    root = CACHE / f"{release}-root"
+    stamp = CACHE / f"{release}-root.packages"
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(CACHE / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one builder at a time; the others wait and reuse
         if root.is_dir() and stamp.exists() and stamp.read_text().split() == wanted:
             return root
-        partial = CACHE / f"bookworm-root.partial-{os.getpid()}"
+        partial = CACHE / f"{release}-root.partial-{os.getpid()}"
         shutil.rmtree(partial, ignore_errors=True)
         command = ["mmdebstrap", "--variant=minbase", f"--include={','.join(wanted)}"]
-        command += ["bookworm", str(partial)]
-        if SOURCES.exists():
-            command.append(str(SOURCES))
+        command += [release, str(partial), *mirrors(release)]
         built = subprocess.run(command, capture_output=True, text=True, timeout=900)
         if built.returncode != 0:
             shutil.rmtree(partial, ignore_errors=True)
@@ -92,6 +103,7 @@ class Machine:
             capture_output=True,
             text=True,
             timeout=timeout,
+            start_new_session=True,  # a signal to a process group never reaches pytest
         )
         if check and done.returncode != 0:
             raise AssertionError(
@@ -119,6 +131,7 @@ class Machine:
                 capture_output=True,
                 text=True,
                 timeout=60,
+                start_new_session=True,
             )
             if done.returncode == 0:
                 return done.stdout

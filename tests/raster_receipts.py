@@ -40,6 +40,11 @@ FONTS = {  # regular, bold
     "dejavu-mono": ("DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf"),
     "dejavu-condensed": ("DejaVuSansCondensed.ttf", "DejaVuSansCondensed-Bold.ttf"),
 }
+# The skip reason of a test that draws receipts on a machine without these fonts.
+FONTS_MISSING = (
+    "the receipt fonts are missing:"
+    " apt-get install fonts-liberation fonts-dejavu-core fonts-dejavu-extra"
+)
 ENCODINGS = ("gs_v0", "gs_v0_one", "esc_star", "esc_star8", "gs_l", "gs_8l", "star")
 ESC, GS = b"\x1b", b"\x1d"
 
@@ -48,7 +53,7 @@ def font_path(name: str) -> Path:
     for folder in FONT_DIRS:
         if (folder / name).exists():
             return folder / name
-    raise FileNotFoundError(f"font {name} (apt-get install fonts-liberation fonts-dejavu-core)")
+    raise FileNotFoundError(f"font {name}: {FONTS_MISSING}")
 
 
 def fonts_available() -> bool:

@@ -74,3 +74,29 @@ def test_an_entry_without_a_reason_and_a_run_without_a_record_are_refused(
     assert check(skips, ALLOWED).returncode == 0  # nothing skipped: nothing to allow
     missing = check(tmp_path / "never-written.jsonl", ALLOWED)
     assert missing.returncode == 2 and "AGENT_CI_SKIPS" in missing.stdout
+
+
+def test_without_tesseract_ocr_tests_skip_naming_apt_and_ci_refuses_them(tmp_path: Path) -> None:
+    """A fresh clone lacks Tesseract (a Debian program): its tests skip and say how to get it;
+    on CI, where .ci/run installs it, the same skip fails the run."""
+    nothing = tmp_path / "bin"  # a PATH where no program is found, like a machine without it
+    nothing.mkdir()
+    skips = tmp_path / "skips.jsonl"
+    wanted = "apt-get install tesseract-ocr tesseract-ocr-spa tesseract-ocr-por"
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "tests/cli/test_raster_cli.py::test_doctor_is_ok_with_tesseract_and_its_languages",
+         "tests/daemon/test_ocr.py"],  # fmt: skip
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PATH": str(nothing), "AGENT_CI_SKIPS": str(skips)},
+    )  # fmt: skip
+    assert run.returncode == 0 and " failed" not in run.stdout, run.stdout + run.stderr
+    records = [json.loads(line) for line in skips.read_text().splitlines()]
+    assert len(records) >= 2 and {r["nodeid"].split("::")[0] for r in records} == {
+        "tests/cli/test_raster_cli.py",
+        "tests/daemon/test_ocr.py",
+    }
+    assert all(wanted in r["reason"] for r in records), records
+    refused = check(skips, ALLOWED)
+    assert refused.returncode == 1, refused.stdout
+    assert refused.stdout.count("NOT ALLOWED") == len(records), refused.stdout

@@ -93,6 +93,23 @@ def test_systemd_credential_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert config.hellotext.token.get_secret_value() == "from-credential"
 
 
+def test_a_credential_as_systemd_257_makes_it_is_used_one_others_can_read_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Debian 13's systemd: root:root 0440 plus an ACL for the unit's user (Debian 12's: 0400).
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "hellotext-token").write_text("from-credential")
+    os.chmod(creds / "hellotext-token", 0o440)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    config = load_config(write(tmp_path, ""))
+    assert config.hellotext.token is not None
+    assert config.hellotext.token.get_secret_value() == "from-credential"
+    os.chmod(creds / "hellotext-token", 0o444)
+    with pytest.raises(ConfigError, match="readable by others"):
+        load_config(write(tmp_path, ""))
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "agent.cli", *args],

@@ -1,16 +1,19 @@
-"""The .deb installed on a fresh Debian 12 booted by a real systemd (systemd-nspawn).
+"""Each release's .deb installed on a fresh root of that release (Debian 12 bookworm, Debian 13
+trixie) booted by a real systemd (systemd-nspawn).
 
-`apt install ./hellotext-agent_*.deb`, a token and a config give a running service: the
-unit reaches active only after READY=1 (Type=notify), `systemctl status` shows its STATUS=
-line, a sale printed through the tcp tap reaches the printer unchanged and Hellotext (a
+The package carries its release in its version (~deb12u1, ~deb13u1) and its venv runs on that
+release's python3. `apt install ./hellotext-agent_*.deb`, a token and a config give a running
+service: the unit reaches active only after READY=1 (Type=notify), `systemctl status` shows
+its STATUS= line, a sale printed through the tcp tap reaches the printer unchanged and Hellotext (a
 stand-in inside the container, which accepts only the token the credential carries), a
 SIGSTOPped agent is restarted by the watchdog, systemd-analyze rates the unit <= 2.0, the
 journal holds neither the token nor the customer's phone, `remove` keeps the outbox and
 `purge` deletes it.
 
-The package comes from $HELLOTEXT_AGENT_DEB (.ci/run builds it with scripts/build-deb.sh),
-else it is built here (a few minutes, wheels from the package index). The root is cached
-(tests/nspawn_rig.py); the test itself needs no mirror.
+The packages come from $HELLOTEXT_AGENT_DEB_DIR (the newest ~deb<N>u* in it; .ci/run builds
+both there with scripts/build-deb.sh), else each is built here (a few minutes, wheels from the
+package index). The roots are cached (tests/nspawn_rig.py); the boot itself needs no mirror.
+`-k bookworm` or `-k trixie` picks one release.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from nspawn_rig import Machine, booted, debian_root, why_nspawn_cannot_run
+from nspawn_rig import RELEASES, Machine, booted, debian_root, why_nspawn_cannot_run
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "agent" / "samples" / "supermercado.bin"  # prints "Cliente Tel: 094 555 010"
@@ -77,31 +81,45 @@ with socket.create_connection(("127.0.0.1", 9100)) as s:
 """
 
 
-@pytest.fixture(scope="module")
-def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    given = os.environ.get("HELLOTEXT_AGENT_DEB")
+@dataclass(frozen=True)
+class Package:
+    release: str
+    path: Path
+
+
+@pytest.fixture(scope="module", params=sorted(RELEASES))
+def package(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Package:
+    release: str = request.param
+    pattern = f"hellotext-agent_*~deb{RELEASES[release]}u*_*.deb"
+    given = os.environ.get("HELLOTEXT_AGENT_DEB_DIR")
     if given:
-        return Path(given).resolve()
-    out = tmp_path_factory.mktemp("deb")
-    subprocess.run(
-        [str(ROOT / "scripts" / "build-deb.sh"), "--no-lintian", "--out", str(out)],
-        check=True,
-        timeout=900,
-    )
-    return next(out.glob("hellotext-agent_*.deb"))
+        found = sorted(Path(given).glob(pattern), key=lambda p: p.stat().st_mtime)
+        if not found:  # asked for, and missing: a failure, not a quiet skip
+            pytest.fail(f"no {pattern} in {given}: scripts/build-deb.sh --release {release}"
+                        f" --out {given}")  # fmt: skip
+        return Package(release, found[-1].resolve())
+    out = tmp_path_factory.mktemp(f"deb-{release}")
+    build = [str(ROOT / "scripts" / "build-deb.sh"), "--release", release, "--no-lintian"]
+    subprocess.run([*build, "--out", str(out)], check=True, timeout=1200)
+    return Package(release, next(out.glob(pattern)))
+
+
+def field(deb: Path, name: str) -> str:
+    return subprocess.run(
+        ["dpkg-deb", "-f", str(deb), name], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def depends(deb: Path) -> list[str]:
     """The package's dependencies, first alternative, names only: they go into the root."""
-    field = subprocess.run(
-        ["dpkg-deb", "-f", str(deb), "Depends"], capture_output=True, text=True, check=True
-    ).stdout
-    return [re.split(r"[\s(|:]", alt.strip())[0] for alt in field.split(",") if alt.strip()]
+    alternatives = field(deb, "Depends").split(",")
+    return [re.split(r"[\s(|:]", alt.strip())[0] for alt in alternatives if alt.strip()]
 
 
 @pytest.fixture(scope="module")
-def machine(deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Machine]:
-    root = debian_root(depends(deb))
+def machine(package: Package, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Machine]:
+    deb = package.path
+    root = debian_root(package.release, depends(deb))
     share = tmp_path_factory.mktemp("share")
     shutil.copy(deb, share / deb.name)
     shutil.copy(SAMPLE, share / "sale.bin")
@@ -166,10 +184,14 @@ def test_started_it_is_active_after_ready_and_shows_its_status(machine: Machine)
 def test_a_sale_prints_unchanged_and_reaches_hellotext_with_the_credential(
     machine: Machine,
 ) -> None:
-    credential = machine.run(
-        "stat -c '%a %U' /run/credentials/hellotext-agent.service/hellotext-token"
-    )
-    assert credential.strip() == "400 hellotext-agent"
+    # Only the agent's user reads the credential (systemd 252: 0400 owned by that user;
+    # systemd 257: root:root 0440 plus an ACL for it).
+    credential = "/run/credentials/hellotext-agent.service/hellotext-token"
+    agent = "setpriv --reuid=hellotext-agent --regid=hellotext-agent --init-groups"
+    assert machine.run(f"{agent} cat {credential}").strip() == TOKEN
+    nobody = machine.run(f"setpriv --reuid=nobody --regid=nogroup --clear-groups cat {credential}"
+                         " 2>&1", check=False)  # fmt: skip
+    assert TOKEN not in nobody and "Permission denied" in nobody
     machine.run("python3 /mnt/share/pos.py")
     machine.wait_for("cmp -s /var/tmp/printed.bin /mnt/share/sale.bin", timeout=30, what="printed")
     # The stand-in answers 401 to any other token: events arriving prove the credential was read.
@@ -187,6 +209,7 @@ def test_a_sale_prints_unchanged_and_reaches_hellotext_with_the_credential(
 
 def test_a_stopped_agent_is_restarted_by_the_watchdog(machine: Machine) -> None:
     before = show(machine, "MainPID", "NRestarts")
+    assert int(before["MainPID"]) > 1, before  # `kill -STOP 0` would stop the caller instead
     machine.run(f"kill -STOP {before['MainPID']}")
     # WatchdogSec=30s, then RestartSec=5s: a new process, active again.
     machine.wait_for(
@@ -214,6 +237,18 @@ def test_the_journal_holds_no_token_and_no_phone(machine: Machine) -> None:
     assert TOKEN not in journal
     for form in PHONE_FORMS:
         assert form not in journal
+
+
+def test_the_package_belongs_to_its_release(package: Package, machine: Machine) -> None:
+    number = RELEASES[package.release]
+    version = field(package.path, "Version")
+    assert version.endswith(f"~deb{number}u1"), version
+    assert machine.run(". /etc/os-release && echo $VERSION_ID").strip() == str(number)
+    # The venv runs on the root's own python3, the one the package depends on.
+    python = "import sys; print(f'python{sys.version_info[0]}.{sys.version_info[1]}')"
+    system = machine.run(f'python3 -c "{python}"').strip()
+    assert machine.run(f'/opt/hellotext-agent/venv/bin/python -c "{python}"').strip() == system
+    assert system in depends(package.path)
 
 
 def test_remove_keeps_the_outbox_and_purge_deletes_it(machine: Machine) -> None:

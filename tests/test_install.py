@@ -26,7 +26,7 @@ NAME = "hellotext-agent"
 # install.sh checks for root, so those two run everywhere.
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("systemd-sysusers") is None,
-    reason="install.sh needs root (it sets owners) and systemd-sysusers",
+    reason="install.sh needs root (it sets owners) and systemd-sysusers (apt-get install systemd)",
 )
 
 
@@ -204,7 +204,8 @@ def test_unknown_option_is_refused(tmp_path: Path) -> None:
 @needs_root
 @pytest.mark.skipif(
     shutil.which("systemd-analyze") is None or not Path("/usr/lib/systemd/system").is_dir(),
-    reason="the unit is verified with systemd-analyze against the host's system units",
+    reason="the unit is verified with systemd-analyze against the host's system units"
+    " (apt-get install systemd)",
 )
 @pytest.mark.skipif(
     os.environ.get("AGENT_TEST_PIP_INSTALL") != "1",

@@ -299,7 +299,9 @@ def _expand(groups: dict[str, list[str]], name: str) -> set[str]:
 
 
 @needs_analyze
-@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+@pytest.mark.skipif(
+    shutil.which("strace") is None, reason="strace is missing: apt-get install strace"
+)
 def test_agent_stays_inside_the_units_syscall_and_socket_filters(tmp_path: Path) -> None:
     """The demo (taps, scanner, outbox, sync, HTTP) traced with strace: every system call is
     in what SystemCallFilter= allows and every socket in RestrictAddressFamilies=."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from raster_receipts import fonts_available, sample
+from raster_receipts import FONTS_MISSING, fonts_available, sample
 
 from agent.cli import main
 from agent.cli.doctor import check_ocr
@@ -18,7 +18,7 @@ from agent.config import ReceiptsSection
 from agent.daemon.ocr import tesseract_problem
 
 _problem = tesseract_problem("spa+por+eng") or (
-    None if fonts_available() else "fonts-liberation/dejavu absent")
+    None if fonts_available() else FONTS_MISSING)
 needs_ocr = pytest.mark.skipif(_problem is not None, reason=f"cannot OCR here: {_problem}")
 
 
@@ -29,7 +29,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-@pytest.mark.skipif(not fonts_available(), reason="fonts-liberation/dejavu absent")
+@pytest.mark.skipif(not fonts_available(), reason=FONTS_MISSING)
 def test_image_writes_the_page_the_printer_got(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     s = sample(1107, encoding="star")
@@ -67,7 +67,7 @@ def no_tesseract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))  # a till where it was never installed
 
 
-@pytest.mark.skipif(not fonts_available(), reason="fonts-liberation/dejavu absent")
+@pytest.mark.skipif(not fonts_available(), reason=FONTS_MISSING)
 @pytest.mark.usefixtures("no_tesseract")
 def test_without_tesseract_parse_says_how_to_install_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -92,7 +92,8 @@ def test_doctor_and_status_say_how_to_install_tesseract() -> None:
                for line in lines)
 
 
-@pytest.mark.skipif(tesseract_problem("spa+por+eng") is not None, reason="Tesseract absent")
+@pytest.mark.skipif(tesseract_problem("spa+por+eng") is not None,
+                    reason=str(tesseract_problem("spa+por+eng")))
 def test_doctor_is_ok_with_tesseract_and_its_languages() -> None:
     found = check_ocr(ReceiptsSection())
     assert found.status == "OK" and "spa+por+eng" in found.detail

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from fake_printer import wait_until
-from raster_receipts import Sample, fonts_available, sample, text_receipt
+from raster_receipts import FONTS_MISSING, Sample, fonts_available, sample, text_receipt
 
 from agent.config import AgentConfig
 from agent.daemon.ocr import OcrWorker, ocr_document, tesseract_problem
@@ -25,7 +25,7 @@ LANGUAGES = "spa+por+eng"
 pytestmark = [
     pytest.mark.skipif(tesseract_problem(LANGUAGES) is not None,
                        reason=f"Tesseract: {tesseract_problem(LANGUAGES)}"),
-    pytest.mark.skipif(not fonts_available(), reason="fonts-liberation/dejavu absent"),
+    pytest.mark.skipif(not fonts_available(), reason=FONTS_MISSING),
 ]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from raster_receipts import Scores, fonts_available, sample
+from raster_receipts import FONTS_MISSING, Scores, fonts_available, sample
 
 from agent.daemon.ocr import ocr_document, tesseract_problem
 from agent.receipts import GENERIC, extract
@@ -17,8 +17,9 @@ HELD_OUT = range(50_000, 50_060)
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
-@pytest.mark.skipif(tesseract_problem("spa+por+eng") is not None or not fonts_available(),
-                    reason="needs Tesseract (spa+por+eng) and fonts-liberation/dejavu")
+@pytest.mark.skipif(tesseract_problem("spa+por+eng") is not None,
+                    reason=str(tesseract_problem("spa+por+eng")))
+@pytest.mark.skipif(not fonts_available(), reason=FONTS_MISSING)
 def test_held_out_raster_receipts_meet_the_targets() -> None:
     scores = Scores()
     for seed in HELD_OUT:

@@ -8,14 +8,23 @@ import random
 import pytest
 from escpos_helpers import chunked
 from PIL import Image, ImageChops, ImageDraw
-from raster_receipts import ENCODINGS, encode, esc_star, fonts_available, gs_v0, render, sample
+from raster_receipts import (
+    ENCODINGS,
+    FONTS_MISSING,
+    encode,
+    esc_star,
+    fonts_available,
+    gs_v0,
+    render,
+    sample,
+)
 from raster_receipts import Line as RLine
 
 from drivers.escpos.decoder import EscposDecoder, decode_all
 from drivers.escpos.raster import RasterImage
 
 ESC, GS = b"\x1b", b"\x1d"
-needs_fonts = pytest.mark.skipif(not fonts_available(), reason="fonts-liberation/dejavu absent")
+needs_fonts = pytest.mark.skipif(not fonts_available(), reason=FONTS_MISSING)
 
 
 def picture(image: RasterImage) -> Image.Image:
