@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.config import ReceiptsSection
+from agent.daemon.ocr_emails import reread_emails
 from agent.daemon.ocr_picture import for_ocr
 from agent.receipts.ocr_lines import merge_ocr, words_from_data, words_to_lines
 from drivers.escpos.document import Document, TextLine
@@ -65,14 +66,20 @@ def read_picture(image: RasterImage, *, languages: str, timeout: float) -> list[
     """One picture's text lines (raises RuntimeError when Tesseract times out)."""
     import pytesseract
 
+    started = time.monotonic()
+    picture = for_ocr(image)
     data = pytesseract.image_to_data(
-        for_ocr(image),
+        picture,
         lang=languages,
         config="--psm 6",
         timeout=timeout,
         output_type=pytesseract.Output.DICT,
     )
-    return words_to_lines(words_from_data(data))
+    words = words_from_data(data)
+    left = timeout - (time.monotonic() - started)
+    if left > 0.5:  # an address misread with the page is read again alone
+        words = reread_emails(picture, words, timeout=left)
+    return words_to_lines(words)
 
 
 def read_pictures(images: Sequence[RasterImage], *, languages: str, timeout: float) -> Lines:

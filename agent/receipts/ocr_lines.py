@@ -19,7 +19,7 @@ from typing import Any
 
 from drivers.escpos.document import Document, TextLine
 
-__all__ = ["Word", "merge_ocr", "words_from_data", "words_to_lines"]
+__all__ = ["Word", "group_lines", "merge_ocr", "words_from_data", "words_to_lines"]
 
 MIN_CONFIDENCE = 10.0  # Tesseract's word confidence (0-100) below which a "word" is noise
 
@@ -53,7 +53,7 @@ def words_from_data(data: Mapping[str, Sequence[Any]]) -> list[Word]:
     return words
 
 
-def _group(words: list[Word]) -> list[list[Word]]:
+def group_lines(words: list[Word]) -> list[list[Word]]:
     """Words on the same printed line: their vertical middles fall inside the line's band."""
     lines: list[list[Word]] = []
     bands: list[tuple[float, float]] = []  # (top, bottom) of each line so far
@@ -103,7 +103,7 @@ def words_to_lines(words: Sequence[Word]) -> list[TextLine]:
         return []
     long = [w.width / len(w.text) for w in usable if len(w.text) >= 2]
     char_width = max(1.0, median(long) if long else median(w.width for w in usable))
-    grouped = [_join_numbers(line, char_width) for line in _group(usable)]
+    grouped = [_join_numbers(line, char_width) for line in group_lines(usable)]
     gaps = [g for g in _gaps(grouped) if g > 0]
     # a column gap is much wider than the usual space between words (which, between ink
     # boxes, is wider than a character in some fonts)

@@ -35,7 +35,7 @@ def test_each_density_is_told_from_the_picture_alone(mode: str) -> None:
     if BLOCKS[mode] == (1, 1):
         assert ready.mode == "1" and ready.tobytes() == to_pil(image).tobytes()
     else:  # smoothed: gray edges between the blocks, no staircase of whole blocks
-        assert ready.mode == "L" and len(ready.histogram()) == 256 and sum(1 for n in ready.histogram() if n) > 2
+        assert ready.mode == "L" and sum(1 for n in ready.histogram() if n) > 2
 
 
 def test_an_8_dot_block_edge_is_smoothed_into_a_ramp() -> None:
