@@ -6,7 +6,8 @@ wrong character loses the customer's e-mail. A line labelled as an e-mail (`Emai
 `E-mail`, `Correo`, as OCR spells them) with no valid address is read again alone: the part
 after the label, cut out, scaled up three times, as one line of text (`--psm 7`) in the
 characters an address has. The new reading is taken only when it is a valid address; the
-page's words stay otherwise. One short extra run, only on a receipt that needs it.
+page's words stay otherwise. One short extra run, only on a receipt that needs it. Spaces
+OCR put inside an address (after a dot, mostly) are closed first.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from agent.receipts.ocr_lines import Word, group_lines
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-__all__ = ["email_lines", "reread_emails"]
+__all__ = ["labelled_lines", "reread_emails"]
 
 LABELS = ("email", "e-mail", "mail", "correo")
 ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")  # as the reader's find_email takes it
@@ -36,16 +37,26 @@ def _is_label(text: str) -> bool:
         SequenceMatcher(None, folded, label).ratio() >= 0.75 for label in LABELS)
 
 
-def email_lines(words: Sequence[Word]) -> list[list[Word]]:
-    """The lines that start with an e-mail label and hold no valid address (a label alone,
-    as the last word, is not one: there is nothing after it to read)."""
-    out = []
-    for line in group_lines(list(words)):
-        if len(line) >= 2 and _is_label(line[0].text) and not ADDRESS.search(
-            " ".join(w.text for w in line)
-        ):
-            out.append(line)
-    return out
+def labelled_lines(words: Sequence[Word]) -> list[list[Word]]:
+    """The lines that start with an e-mail label and have something after it."""
+    return [line for line in group_lines(list(words))
+            if len(line) >= 2 and _is_label(line[0].text)]
+
+
+def _joined(line: list[Word]) -> str | None:
+    """The address the words after the label make without OCR's spaces (`sofia. martinez@
+    gmail.com`, where the found address would be `martinez@gmail.com`), if it is longer."""
+    joined = ADDRESS.fullmatch("".join(w.text for w in line[1:]).strip(".,;:"))
+    spaced = ADDRESS.search(" ".join(w.text for w in line[1:]))
+    if joined and (spaced is None or len(spaced.group()) < len(joined.group())):
+        return joined.group()
+    return None
+
+
+def _as_word(text: str, rest: list[Word]) -> Word:
+    left = min(w.left for w in rest)
+    return Word(text, left, min(w.top for w in rest), max(w.left + w.width for w in rest) - left,
+                max(w.height for w in rest), min(w.confidence for w in rest))
 
 
 def _crop(picture: PILImage.Image, line: list[Word]) -> PILImage.Image:
@@ -68,22 +79,17 @@ def reread_emails(picture: PILImage.Image, words: list[Word], *, timeout: float)
     """`words` with each unread e-mail line's address read again (module docstring)."""
     import pytesseract
 
-    lines = email_lines(words)
-    if not lines:
-        return words
     out = list(words)
-    for line in lines:
-        text = pytesseract.image_to_string(
-            _crop(picture, line), lang="eng", timeout=timeout,
-            config=f"--psm 7 -c tessedit_char_whitelist={WHITELIST}",
-        )
-        match = ADDRESS.search(text.replace(" ", ""))
-        if match is None:
-            continue
+    for line in labelled_lines(words):
         rest = line[1:]
-        left = min(w.left for w in rest)
-        address = Word(match.group(), left, min(w.top for w in rest),
-                       max(w.left + w.width for w in rest) - left,
-                       max(w.height for w in rest), min(w.confidence for w in rest))
-        out = [w for w in out if not any(w is r for r in rest)] + [address]
+        address = _joined(line)
+        if address is None and not ADDRESS.search(" ".join(w.text for w in rest)):
+            text = pytesseract.image_to_string(
+                _crop(picture, line), lang="eng", timeout=timeout,
+                config=f"--psm 7 -c tessedit_char_whitelist={WHITELIST}",
+            )
+            match = ADDRESS.search(text.replace(" ", ""))
+            address = match.group() if match else None
+        if address is not None:
+            out = [w for w in out if not any(w is r for r in rest)] + [_as_word(address, rest)]
     return out

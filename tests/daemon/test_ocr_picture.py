@@ -9,7 +9,9 @@ from PIL import Image, ImageDraw
 from raster_receipts import fonts_available
 from raster_set import MODES, print_image, raster_sample
 
+from agent.daemon.ocr_emails import reread_emails
 from agent.daemon.ocr_picture import block_size, for_ocr, to_pil
+from agent.receipts.ocr_lines import Word
 from drivers.escpos.decoder import decode_all
 from drivers.escpos.raster import RasterImage
 
@@ -54,3 +56,16 @@ def test_a_blank_or_solid_picture_is_not_taken_for_blocks() -> None:
     solid = Image.new("L", (48, 48), 255)
     ImageDraw.Draw(solid).rectangle((5, 7, 29, 20), fill=0)  # 25 x 14: no 2 x 1 or 1 x 3 blocks
     assert block_size(solid) == (1, 1)
+
+
+def test_spaces_ocr_put_inside_an_address_are_closed() -> None:
+    def word(text: str, left: int) -> Word:
+        return Word(text, left, 100, 10 * len(text), 20, 90.0)
+
+    line = [word("Email:", 0), word("sofia.", 70), word("martinez@gmail.com", 140)]
+    other = [Word("TOTAL", 0, 50, 50, 20, 95.0)]
+    picture = Image.new("L", (576, 200), 255)  # not read again: the joined words are valid
+    texts = [w.text for w in reread_emails(picture, other + line, timeout=5)]
+    assert texts == ["TOTAL", "Email:", "sofia.martinez@gmail.com"]
+    done = [word("E-mail", 0), word("ana@correo.com.uy", 70)]
+    assert reread_emails(picture, done, timeout=5) == done  # read right: left alone
