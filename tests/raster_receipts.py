@@ -331,8 +331,10 @@ def _luhn(body: str) -> str:
     return body + str((10 - total % 10) % 10)
 
 
-def receipt_lines(rng: random.Random, store: str, width_cols: int) -> tuple[list[Line], Truth]:
-    """One receipt's lines (kind sale or refund, items, totals, maybe a customer)."""
+def receipt_lines(rng: random.Random, store: str, width_cols: int, *,
+                  contacts: bool = False) -> tuple[list[Line], Truth]:
+    """One receipt's lines (kind sale or refund, items, totals, maybe a customer; with
+    `contacts` always a customer with a phone and an e-mail, the draws otherwise the same)."""
     name, country, _currency, style = STORES[store]
     cents = style != "cl"
     refund = rng.random() < 0.2
@@ -372,13 +374,13 @@ def receipt_lines(rng: random.Random, store: str, width_cols: int) -> tuple[list
         lines.append(Line(f"VISA {card}"))
     lines.append(row(rng.choice(("EFECTIVO", "TARJETA DEBITO", "CONTADO")), money(total, style)))
     phone = email = None
-    if rng.random() < 0.6:
+    if rng.random() < 0.6 or contacts:
         customer = rng.choice(NAMES)
         lines.append(Line(f"Cliente: {customer}"))
-        if rng.random() < 0.8:
+        if rng.random() < 0.8 or contacts:
             phone = _phone(rng, country)
             lines.append(Line(f"{rng.choice(('Cel', 'Tel', 'Celular', 'WhatsApp'))}: {phone}"))
-        if rng.random() < 0.5:
+        if rng.random() < 0.5 or contacts:
             domain = rng.choice(("gmail.com", "hotmail.com", "correo.com.uy"))
             email = customer.lower().replace(" ", ".") + "@" + domain
             lines.append(Line(f"Email: {email}"))
@@ -449,6 +451,8 @@ class Scores:
     lines_read: int = 0
     phones: int = 0
     phones_read: int = 0
+    emails: int = 0
+    emails_read: int = 0
     cards_leaked: int = 0
     seconds: list[float] = field(default_factory=list)
     misses: list[str] = field(default_factory=list)
@@ -474,9 +478,17 @@ class Scores:
                     self.lines_read += 1
                     left.remove(line)
                     break
+            else:
+                self.misses.append(f"{where}: line {description!r} {amount} not read")
         if truth.phone:
             self.phones += 1
             self.phones_read += receipt.customer.phone == text_receipt(s).customer.phone
+        if truth.email:
+            self.emails += 1
+            self.emails_read += receipt.customer.email == truth.email
+            if receipt.customer.email != truth.email:
+                self.misses.append(f"{where}: e-mail {truth.email} read as "
+                                   f"{receipt.customer.email}")
         if truth.card and truth.card in str(receipt.to_json()):
             self.cards_leaked += 1
 
@@ -491,6 +503,7 @@ class Scores:
             ("lines", pct(self.lines_read, self.lines), ">= 85 %"),
             ("kind", pct(self.kinds, self.receipts), ">= 95 %"),
             ("phones", pct(self.phones_read, self.phones), ">= 85 %"),
+            ("e-mails", pct(self.emails_read, self.emails), ">= 90 %"),
             ("cards leaked", float(self.cards_leaked), "0"),
             ("OCR s/receipt (mean)", sum(times) / len(times), "<= 2 s"),
             ("OCR s/receipt (p90)", times[int(0.9 * (len(times) - 1))], ""),

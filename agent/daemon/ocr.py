@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.config import ReceiptsSection
+from agent.daemon.ocr_emails import reread_emails
+from agent.daemon.ocr_picture import for_ocr
 from agent.receipts.ocr_lines import merge_ocr, words_from_data, words_to_lines
 from drivers.escpos.document import Document, TextLine
 from drivers.escpos.raster import RasterImage
@@ -37,7 +39,6 @@ INSTALL_HINT = (
     "install Tesseract and its languages: "
     "sudo apt-get install tesseract-ocr tesseract-ocr-spa tesseract-ocr-por"
 )
-_INVERT = bytes(255 - v for v in range(256))  # our 1 = black; Pillow's mode "1" has 1 = white
 OCR_TIMEOUT = 30.0  # seconds per print job: far above the 1-2 s a receipt takes
 Lines = list[list[TextLine]]
 Done = Callable[[Any, Lines | None, str | None], None]
@@ -64,17 +65,21 @@ def tesseract_problem(languages: str) -> str | None:
 def read_picture(image: RasterImage, *, languages: str, timeout: float) -> list[TextLine]:
     """One picture's text lines (raises RuntimeError when Tesseract times out)."""
     import pytesseract
-    from PIL import Image
 
-    pil = Image.frombytes("1", (image.width, image.height), image.data.translate(_INVERT))
+    started = time.monotonic()
+    picture = for_ocr(image)
     data = pytesseract.image_to_data(
-        pil,
+        picture,
         lang=languages,
         config="--psm 6",
         timeout=timeout,
         output_type=pytesseract.Output.DICT,
     )
-    return words_to_lines(words_from_data(data))
+    words = words_from_data(data)
+    left = timeout - (time.monotonic() - started)
+    if left > 0.5:  # an address misread with the page is read again alone
+        words = reread_emails(picture, words, timeout=left)
+    return words_to_lines(words)
 
 
 def read_pictures(images: Sequence[RasterImage], *, languages: str, timeout: float) -> Lines:

@@ -12,7 +12,6 @@ columns line up, as on a fixed-pitch printer. Tall lines (a double-height TOTAL)
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from statistics import median
@@ -20,7 +19,7 @@ from typing import Any
 
 from drivers.escpos.document import Document, TextLine
 
-__all__ = ["Word", "merge_ocr", "words_from_data", "words_to_lines"]
+__all__ = ["Word", "group_lines", "merge_ocr", "words_from_data", "words_to_lines"]
 
 MIN_CONFIDENCE = 10.0  # Tesseract's word confidence (0-100) below which a "word" is noise
 
@@ -54,7 +53,7 @@ def words_from_data(data: Mapping[str, Sequence[Any]]) -> list[Word]:
     return words
 
 
-def _group(words: list[Word]) -> list[list[Word]]:
+def group_lines(words: list[Word]) -> list[list[Word]]:
     """Words on the same printed line: their vertical middles fall inside the line's band."""
     lines: list[list[Word]] = []
     bands: list[tuple[float, float]] = []  # (top, bottom) of each line so far
@@ -104,7 +103,7 @@ def words_to_lines(words: Sequence[Word]) -> list[TextLine]:
         return []
     long = [w.width / len(w.text) for w in usable if len(w.text) >= 2]
     char_width = max(1.0, median(long) if long else median(w.width for w in usable))
-    grouped = [_join_numbers(line, char_width) for line in _group(usable)]
+    grouped = [_join_numbers(line, char_width) for line in group_lines(usable)]
     gaps = [g for g in _gaps(grouped) if g > 0]
     # a column gap is much wider than the usual space between words (which, between ink
     # boxes, is wider than a character in some fonts)
@@ -131,21 +130,20 @@ def words_to_lines(words: Sequence[Word]) -> list[TextLine]:
     return _same_separators(out)
 
 
-_GROUP = re.compile(r"(?<![\d.,])(\d{1,3})([.,])(\d{3})(?![\d.,])")  # 24.310 / 24,310
+_WHOLE = re.compile(r"(?<![^\s$])\d{1,3}(?:[.,]\d{3})+(?!\S)")  # 24.310 / 1,234.567 alone
 _CENTS = re.compile(r"\d[.,]\d{2}(?![\d.,])")
 
 
 def _same_separators(lines: list[TextLine]) -> list[TextLine]:
-    """On a page of whole amounts (`135.270`, no cents anywhere), OCR reading one `.` as
-    `,` makes 24.310 read as 24,31: a group of three digits takes the page's separator."""
-    texts = [line.text for line in lines]
-    if any(_CENTS.search(t) for t in texts):
+    """On a page of whole amounts (`135.270`, no cents anywhere: CLP, PYG, COP), OCR reads
+    the grouping dot as a comma now and then (at 60-68 dpi a dot and a comma differ by one
+    row of dots), and `24,310` then reads as 24.31 where a comma is the decimal sign: an
+    amount standing alone in groups of three loses its separators (`24310`), which reads the
+    same in every country. A group glued to more (`12.345.678-9`, a RUT) is left alone."""
+    if any(_CENTS.search(line.text) for line in lines):
         return lines
-    seps = Counter(m.group(2) for t in texts for m in _GROUP.finditer(t))
-    if len(seps) != 2 or seps.most_common(1)[0][1] < 2 * min(seps.values()):
-        return lines
-    sep = seps.most_common(1)[0][0]
-    return [replace(line, text=_GROUP.sub(rf"\g<1>{sep}\g<3>", line.text)) for line in lines]
+    strip = lambda m: m.group(0).replace(".", "").replace(",", "")  # noqa: E731
+    return [replace(line, text=_WHOLE.sub(strip, line.text)) for line in lines]
 
 
 def merge_ocr(doc: Document, pictures: Sequence[Sequence[TextLine]]) -> Document:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fake_printer import wait_until
 from raster_receipts import FONTS_MISSING, Sample, fonts_available, sample, text_receipt
+from raster_set import raster_sample
 
 from agent.config import AgentConfig
 from agent.daemon.ocr import OcrWorker, ocr_document, tesseract_problem
@@ -56,6 +57,23 @@ def test_a_receipt_printed_as_pictures_is_read(seed: int, encoding: str, mixed: 
     assert ocr and all(0 <= c <= 1 for c in ocr)
     if mixed:  # the printed header is printed text, first
         assert [line.confidence for line in doc.lines[:3]] == [None] * 3
+
+
+def test_an_e_mail_misread_with_the_page_is_read_again_alone() -> None:
+    # python-escpos GS v 0 at 203 dpi, Liberation Serif: read with the page, the `@` is lost
+    s = raster_sample(11, mode="raster", dpi=203)
+    doc, receipt = read(s)
+    assert receipt.customer.email == s.truth.email == "maria.gomez@gmail.com", doc.text
+    assert receipt.total == s.truth.total
+
+
+def test_an_8_dot_column_picture_of_whole_pesos_keeps_its_thousands() -> None:
+    # ESC * 1 (8-dot, 68 dpi down the paper) from python-escpos: every `.` of `70.740` is
+    # read as a comma, which in Chile would make 70,74 pesos
+    s = raster_sample(8, mode="column8d", dpi=203)
+    doc, receipt = read(s)
+    assert (receipt.kind, receipt.total) == (s.truth.kind, s.truth.total) == (
+        "refund", Decimal("70740")), doc.text
 
 
 def test_the_worker_times_out_refuses_when_full_and_reports_back() -> None:

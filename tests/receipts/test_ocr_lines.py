@@ -72,11 +72,19 @@ def test_a_card_number_read_by_ocr_is_redacted_like_printed_text() -> None:
     assert "4111111111111111" not in str(receipt.to_json()) and receipt.total == Decimal("40")
 
 
-def test_on_a_page_of_whole_pesos_a_misread_separator_follows_the_page() -> None:
+def test_on_a_page_of_whole_pesos_a_misread_separator_does_not_make_cents() -> None:
     words = [word("Pan", 0, 0), word("24,310", 36, 0), word("Leche", 0, 1),
              word("18.760", 36, 1), word("TOTAL", 0, 2), word("43.070", 36, 2)]
     assert [line.text.split()[-1] for line in words_to_lines(words)] == [
-        "24.310", "18.760", "43.070"]
+        "24310", "18760", "43070"]
+    # every dot read as a comma (an 8-dot ESC * picture): still pesos, not 70.74
+    doc = Document(images=[RasterImage(576, 60, bytes(72 * 60))])
+    ocr = words_to_lines([word("Medialuna", 0, 0), word("70,740", 36, 0),
+                          word("RUT", 0, 1), word("12.345.678-9", 6, 1),
+                          word("TOTAL", 0, 2), word("70,740", 36, 2)])
+    assert "12.345.678-9" in ocr[1].text  # glued to more: not an amount
+    receipt = extract(merge_ocr(doc, [ocr]), template=GENERIC, country="CL", currency="CLP")
+    assert receipt.total == Decimal("70740") and receipt.lines[0].amount == Decimal("70740")
     with_cents = [word("Pan", 0, 0), word("24,310", 36, 0), word("TOTAL", 0, 1),
                   word("1.135,27", 34, 1)]  # cents on the page: 24,310 is not ours to judge
     assert words_to_lines(with_cents)[0].text.endswith("24,310")
