@@ -16,12 +16,17 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from agent.receipts.currency import PREFIX, SUFFIX, strip_trailing_signs
 from agent.receipts.numbers import NO_CENTS, Amount, find_amounts, parse_number
 
-_QTY = r"(?P<quantity>\d+(?:[.,]\d+)?)"
-_UNIT = r"(?:\s*(?P<unit>kgs?|kilos?|grs?|g|lts?|l|un|und|unid|uni|uds?|u|pzas?|pz|ea|pcs?)\b)?\.?"
+# A refund printed as the sale with negative quantities: `-1 Units x 459.00   -459.00`.
+_QTY = r"(?P<minus>-\s?)?(?P<quantity>\d+(?:[.,]\d+)?)"
+_UNIT = (
+    r"(?:\s*(?P<unit>kgs?|kilos?|grs?|g|lts?|l|units?|unidades?|unids?|un|und|uni|uds?|u|"
+    r"pzas?|pz|ea|pcs?|pieces?|uns?)\b)?\.?"
+)
 _TIMES = r"\s*[x×*@]\s*"
-_PRICE = r"(?P<price>(?:US\$|\$|€)?\s?\d[\d.,]*)"
+_PRICE = rf"(?P<price>(?:{PREFIX})?\s?\d[\d.,]*(?:\s?(?:{SUFFIX}))?)"
 _PER = r"(?:\s*\$?\s*/\s*(?:kgs?|kilo|un|u|lts?|l)\b)?"
 QTY_LINE = re.compile(rf"^\s*{_QTY}{_UNIT}{_TIMES}{_PRICE}{_PER}(?P<rest>.*)$", re.I)
 DESC_QTY_LINE = re.compile(
@@ -203,7 +208,7 @@ def split_code(text: str) -> tuple[str | None, str]:
 def clean_description(text: str) -> str:
     """Drop the IVA rate, currency sign and filler dots printed between name and amount."""
     text = re.sub(r"\(\s*\d+(?:[.,]\d+)?\s*%?\s*\)\s*$", "", text.rstrip())
-    text = re.sub(r"(?:\s(?:US\$|\$|€))+\s*$", "", text)
+    text = strip_trailing_signs(text)
     text = re.sub(r"\s*\.{3,}\s*$", "", text)
     return " ".join(text.split())
 

@@ -21,13 +21,7 @@ from collections.abc import Callable, Mapping
 from drivers.escpos.builder import BOLD, DOUBLE_HEIGHT, DOUBLE_WIDTH
 from drivers.escpos.commands import MAX_PAYLOAD, VariableLengthCommands
 from drivers.escpos.document import Cut, Document
-from drivers.escpos.tables import (
-    DLE_DC4_LENGTHS,
-    ESC_FIXED,
-    FS_FIXED,
-    GS_FIXED,
-    SINGLE_BYTE_NOOPS,
-)
+from drivers.escpos.tables import DLE_DC4_LENGTHS, ESC_FIXED, FS_FIXED, GS_FIXED, SINGLE_BYTE_NOOPS
 
 __all__ = ["EscposDecoder", "cuts_of", "decode_all"]
 
@@ -94,7 +88,8 @@ class EscposDecoder(VariableLengthCommands):
         ctl[0x09], ctl[0x0C], ctl[0x0D], ctl[0x10] = self._ht, self._ff, self._cr_handler, self._dle
         ctl[0x1B] = self._prefixed_handler(
             self._dispatch_table(ESC_FIXED, self._esc_effects, self._esc_var))
-        ctl[0x1C] = self._prefixed_handler(self._dispatch_table(FS_FIXED, {}, self._fs_var))
+        fs = self._dispatch_table(FS_FIXED, self._fs_effects(), self._fs_var)
+        ctl[0x1C] = self._prefixed_handler(fs)
         ctl[0x1D] = self._prefixed_handler(
             self._dispatch_table(GS_FIXED, self._gs_effects, self._gs_var))
         self._ctl = ctl
