@@ -12,7 +12,8 @@ from datetime import date, time
 from decimal import Decimal
 
 from agent.receipts import fields, garbled
-from agent.receipts.contacts import ContactRules
+from agent.receipts.contacts import ORDER_LINE, ContactRules
+from agent.receipts.header import HeaderRules
 from agent.receipts.items import (
     ItemLine,
     QtyLine,
@@ -35,18 +36,7 @@ _SEPARATOR = re.compile(r"^\s*[-=_*.~#+ ─━═]{5,}\s*$")
 _SPACED = re.compile(r"^[\W_]*(?:[^\W\d_] ){3,}[^\W\d_][\W_]*$")
 
 
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-_COLUMN_WORDS = _words(
-    "cant cantidad qty cod codigo descripcion detalle articulo producto item description p u "
-    "pu precio unit unitario importe total monto valor price amount subtotal descricao qtd un "
-    "vl und unid ctd"
-)
-
-
-class Reader(ContactRules, KindRules):
+class Reader(ContactRules, KindRules, HeaderRules):
     def __init__(
         self, template: Template, country: str, currency: str, *, kind: Kind = "sale"
     ) -> None:
@@ -60,6 +50,7 @@ class Reader(ContactRules, KindRules):
         self.pending_desc: tuple[int, str | None, str] | None = None  # trace index, code, text
         self.pending_qty: QtyLine | None = None
         self.in_customer = False
+        self.in_order = False  # in an order's block (Pedido 4521 ...): see contacts.py
         self.kind: Kind = kind  # "refund" when a first reading found it late (see kinds.py)
         self.kind_late = False
         self.total_negative = False  # TOTAL -788.00: the sale printed negative, a refund
@@ -94,13 +85,15 @@ class Reader(ContactRules, KindRules):
     def _rule(self, text: str) -> str:
         folded = fold(text)
         if not text.strip():
-            self.in_customer = False
+            self.in_customer = self.in_order = False
             return "blank"
         if _SEPARATOR.match(text):
-            self.in_customer = False
+            self.in_customer = self.in_order = False
             if self.zone == "head" and self.trace:
                 self.items_started = True
             return "separator"
+        if ORDER_LINE.match(folded):
+            self.in_order = True
         if any(p.search(text) for p in self.t.patterns["ignore"]) or self.t.has("ignore", folded):
             return "ignore (template)"
         custom = self._custom(text)
@@ -185,29 +178,6 @@ class Reader(ContactRules, KindRules):
     def _value(self, token: str) -> Decimal | None:
         amounts = find_amounts(token, self.country)
         return amounts[-1].value if amounts else None
-
-    def _header_fields(self, text: str, folded: str) -> str | None:
-        rules: list[str] = []
-        if not self.date_found:
-            day = fields.find_date(folded, self.country, self.t)
-            if day:
-                self.date_found, self.issued_day = True, day
-                self.issued_time = fields.find_time(folded) or self.issued_time
-                rules.append("date")
-        if self.issued_time is None and not rules and re.match(r"^[\W_]*(hora|time)\b", folded):
-            self.issued_time = fields.find_time(folded)
-            rules.append("time")
-        if self.number is None and self.zone == "head":
-            number = fields.find_number(text, folded, self.t)
-            if number:
-                self.number = number
-                rules.append("number")
-        return " + ".join(rules) or None
-
-    def _column_header(self, folded: str) -> bool:
-        words = re.split(r"[\W_]+", folded.strip())
-        words = [w for w in words if w]
-        return len(words) >= 2 and sum(w in _COLUMN_WORDS for w in words) >= max(2, len(words) - 1)
 
     def _labelled(self, text: str, label: str, amounts: list[Amount]) -> str | None:
         """Money lines that carry a label: totals, discounts, taxes, payments..."""
@@ -382,25 +352,6 @@ class Reader(ContactRules, KindRules):
                 item.description, item.quantity, item.unit_price, abs(amount), item.code, item.unit
             )
         )
-
-    def _unpriced_label(self, text: str, folded: str) -> str:
-        if self.t.has("coupon", folded):
-            code = fields.coupon_code(text, self.t)
-            if code:
-                self.totals.pending_coupon = code
-                return "coupon code"
-        method = self.t.payment_method(folded)
-        if method and self.zone == "totals":
-            self.totals.pending_methods.append(method)
-            return f"payment method {method}"
-        if re.match(r"^[\W_]*(moneda|currency|divisa)\b", folded):
-            iso = re.search(r"\b([A-Z]{3})\b", text.upper().split(":")[-1])
-            if iso:
-                self.totals.currency = iso.group(1)
-                return "currency"
-        if self.t.has("meta", folded):
-            return "header"
-        return "text"
 
     def receipt(self) -> Receipt:
         customer = Customer(**self.customer)
