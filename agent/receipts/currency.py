@@ -3,7 +3,8 @@
 Any ISO 4217 code (pycountry's list) may stand before or after an amount (`USD 12.50`,
 `1.234,50 EUR`, `MYR28.09`); so may the local signs below (`RM28.09`, `S/ 12.50`, `R$ 9,90`,
 `Q25.00`, `Bs 25,00`, `₲ 25.000`, `12,50 €`, `$U 120`, `1,100円`). A bare `$`, `¥` or `kr`
-names no one currency: the store's own is meant. Pure.
+names no one currency: the store's own is meant, and so does a `?`, what a printer's code
+page prints for a sign it lacks (`₲` on most pages). Pure.
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ SIGNS: dict[str, str | None] = {
     "RM": "MYR", "RP": "IDR", "RP.": "IDR", "€": "EUR", "£": "GBP", "₩": "KRW", "원": "KRW",
     "円": "JPY", "元": "CNY", "₱": "PHP", "₹": "INR", "฿": "THB", "₫": "VND", "₪": "ILS",
     "₺": "TRY", "ZŁ": "PLN", "KČ": "CZK", "FT": "HUF", "$": None, "¥": None, "￥": None,
-    "KR": None,
+    "KR": None, "?": None,
 }
 
 # Before the number (longest first, so `US$` is not read as `$`); any three capitals are
 # tried as an ISO code, and dropped as a sign when they are not one (`IVA 22,00`).
 PREFIX = (
     r"COL\$|US\$|U\$S|U\$D|\$UY|RD\$|MX\$|AR\$|CL\$|R\$|C\$|\$U|S/\.?|B/\.|Bs\.?[SD]?\b\.?|"
-    r"Gs\.?|RM|Rp\.?|Q(?=\s?\d)|[₲₡€£¥￥₩₱₹฿₫₪₺]|\$|[A-Z]{3}"
+    r"Gs\.?|RM|Rp\.?|Q(?=\s?\d)|[₲₡€£¥￥₩₱₹฿₫₪₺]|\$|[A-Z]{3}|\?(?=\s?\d)"
 )
 # After the number: `12,50 €`, `25,00 Bs`, `12.50 USD`, `1,100円`, `12.000원`.
 SUFFIX = r"[€₲₩円원元₫]|Bs\b\.?|zł|kr\b|Kč|Ft\b|[A-Z]{3}\b"

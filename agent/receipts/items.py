@@ -33,6 +33,10 @@ DESC_QTY_LINE = re.compile(
     rf"^\s*(?P<description>\S.*?)\s+{_QTY}{_UNIT}{_TIMES}{_PRICE}{_PER}(?P<rest>.*)$",
     re.I,
 )
+# uniCenta's columns: `Zapatilla urbana   459.00   x-1   -459.00` (price, then x quantity)
+PRICE_QTY_LINE = re.compile(
+    rf"^\s*(?P<description>\S.*?)\s+{_PRICE}\s+[x×]\s?{_QTY}{_UNIT}(?P<rest>\s.*)$", re.I
+)
 _RATE = re.compile(r"\(\s*\d+(?:[.,]\d+)?\s*%?\s*\)|\b\d+(?:[.,]\d+)?\s*%")
 _TRAILING_FLAG = re.compile(r"\s+(?:[A-Z]{1,2}|\*|\(\w\))\s*$")
 # An item number (`001`) may come before the code, as on Brazilian NFC-e.
@@ -119,8 +123,11 @@ def parse_qty_line(text: str, country: str) -> QtyLine | None:
 
 
 def parse_desc_qty_line(text: str, country: str) -> ItemLine | None:
-    """`Coca Cola 1,5L 2 x 45,00   90,00` all on one line."""
+    """`Coca Cola 1,5L 2 x 45,00   90,00` all on one line, or uniCenta's columns
+    `Zapatilla urbana   459.00   x-1   -459.00`."""
     match = DESC_QTY_LINE.match(text)
+    if match is None and (" x" in text or "×" in text):
+        match = PRICE_QTY_LINE.match(text)
     if not match:
         return None
     only_numbers, amount = _rest_amount(match["rest"], country)
