@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -115,7 +115,8 @@ PRODUCTS = {
            "Coxinha de frango", "Suco de laranja 300ml", "Açaí 500ml", "Bermuda jeans 40"],
     "en": ["Nasi lemak", "Teh tarik", "Roti canai 2 pcs", "Sneakers urban 40", "Latte 12oz",
            "Blueberry muffin", "T-shirt basic", "Iced coffee 16oz", "Chicken rice"],
-    "ja": ["ブレンドコーヒー", "カフェラテ", "抹茶ラテ", "サンドイッチ", "チーズケーキ", "おにぎり 2個"],
+    "ja": ["ブレンドコーヒー", "カフェラテ", "抹茶ラテ", "サンドイッチ", "チーズケーキ",
+           "おにぎり 2個"],
     "ko": ["아메리카노", "카페 라떼", "카페 모카", "녹차 라떼", "치즈 케이크", "크로와상"],
     "zh": ["拿铁咖啡", "美式咖啡", "牛肉面", "小笼包", "绿茶", "蛋挞 2个"],
 }
@@ -200,8 +201,9 @@ def head(plan: Plan, rnd: random.Random, receipt_no: str) -> None:
              if plan.loc.lang not in ("ja", "ko", "zh") else
              {"ja": "カフェ さくら", "ko": "카페 한빛", "zh": "幸福咖啡"}[plan.loc.lang])
     plan.add("center", "Av. Principal 1234")
-    # the store's own number: the customer's landline with other last digits
-    plan.add("center", "Tel: " + re.sub(r"\d{4}$", "9876", plan.loc.landline[0]))
+    # the store's own number: the customer's landline with another last digit
+    plan.add("center", "Tel: " + re.sub(r"\d$", lambda d: str((int(d[0]) + 1) % 10),
+                                        plan.loc.landline[0]))
     if rnd.random() < 0.3:
         plan.add("center", "hola@tienda.example")
     w = WORDS[plan.loc.lang]

@@ -34,7 +34,7 @@ PREFIX = (
     r"Gs\.?|RM|Rp\.?|Q(?=\s?\d)|[₲₡€£¥￥₩₱₹฿₫₪₺]|\$|[A-Z]{3}|\?(?=\s?\d)"
 )
 # After the number: `12,50 €`, `25,00 Bs`, `12.50 USD`, `1,100円`, `12.000원`.
-SUFFIX = r"[€₲₩円원元₫]|Bs\b\.?|zł|kr\b|Kč|Ft\b|[A-Z]{3}\b"
+SUFFIX = r"[€₲₩円원元₫]|Bs\b\.?|zł|kr\b|Kč|Ft\b|[A-Z]{3}\b|\?(?!\S)"
 
 _TRAILING_SIGNS = re.compile(rf"(?:\s(?:{PREFIX}|{SUFFIX}))+\s*$")
 

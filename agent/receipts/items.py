@@ -62,6 +62,10 @@ _LEAD_COUNT = re.compile(
 )
 
 
+_NONE = Amount(Decimal(0), 0, 0, False, None)  # bounds for slicing between amounts
+_END = Amount(Decimal(0), 10**9, 10**9, False, None)
+
+
 @dataclass(frozen=True, slots=True)
 class QtyLine:
     """`2 x 45,00   90,00` or `0,750 kg x 120,00`: quantity, unit price, maybe the amount."""
@@ -102,11 +106,13 @@ def _price(token: str, country: str) -> Decimal | None:
 
 def _rest_amount(rest: str, country: str) -> tuple[bool, Decimal | None]:
     """What follows `qty x price`: (only numbers there?, the amount if printed)."""
-    rest = _RATE.sub(" ", rest.replace("US$", " ").replace("U$S", " "))
-    rest = _TRAILING_FLAG.sub("", rest)
-    if _LETTER.search(rest):
-        return False, None
+    rest = _RATE.sub(" ", rest)
     amounts = find_amounts(rest, country)
+    # what is left once the amounts (their currency signs too) are taken out: tax flags
+    bounds = zip([_NONE, *amounts], [*amounts, _END], strict=True)
+    bare = "".join(rest[a.end : b.start] for a, b in bounds)
+    if _LETTER.search(_TRAILING_FLAG.sub("", bare.rstrip())):
+        return False, None
     return True, (amounts[-1].value if amounts else None)
 
 

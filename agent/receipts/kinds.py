@@ -67,7 +67,8 @@ class KindRules:
 
     def _money_back(self, label: str) -> bool:
         """`Refund to MC ****2290  -788.00` below the items: a refund, whatever the title."""
-        if self.zone != "totals" or self.kind != "sale" or not _MONEY_BACK.match(label):
+        if self.zone != "totals" or self.kind == "void" or not _MONEY_BACK.match(label):
             return False
-        self._set_kind("refund")
+        if self.kind == "sale":
+            self._set_kind("refund")
         return True

@@ -328,6 +328,8 @@ class Reader(ContactRules, KindRules, HeaderRules):
         prints cents is a name, not a price."""
         if amount.strong:
             return True
+        if self._store_block():  # `MINIMARKET 24` above the receipt's number and date
+            return False
         if self.country in NO_CENTS:
             return self.items_started or amount.value >= 10
         return self.items_started and not self.cents_seen
