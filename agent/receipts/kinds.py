@@ -31,8 +31,8 @@ KIND_NOISE = _words(
 )
 # A line below the items that gives money back: the job is a refund.
 _MONEY_BACK = re.compile(
-    r"^[\W_]*(?:refund(?:ed)?\s+(?:to|via|on|by)\b|refund(?:ed)?\b|reembolso|estorno|"
-    r"valor\s+devolvido|devuelto|devolvido|reintegro)"
+    r"^[\W_]*(?:refund(?:ed)?\b|reembolso|estorno|valor\s+devolvido|"
+    r"devuelto\s+(?:en|al?)\b|devolvido\s+(?:em|ao|no)\b)"
 )
 
 

@@ -77,7 +77,6 @@ class Amount:
     end: int
     strong: bool  # unmistakably money: a currency sign or the country's cents style
     currency: str | None  # ISO code when a symbol other than a bare `$` was printed
-    cents: bool = False  # printed with two decimals
 
 
 def decimal_comma(country: str) -> bool:
@@ -169,7 +168,7 @@ def find_amounts(text: str, country: str) -> list[Amount]:
             if opened == bool(match["close"]):  # half a parenthesis: part of something else
                 found.append(Amount(-value if negative else value, start, end,
                                     bool(cur) or cents_style or (no_cents and grouped(num)),
-                                    currency, cents_style))
+                                    currency))
     return found
 
 

@@ -54,7 +54,6 @@ class Reader(ContactRules, KindRules, HeaderRules):
         self.kind: Kind = kind  # "refund" when a first reading found it late (see kinds.py)
         self.kind_late = False
         self.total_negative = False  # TOTAL -788.00: the sale printed negative, a refund
-        self.cents_seen = False  # an amount with cents: a bare `40` is then no price
         self.weak_item: tuple[int, str] | None = None  # an item priced by a bare number
         self.number: str | None = None
         self.date_found = False
@@ -100,8 +99,6 @@ class Reader(ContactRules, KindRules, HeaderRules):
         if custom:
             return custom
         amounts = find_amounts(text, self.country)
-        if not self.cents_seen and any(a.cents for a in amounts):
-            self.cents_seen = True
         label = folded[: amounts[0].start] if amounts else folded
         if _SPACED.match(label):
             label = label.replace(" ", "")  # `T O T A L`: letters spaced out for emphasis
@@ -324,15 +321,15 @@ class Reader(ContactRules, KindRules, HeaderRules):
         self.weak_item = None
 
     def _priced(self, amount: Amount) -> bool:
-        """Is the last number of a line its price? `Zapatilla urbana 40` on a till that
-        prints cents is a name, not a price."""
+        """Is the last number of a line its price? (`Zapatilla urbana 40` above its
+        `-1 x 459.00  -459.00` is a name: `_unprice_name` takes it back.)"""
         if amount.strong:
             return True
         if self._store_block():  # `MINIMARKET 24` above the receipt's number and date
             return False
         if self.country in NO_CENTS:
             return self.items_started or amount.value >= 10
-        return self.items_started and not self.cents_seen
+        return self.items_started
 
     def _is_meta(self, folded: str) -> bool:
         customer = self.t.label_match("customer", folded)
