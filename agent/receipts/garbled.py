@@ -1,8 +1,9 @@
 """Text the reader cannot read: a job decoded with the wrong code page (mojibake). Pure.
 
 Bytes of one script decoded through another's code page come out as box-drawing and
-symbol characters glued to letters (`├ä┬½├å├ñ`: Korean CP949 read as CP858). A job where
-many lines look like that yields no items, no total and a warning naming the likely cause,
+symbol characters mixed with letters in one word (`├ä┬½├å├ñ`: Korean CP949 read as CP858),
+or as runs of accented letters (`âuâîâôâh`: Shift-JIS read as CP850). A job where many
+lines look like that yields no items, no total and a warning naming the likely cause,
 rather than wrong lines: a wrong line would become a wrong sale.
 """
 
@@ -11,22 +12,30 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-# A box-drawing, block or stray symbol character right beside a letter. Signs that do sit
-# beside words on receipts (° º ª ¡ ¿ « » ® © ™ ² ³ µ) are left out.
-_GLUED = re.compile(
-    r"[^\W\d_][\u2500-\u259f¤¦§¨¬¯±´¶¸¼½¾÷ƒ]|[\u2500-\u259f¤¦§¨¬¯±´¶¸¼½¾÷ƒ][^\W\d_]"
-)
+# A word holding a box-drawing, block or stray symbol character and a letter. Signs that do
+# sit beside words on receipts (° º ª ¡ ¿ « » ® © ™ ² ³ µ) are left out; a separator line
+# (`──────`, `├────┤`) has no letter.
+_ODD = "\u2500-\u259f¤¦§¨¬¯±´¶·¸¼½¾÷ƒ"
+_GLUED = re.compile(rf"[^\s{_ODD}]*(?:[^\W\d_][^\s]*[{_ODD}]|[{_ODD}][^\s]*[^\W\d_])")
 MESSAGE = "text in a script or code page the reader cannot read (is printer.codepage right?)"
 
 
 def is_garbled(lines: Iterable[str]) -> bool:
-    """Do enough of a job's lines look like mojibake (two glued symbols or more)?"""
-    wordy = garbled = 0
+    """Do enough of a job's lines look like mojibake (a word of symbols and letters)?"""
+    count = garbled = 0
     for text in lines:
-        if text.isascii():
-            wordy += 1
-            continue
-        wordy += 1
-        if len(_GLUED.findall(text)) >= 2:
+        count += 1
+        if not text.isascii() and (_GLUED.search(text) or _accented(text)):
             garbled += 1
-    return garbled >= 2 and garbled * 5 >= wordy
+    return garbled >= 2 and garbled * 5 >= count
+
+
+def _accented(text: str) -> bool:
+    """A word with three Latin-1 or Latin Extended characters or more, a third of it at
+    least (`âuâîâôâh`: Shift-JIS through CP850); Spanish and Portuguese words have two at
+    most (`informações`, `Pañuelería`)."""
+    for word in text.split():
+        odd = sum(1 for ch in word if "\x80" <= ch <= "\u024f")
+        if odd >= 3 and odd * 3 >= len(word):
+            return True
+    return False

@@ -156,3 +156,20 @@ def test_a_delivery_phone_in_an_order_block_is_the_customers() -> None:
         "Pedidos por WhatsApp 987 654 321",
     ]), "PE", "PEN")
     assert receipt.customer.phone == "+51912345678"
+
+
+@pytest.mark.parametrize("codec", ["shift_jis", "cp949", "gb18030"])
+@pytest.mark.parametrize("page", ["cp858", "cp437", "cp1252"])
+def test_a_cjk_receipt_read_through_the_wrong_code_page_yields_no_lines(
+    codec: str, page: str
+) -> None:
+    lines = {"shift_jis": ["レシート: 7", "ブレンドコーヒー   440", "カフェラテ         390",
+                           "合計               830"],
+             "cp949": ["영수증: 7", "아메리카노    4,100", "카페 라떼    4,600",
+                       "합계         8,700"],
+             "gb18030": ["小票: 7", "拿铁咖啡    28.00", "美式咖啡    22.00", "合计        50.00"]}
+    data = ("\n".join(lines[codec]) + "\n").encode(codec) + b"\x1dV\x00"
+    (doc,) = decode_all(data, codepage=page)  # the printer is set to a CJK page, not this
+    receipt = extract(doc, template=GENERIC, country="UY", currency="UYU")
+    assert (receipt.lines, receipt.total) == ((), None)
+    assert "code page" in receipt.problem
