@@ -72,3 +72,13 @@ def test_daruma_double_height_leaves_no_digit_behind() -> None:
     job += ESC + b"w0\r\n"
     (doc,) = decode_all(job)
     assert doc.text == "RECIBO\nTOTAL  9,90"
+
+
+def test_a_block_inserted_at_the_cut_of_a_kanji_job_is_encoded_in_its_code() -> None:
+    from drivers.escpos.blocks import encode_text
+    from drivers.escpos.select import cuts_of
+
+    job = ESC + b"R\x0d" + KANJI_ON + "합계 12,000원".encode("cp949") + b"\n" + GS + b"V\x00"
+    (cut,) = cuts_of(job)
+    assert cut.encoding == "cp949"
+    assert encode_text("쿠폰 받기", cut.encoding, cut.international).decode("cp949") == "쿠폰 받기"
