@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from escpos_helpers import chunked, texts
 
-from drivers.escpos.select import decode_all
+from drivers.escpos.blocks import encode_text
+from drivers.escpos.select import cuts_of, decode_all
 from drivers.escpos.star import detect_command_set
 
 ESC, FS, GS = b"\x1b", b"\x1c", b"\x1d"
@@ -75,9 +76,6 @@ def test_daruma_double_height_leaves_no_digit_behind() -> None:
 
 
 def test_a_block_inserted_at_the_cut_of_a_kanji_job_is_encoded_in_its_code() -> None:
-    from drivers.escpos.blocks import encode_text
-    from drivers.escpos.select import cuts_of
-
     job = ESC + b"R\x0d" + KANJI_ON + "합계 12,000원".encode("cp949") + b"\n" + GS + b"V\x00"
     (cut,) = cuts_of(job)
     assert cut.encoding == "cp949"
