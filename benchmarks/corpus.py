@@ -1,5 +1,6 @@
-"""Accuracy of the reader on the six-encoder corpus (tests/corpus/README.md): the figures
-the receipts targets name, for the training part and the held-out part, and the time.
+"""Accuracy of the reader on the corpus (tests/corpus/README.md): the figures the receipts
+targets name, for each part (six encoders: train, heldout, fresh; POS software's layouts
+through two more encoders: pos, pos-final), and the time.
 
     uv run python benchmarks/corpus.py [--failures]
 """
@@ -17,7 +18,7 @@ from tests.corpus_score import score  # noqa: E402
 
 
 def main() -> None:
-    for part in ("train", "heldout", "fresh"):
+    for part in ("train", "heldout", "fresh", "pos", "pos-final"):
         started = time.process_time()
         result = score(part)
         seconds = time.process_time() - started

@@ -16,6 +16,7 @@ delivery, cli or standin.
 from __future__ import annotations
 
 from agent.errors import ReceiptError
+from agent.receipts.garbled import is_garbled
 from agent.receipts.model import (
     PAYMENT_METHODS,
     Coupon,
@@ -49,11 +50,24 @@ _GTIN_SYMBOLOGIES = frozenset({"EAN13", "EAN8", "UPC-A", "UPCA", "UPC-E", "UPCE"
 
 def _read(doc: Document, template: Template, country: str, currency: str) -> Reader:
     codes = {b.data for b in doc.barcodes if b.symbology.upper() in _GTIN_SYMBOLOGIES}
+    texts = [redact_card_numbers(line.text, item_codes=codes) for line in doc.lines]
     reader = Reader(template, country, currency)
-    for line in doc.lines:
-        text = redact_card_numbers(line.text, item_codes=codes)
-        reader.feed(text, emphasized=line.bold or line.double_height)
+    if is_garbled(texts):
+        reader.unreadable(texts)
+        return reader
+    _feed(reader, doc, texts)
+    if reader.kind == "sale" and reader.total_negative or reader.kind_late:
+        # a refund seen only below its items (a negative TOTAL, `Refund to card`): read
+        # again knowing it, so the items are its lines and not discounts
+        kind = "refund" if reader.kind == "sale" else reader.kind
+        reader = Reader(template, country, currency, kind=kind)
+        _feed(reader, doc, texts)
     return reader
+
+
+def _feed(reader: Reader, doc: Document, texts: list[str]) -> None:
+    for line, text in zip(doc.lines, texts, strict=True):
+        reader.feed(text, emphasized=line.bold or line.double_height)
 
 
 def extract(doc: Document, *, template: Template, country: str, currency: str) -> Receipt:

@@ -21,6 +21,14 @@ _ADVERT = re.compile(
     r"visitanos|informes|atencion al cliente|ventas|escribinos|escribenos|delivery)\b"
 )
 _DELIVERY = re.compile(r"\b(envio|domicilio|entrega|destinatario|ship to|deliver to)\b")
+# A line that opens an order's block (`Pedido 4521`, `Orden #88`, `Delivery: ...`): the
+# contacts printed in it, a delivery phone included, are the customer's.
+ORDER_LINE = re.compile(
+    r"^[\W_]*(?:pedido|orden|order|comanda|delivery|domicilio|entrega|envio)\b"
+    r"[^\d\n]{0,12}?(?:n[o°º]?\.?|nro\.?|#|:)?\s*\d"
+)
+# The store's other branches or offices, printed anywhere: not the customer's.
+_STORE_WORDS = re.compile(r"\b(sucursal|casa central|tienda|local|oficina|store|branch|matriz)\b")
 
 class ContactRules:
     """The customer rules of the line-by-line reader; the state is the reader's."""
@@ -31,6 +39,7 @@ class ContactRules:
     number: str | None
     date_found: bool
     in_customer: bool
+    in_order: bool
     customer: dict[str, str]
     store_contacts: set[str]
 
@@ -77,10 +86,16 @@ class ContactRules:
             if email not in self.store_contacts and "email" not in self.customer:
                 self.customer["email"] = email
                 return "customer email"
-        if not store and _ADVERT.search(folded):
-            return None  # `Pedidos por WhatsApp ...`: the store advertising its own number
-        # a landline is the store's, unless the line says it is where the order goes
-        mobile_only = not store and not _DELIVERY.search(folded)
+        # Below the store's header, in the receipt's own header (`Tel: 11 3333-4444` under
+        # the customer's name) or an order's block (`Delivery cel.: ...`), a phone is the
+        # customer's; below the items, adverts (`Pedidos por WhatsApp ...`) are the store's
+        # and a landline is the store's unless the line says the order goes there.
+        block = not store and (self.zone == "head" or self.in_order)
+        if not store and not block and _ADVERT.search(folded):
+            return None
+        if not store and _STORE_WORDS.search(folded):
+            return None
+        mobile_only = not store and not block and not _DELIVERY.search(folded)
         phone = fields.labelled_phone(text, folded, self.t, self.country, mobile_only=mobile_only)
         if phone is None:
             return None

@@ -245,7 +245,7 @@ def labelled_phone(
 ) -> str | None:
     """A phone printed after a phone label anywhere on the line (`Envío a domicilio - Tel:
     099 123 456`, `WhatsApp: ...`), in E.164; None when there is none or it is not valid."""
-    for label in template.labels["phone"].finditer(folded) if template.labels["phone"] else ():
+    for label in template.label_matches("phone", folded):
         candidate = _PHONE_CANDIDATE.search(text, label.end(), label.end() + 24)
         gap = text[label.end() : candidate.start()] if candidate else ""
         if candidate is None or len(gap) > 16 or any(ch.isdigit() for ch in gap):

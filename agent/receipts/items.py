@@ -16,17 +16,26 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from agent.receipts.currency import PREFIX, SUFFIX, strip_trailing_signs
 from agent.receipts.numbers import NO_CENTS, Amount, find_amounts, parse_number
 
-_QTY = r"(?P<quantity>\d+(?:[.,]\d+)?)"
-_UNIT = r"(?:\s*(?P<unit>kgs?|kilos?|grs?|g|lts?|l|un|und|unid|uni|uds?|u|pzas?|pz|ea|pcs?)\b)?\.?"
+# A refund printed as the sale with negative quantities: `-1 Units x 459.00   -459.00`.
+_QTY = r"(?P<minus>-\s?)?(?P<quantity>\d+(?:[.,]\d+)?)"
+_UNIT = (
+    r"(?:\s*(?P<unit>kgs?|kilos?|grs?|g|lts?|l|units?|unidades?|unids?|un|und|uni|uds?|u|"
+    r"pzas?|pz|ea|pcs?|pieces?|uns?)\b)?\.?"
+)
 _TIMES = r"\s*[x×*@]\s*"
-_PRICE = r"(?P<price>(?:US\$|\$|€)?\s?\d[\d.,]*)"
+_PRICE = rf"(?P<price>(?:{PREFIX})?\s?\d[\d.,]*(?:\s?(?:{SUFFIX}))?)"
 _PER = r"(?:\s*\$?\s*/\s*(?:kgs?|kilo|un|u|lts?|l)\b)?"
 QTY_LINE = re.compile(rf"^\s*{_QTY}{_UNIT}{_TIMES}{_PRICE}{_PER}(?P<rest>.*)$", re.I)
 DESC_QTY_LINE = re.compile(
     rf"^\s*(?P<description>\S.*?)\s+{_QTY}{_UNIT}{_TIMES}{_PRICE}{_PER}(?P<rest>.*)$",
     re.I,
+)
+# uniCenta's columns: `Zapatilla urbana   459.00   x-1   -459.00` (price, then x quantity)
+PRICE_QTY_LINE = re.compile(
+    rf"^\s*(?P<description>\S.*?)\s+{_PRICE}\s+[x×]\s?{_QTY}{_UNIT}(?P<rest>\s.*)$", re.I
 )
 _RATE = re.compile(r"\(\s*\d+(?:[.,]\d+)?\s*%?\s*\)|\b\d+(?:[.,]\d+)?\s*%")
 _TRAILING_FLAG = re.compile(r"\s+(?:[A-Z]{1,2}|\*|\(\w\))\s*$")
@@ -51,6 +60,10 @@ _LEAD_COUNT = re.compile(
     r"un|und|u|pack|%)\b)(?P<description>[^\W\d_].*)$",
     re.I,
 )
+
+
+_NONE = Amount(Decimal(0), 0, 0, False, None)  # bounds for slicing between amounts
+_END = Amount(Decimal(0), 10**9, 10**9, False, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +106,13 @@ def _price(token: str, country: str) -> Decimal | None:
 
 def _rest_amount(rest: str, country: str) -> tuple[bool, Decimal | None]:
     """What follows `qty x price`: (only numbers there?, the amount if printed)."""
-    rest = _RATE.sub(" ", rest.replace("US$", " ").replace("U$S", " "))
-    rest = _TRAILING_FLAG.sub("", rest)
-    if _LETTER.search(rest):
-        return False, None
+    rest = _RATE.sub(" ", rest)
     amounts = find_amounts(rest, country)
+    # what is left once the amounts (their currency signs too) are taken out: tax flags
+    bounds = zip([_NONE, *amounts], [*amounts, _END], strict=True)
+    bare = "".join(rest[a.end : b.start] for a, b in bounds)
+    if _LETTER.search(_TRAILING_FLAG.sub("", bare.rstrip())):
+        return False, None
     return True, (amounts[-1].value if amounts else None)
 
 
@@ -114,8 +129,11 @@ def parse_qty_line(text: str, country: str) -> QtyLine | None:
 
 
 def parse_desc_qty_line(text: str, country: str) -> ItemLine | None:
-    """`Coca Cola 1,5L 2 x 45,00   90,00` all on one line."""
+    """`Coca Cola 1,5L 2 x 45,00   90,00` all on one line, or uniCenta's columns
+    `Zapatilla urbana   459.00   x-1   -459.00`."""
     match = DESC_QTY_LINE.match(text)
+    if match is None and (" x" in text or "×" in text):
+        match = PRICE_QTY_LINE.match(text)
     if not match:
         return None
     only_numbers, amount = _rest_amount(match["rest"], country)
@@ -203,7 +221,7 @@ def split_code(text: str) -> tuple[str | None, str]:
 def clean_description(text: str) -> str:
     """Drop the IVA rate, currency sign and filler dots printed between name and amount."""
     text = re.sub(r"\(\s*\d+(?:[.,]\d+)?\s*%?\s*\)\s*$", "", text.rstrip())
-    text = re.sub(r"(?:\s(?:US\$|\$|€))+\s*$", "", text)
+    text = strip_trailing_signs(text)
     text = re.sub(r"\s*\.{3,}\s*$", "", text)
     return " ".join(text.split())
 

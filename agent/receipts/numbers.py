@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-import pycountry
+from agent.receipts.currency import ISO_CURRENCIES, PREFIX, SUFFIX, currency_of
 
 # Countries whose decimal mark is a dot (thousands: comma); everyone else uses a comma.
 DOT_DECIMAL = frozenset(
@@ -47,40 +47,23 @@ DOT_DECIMAL = frozenset(
     ]
 )
 # Countries whose tills print whole amounts: a bare `990` or `12.990` is money.
-NO_CENTS = frozenset(["CL", "CO", "PY"])
-
-CURRENCY_SYMBOLS: dict[str, str] = {
-    "US$": "USD",
-    "U$S": "USD",
-    "U$D": "USD",
-    "USD": "USD",
-    "€": "EUR",
-    "EUR": "EUR",
-    "R$": "BRL",
-    "BRL": "BRL",
-    "S/": "PEN",
-    "GS": "PYG",
-    "₲": "PYG",
-    "RD$": "DOP",
-    "₡": "CRC",
-    "BS": "BOB",
-}
-
-ISO_CURRENCIES: frozenset[str] = frozenset(str(c.alpha_3) for c in pycountry.currencies)
+NO_CENTS = frozenset(["CL", "CO", "PY", "JP", "KR", "TW"])
 
 MAX_DIGITS = 18
 
 _NUM = r"\d+(?:[.,]\d+)*"
+_GROUPED = re.compile(r"\d[.,]\d{3}(?:$|[.,])")
+_CENTS = re.compile(r"[.,]\d\d$")
 AMOUNT_RE = re.compile(
     r"(?<![\w.,/:%#*-])"
     r"(?P<open>\(\s?)?"
     r"(?P<sign>-\s?)?"
-    r"(?:(?P<cur>US\$|U\$S|U\$D|RD\$|R\$|S/\.?|Gs\.?|Bs\.?|₲|₡|\$|€|USD|EUR)\s{0,3})?"
+    rf"(?:(?P<cur>{PREFIX})\s{{0,3}})?"
     r"(?P<sign2>-\s?)?"
     rf"(?P<num>{_NUM})"
     r"(?P<close>\s?\))?"
     r"(?P<trail>-)?"
-    r"(?:\s?(?P<tcur>€|EUR\b|USD\b))?"  # `12,50 €`
+    rf"(?:\s?(?P<tcur>{SUFFIX}))?"  # `12,50 €`, `1,100円`, `12.50 USD`
     r"(?![\w/:%*]|[.,]\d|\s%)"
 )
 
@@ -158,26 +141,40 @@ def find_amounts(text: str, country: str) -> list[Amount]:
             continue  # 0003, 00001234: counters and codes, not money
         if len(num) >= 12 and num.isdigit():
             continue  # GTINs, resolutions, protocols: no amount has 12 ungrouped digits
-        negative = bool(match["sign"] or match["sign2"] or match["trail"]) or bool(
-            match["open"] and match["close"]
-        )
-        if bool(match["open"]) != bool(match["close"]):
-            continue  # half a parenthesis: part of something else
-        cur = match["cur"] or match["tcur"]
+        start, end = match.start(), match.end()
+        opened, minus = bool(match["open"]), bool(match["sign"])
+        cur, currency = None, None
         tail = re.search(r"[.,](\d+)$", num)
         cents_style = bool(tail and len(tail.group(1)) == 2)
-        grouped = bool(re.search(r"\d[.,]\d{3}(?:$|[.,])", num)) and not cents_style
-        strong = bool(cur) or cents_style or (no_cents and grouped)
-        found.append(
-            Amount(
-                value=-value if negative else value,
-                start=match.start(),
-                end=match.end(),
-                strong=strong,
-                currency=CURRENCY_SYMBOLS.get(cur.rstrip(".").upper() if cur else ""),
+        for group in ("cur", "tcur"):
+            sign = match[group]
+            if sign is None:
+                continue
+            known, code = currency_of(sign)
+            glued = group == "cur" and len(sign) == 3 and match.end("cur") == match.start("num")
+            if glued and not (known and cents_style):
+                break  # `ABC123`, `TOP10`: a code, not money
+            if known:
+                cur, currency = cur or sign, currency or code
+            elif group == "cur":  # `IVA 22,00`: three capitals that are no currency
+                start = match.start("sign2") if match["sign2"] else match.start("num")
+                opened = minus = False
+            else:
+                end = max(match.end("num"), match.end("close"), match.end("trail"))
+        else:
+            negative = minus or bool(match["sign2"] or match["trail"]) or bool(
+                opened and match["close"]
             )
-        )
+            if opened == bool(match["close"]):  # half a parenthesis: part of something else
+                found.append(Amount(-value if negative else value, start, end,
+                                    bool(cur) or cents_style or (no_cents and grouped(num)),
+                                    currency))
     return found
+
+
+def grouped(num: str) -> bool:
+    """`12.990`, `1,250`: digits grouped in thousands, no cents."""
+    return bool(_GROUPED.search(num)) and not _CENTS.search(num)
 
 
 def iso_currency(label: str) -> str | None:
@@ -201,8 +198,12 @@ def quantity_text(value: Decimal) -> str:
 
 def fold(text: str) -> str:
     """Accent- and case-insensitive form for label matching: 'CRÉDITO' -> 'credito'."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    if len(stripped) != len(text):  # Hangul syllables come apart in NFKD: put them back
+        stripped = unicodedata.normalize("NFC", stripped)
     # Same length as `text` for Latin text, so positions found in it apply to the original.
     return stripped.lower().replace("°", "o")
 

@@ -11,8 +11,9 @@ from dataclasses import replace
 from datetime import date, time
 from decimal import Decimal
 
-from agent.receipts import fields
-from agent.receipts.contacts import ContactRules
+from agent.receipts import fields, garbled
+from agent.receipts.contacts import ORDER_LINE, ContactRules
+from agent.receipts.header import HeaderRules
 from agent.receipts.items import (
     ItemLine,
     QtyLine,
@@ -24,6 +25,7 @@ from agent.receipts.items import (
     parse_qty_line,
     split_code,
 )
+from agent.receipts.kinds import KindRules
 from agent.receipts.model import Customer, Kind, Payment, Receipt, ReceiptLine
 from agent.receipts.numbers import NO_CENTS, Amount, find_amounts, fold, iso_currency
 from agent.receipts.reconcile import discounted_line
@@ -34,21 +36,10 @@ _SEPARATOR = re.compile(r"^\s*[-=_*.~#+ ─━═]{5,}\s*$")
 _SPACED = re.compile(r"^[\W_]*(?:[^\W\d_] ){3,}[^\W\d_][\W_]*$")
 
 
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-# Words that make a line about refunds a policy note, not a refund ("No se aceptan devoluciones").
-_KIND_NOISE = _words("no sin plazo dias politica hasta para con solo aceptan se por sus")
-_COLUMN_WORDS = _words(
-    "cant cantidad qty cod codigo descripcion detalle articulo producto item description p u "
-    "pu precio unit unitario importe total monto valor price amount subtotal descricao qtd un "
-    "vl und unid ctd"
-)
-
-
-class Reader(ContactRules):
-    def __init__(self, template: Template, country: str, currency: str) -> None:
+class Reader(ContactRules, KindRules, HeaderRules):
+    def __init__(
+        self, template: Template, country: str, currency: str, *, kind: Kind = "sale"
+    ) -> None:
         self.t = template
         self.country = country.upper()
         self.totals = Totals(currency=currency.upper())
@@ -59,7 +50,11 @@ class Reader(ContactRules):
         self.pending_desc: tuple[int, str | None, str] | None = None  # trace index, code, text
         self.pending_qty: QtyLine | None = None
         self.in_customer = False
-        self.kind: Kind = "sale"
+        self.in_order = False  # in an order's block (Pedido 4521 ...): see contacts.py
+        self.kind: Kind = kind  # "refund" when a first reading found it late (see kinds.py)
+        self.kind_late = False
+        self.total_negative = False  # TOTAL -788.00: the sale printed negative, a refund
+        self.weak_item: tuple[int, str] | None = None  # an item priced by a bare number
         self.number: str | None = None
         self.date_found = False
         self.issued_day: date | None = None
@@ -81,16 +76,23 @@ class Reader(ContactRules):
             rule = "discount (negative line)"
         self.trace.append((text.rstrip(), rule))
 
+    def unreadable(self, texts: list[str]) -> None:
+        """A job in a script or code page the reader does not know: no lines, no total."""
+        self.trace = [(text.rstrip(), "unreadable (code page?)") for text in texts]
+        self.totals.warnings.append(garbled.MESSAGE)
+
     def _rule(self, text: str) -> str:
         folded = fold(text)
         if not text.strip():
-            self.in_customer = False
+            self.in_customer = self.in_order = False
             return "blank"
         if _SEPARATOR.match(text):
-            self.in_customer = False
+            self.in_customer = self.in_order = False
             if self.zone == "head" and self.trace:
                 self.items_started = True
             return "separator"
+        if ORDER_LINE.match(folded):
+            self.in_order = True
         if any(p.search(text) for p in self.t.patterns["ignore"]) or self.t.has("ignore", folded):
             return "ignore (template)"
         custom = self._custom(text)
@@ -174,44 +176,6 @@ class Reader(ContactRules):
         amounts = find_amounts(token, self.country)
         return amounts[-1].value if amounts else None
 
-    def _kind_marker(self, folded: str) -> Kind | None:
-        for kind in ("void", "refund"):
-            match = self.t.label_match(kind, folded)
-            if not match:
-                continue
-            others = (folded[: match.start()] + " " + folded[match.end() :]).split()
-            words = [w for w in re.split(r"[\W_]+", " ".join(others)) if w]
-            if len(words) <= 6 and not _KIND_NOISE.intersection(words):
-                self.kind = "void" if kind == "void" or self.kind == "void" else "refund"
-                return self.kind
-        if re.fullmatch(r"[\W_]*cambio[\W_]*", folded) and self.kind == "sale":
-            self.kind = "refund"  # an exchange: CAMBIO alone as the document's title
-            return self.kind
-        return None
-
-    def _header_fields(self, text: str, folded: str) -> str | None:
-        rules: list[str] = []
-        if not self.date_found:
-            day = fields.find_date(folded, self.country, self.t)
-            if day:
-                self.date_found, self.issued_day = True, day
-                self.issued_time = fields.find_time(folded) or self.issued_time
-                rules.append("date")
-        if self.issued_time is None and not rules and re.match(r"^[\W_]*(hora|time)\b", folded):
-            self.issued_time = fields.find_time(folded)
-            rules.append("time")
-        if self.number is None and self.zone == "head":
-            number = fields.find_number(text, folded, self.t)
-            if number:
-                self.number = number
-                rules.append("number")
-        return " + ".join(rules) or None
-
-    def _column_header(self, folded: str) -> bool:
-        words = re.split(r"[\W_]+", folded.strip())
-        words = [w for w in words if w]
-        return len(words) >= 2 and sum(w in _COLUMN_WORDS for w in words) >= max(2, len(words) - 1)
-
     def _labelled(self, text: str, label: str, amounts: list[Amount]) -> str | None:
         """Money lines that carry a label: totals, discounts, taxes, payments..."""
         last = amounts[-1]
@@ -233,6 +197,8 @@ class Reader(ContactRules):
             return self.totals.take("subtotal", last.value, label)
         if t.has("total", label) and not t.has("count", label):
             self.zone = "totals"
+            self.total_negative = self.total_negative or (
+                last.value < 0 and self.totals.total is None)
             printed = last.currency or iso_currency(text[: amounts[0].start])
             if printed:
                 self.totals.currency = printed
@@ -254,6 +220,9 @@ class Reader(ContactRules):
             return "item voided"
         if self.zone == "totals":
             method = t.payment_method(label)
+            if self._money_back(label):
+                self.totals.payments.append(Payment(method or "otro", abs(last.value)))
+                return "kind refund + payment (money back)"
             if method:
                 self.totals.payments.append(Payment(method, abs(last.value)))
                 return f"payment {method}"
@@ -281,6 +250,8 @@ class Reader(ContactRules):
     def _item(self, text: str, folded: str, amounts: list[Amount]) -> str | None:
         qty = parse_qty_line(text, self.country)
         if qty:
+            if qty.amount is not None and self.pending_desc is None:
+                self._unprice_name()
             if self.pending_desc and qty.amount is not None:
                 index, code, description = self.pending_desc
                 self.trace[index] = (self.trace[index][0], "item description")
@@ -317,6 +288,8 @@ class Reader(ContactRules):
             item = parse_amount_line(text, last, self.country, columns=self.columns)
             if item:
                 self._emit(item)
+                if not last.strong and self.totals.lines:
+                    self.weak_item = (len(self.trace), text)
                 return "item" if item.quantity == 1 else "item (quantity first)"
         if not any(a.strong for a in amounts) and has_letters(text) and not self._is_meta(folded):
             code, description = split_code(text)
@@ -337,10 +310,26 @@ class Reader(ContactRules):
             return "text"
         return None
 
+    def _unprice_name(self) -> None:
+        """`Zapatilla urbana 40` above `-1 x 459.00  -459.00`: the number ended the name."""
+        weak = self.weak_item
+        if weak is None or weak[0] != len(self.trace) - 1 or self.last_item_at != weak[0]:
+            return
+        self.totals.lines.pop()
+        code, description = split_code(weak[1])
+        self.pending_desc = (weak[0], code, description)
+        self.weak_item = None
+
     def _priced(self, amount: Amount) -> bool:
-        if amount.strong or self.items_started:
+        """Is the last number of a line its price? (`Zapatilla urbana 40` above its
+        `-1 x 459.00  -459.00` is a name: `_unprice_name` takes it back.)"""
+        if amount.strong:
             return True
-        return self.country in NO_CENTS and amount.value >= 10
+        if self._store_block():  # `MINIMARKET 24` above the receipt's number and date
+            return False
+        if self.country in NO_CENTS:
+            return self.items_started or amount.value >= 10
+        return self.items_started
 
     def _is_meta(self, folded: str) -> bool:
         customer = self.t.label_match("customer", folded)
@@ -362,25 +351,6 @@ class Reader(ContactRules):
                 item.description, item.quantity, item.unit_price, abs(amount), item.code, item.unit
             )
         )
-
-    def _unpriced_label(self, text: str, folded: str) -> str:
-        if self.t.has("coupon", folded):
-            code = fields.coupon_code(text, self.t)
-            if code:
-                self.totals.pending_coupon = code
-                return "coupon code"
-        method = self.t.payment_method(folded)
-        if method and self.zone == "totals":
-            self.totals.pending_methods.append(method)
-            return f"payment method {method}"
-        if re.match(r"^[\W_]*(moneda|currency|divisa)\b", folded):
-            iso = re.search(r"\b([A-Z]{3})\b", text.upper().split(":")[-1])
-            if iso:
-                self.totals.currency = iso.group(1)
-                return "currency"
-        if self.t.has("meta", folded):
-            return "header"
-        return "text"
 
     def receipt(self) -> Receipt:
         customer = Customer(**self.customer)

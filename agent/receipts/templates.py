@@ -28,6 +28,7 @@ import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -222,24 +223,39 @@ def _label_regex(labels: Iterable[str], *, anchored: bool) -> re.Pattern[str] | 
 
 @dataclass(frozen=True)
 class Template:
-    """A compiled template: label matchers on folded text, patterns on printed text."""
+    """A compiled template: label matchers on folded text, patterns on printed text.
+
+    Labels in other scripts (`合計`, `합계`) sit in `wide` and `wide_payments`, tried only on
+    text that is not ASCII once folded: Latin receipts do not pay for them."""
 
     name: str
     labels: dict[str, re.Pattern[str] | None]
     payments: tuple[tuple[str, re.Pattern[str]], ...]
     patterns: dict[str, tuple[re.Pattern[str], ...]]
+    wide: dict[str, re.Pattern[str] | None] = dataclass_field(default_factory=dict)
+    wide_payments: tuple[tuple[str, re.Pattern[str]], ...] = ()
 
     def has(self, field: str, folded: str) -> bool:
         """Does `folded` (text from `fold`) carry a label of `field`?"""
-        regex = self.labels.get(field)
-        return bool(regex and regex.search(folded))
+        return self.label_match(field, folded) is not None
 
     def label_match(self, field: str, folded: str) -> re.Match[str] | None:
         regex = self.labels.get(field)
-        return regex.search(folded) if regex else None
+        found = regex.search(folded) if regex else None
+        if found is None and not folded.isascii():
+            wide = self.wide.get(field)
+            found = wide.search(folded) if wide else None
+        return found
+
+    def label_matches(self, field: str, folded: str) -> list[re.Match[str]]:
+        """Every label of `field` in `folded`, in order."""
+        regexes = [self.labels.get(field)] + ([] if folded.isascii() else [self.wide.get(field)])
+        found = [m for regex in regexes if regex for m in regex.finditer(folded)]
+        return sorted(found, key=lambda m: m.start())
 
     def payment_method(self, folded: str) -> str | None:
-        for method, regex in self.payments:
+        payments = self.payments if folded.isascii() else self.payments + self.wide_payments
+        for method, regex in payments:
             if regex.search(folded):
                 return method
         return None
@@ -269,31 +285,43 @@ def _vocabularies() -> TemplateSpec:
 _VOCABULARY = _vocabularies()
 
 
+def _split(words: list[str]) -> tuple[list[str], list[str]]:
+    """(labels that fold to ASCII, labels in other scripts)."""
+    ascii_words = [w for w in words if label_key(w).isascii()]
+    return ascii_words, [w for w in words if not label_key(w).isascii()]
+
+
 def build_template(spec: TemplateSpec) -> Template:
     base = spec.extends == "generic"
     labels: dict[str, re.Pattern[str] | None] = {}
+    wide: dict[str, re.Pattern[str] | None] = {}
     for field in GENERIC_LABELS:
         extra: list[str] = getattr(spec.labels, field)
         vocabulary: list[str] = getattr(_VOCABULARY.labels, field)
         words = [*GENERIC_LABELS[field].split("|"), *vocabulary, *extra] if base else extra
-        labels[field] = _label_regex(words, anchored=field in START_ANCHORED)
+        narrow, other = _split(words)
+        labels[field] = _label_regex(narrow, anchored=field in START_ANCHORED)
+        wide[field] = _label_regex(other, anchored=field in START_ANCHORED)
     payments: list[tuple[str, re.Pattern[str]]] = []
+    wide_payments: list[tuple[str, re.Pattern[str]]] = []
     # Site labels first so a site can say that "OCA" means credito.
-    for method, words in spec.payments.items():
-        regex = _label_regex(words, anchored=False)
-        if regex:
-            payments.append((method, regex))
+    methods = list(spec.payments.items())
     if base:
-        for method, words2 in GENERIC_PAYMENTS.items():
-            more = _VOCABULARY.payments.get(method, [])
-            regex = _label_regex([*more, *words2.split("|")], anchored=False)
-            if regex:
-                payments.append((method, regex))
+        methods += [(method, [*_VOCABULARY.payments.get(method, []), *words2.split("|")])
+                    for method, words2 in GENERIC_PAYMENTS.items()]
+        methods += [(method, words3) for method, words3 in _VOCABULARY.payments.items()
+                    if method not in GENERIC_PAYMENTS]
+    for method, words in methods:
+        narrow, other = _split(words)
+        for found, out in ((_label_regex(narrow, anchored=False), payments),
+                           (_label_regex(other, anchored=False), wide_payments)):
+            if found:
+                out.append((method, found))
     patterns = {
         kind: tuple(re.compile(p, re.IGNORECASE) for p in getattr(spec.patterns, kind))
         for kind in PATTERN_GROUPS
     }
-    return Template(spec.name, labels, tuple(payments), patterns)
+    return Template(spec.name, labels, tuple(payments), patterns, wide, tuple(wide_payments))
 
 
 def _check_patterns(spec: TemplateSpec) -> list[tuple[str, str]]:

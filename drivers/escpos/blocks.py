@@ -16,7 +16,7 @@ from typing import Literal
 
 import segno
 
-from drivers.escpos.codepages import UNDEFINED, decode_table
+from drivers.escpos.codepages import UNDEFINED, decode_table, multibyte_codec
 
 __all__ = [
     "QR_MAX_BYTES",
@@ -119,8 +119,8 @@ def _encode_map(encoding: str, international: int) -> Mapping[str, int]:
 def encode_text(text: str, encoding: str, international: int = 0) -> bytes:
     """Text as the printer will read it in this state; characters it lacks become '?'."""
     text = "".join(ch if ch.isprintable() else " " for ch in text)
-    if encoding == "utf-8":
-        return text.encode("utf-8")
+    if multibyte_codec(encoding):  # UTF-8 or a CJK page (Kanji mode, cp932, gb18030...)
+        return text.encode(encoding, errors="replace")
     table = _encode_map(encoding, international)
     return bytes(table.get(ch, 0x3F) for ch in text)
 

@@ -8,10 +8,18 @@ keeps the parser's hot loop readable and this part testable through the decoder'
 from __future__ import annotations
 
 import codecs
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from drivers.errors import DriverError
-from drivers.escpos.codepages import codec_for_page, decode_table, international_map, is_known_codec
+from drivers.escpos.codepages import (
+    DEFAULT_KANJI,
+    KANJI_BY_INTERNATIONAL,
+    codec_for_page,
+    decode_table,
+    international_map,
+    is_known_codec,
+    multibyte_codec,
+)
 from drivers.escpos.document import Barcode, Cut, Document, EndReason, TextLine
 from drivers.escpos.raster import DEFAULT_LINE_SPACING, RasterAssembler
 from drivers.escpos.star_raster import StarRaster
@@ -37,15 +45,17 @@ class DocumentBuilder:
         max_document_lines: int,
         keep_images: bool = True,
     ) -> None:
-        self._default_utf8 = codepage.lower().replace("_", "-") in ("utf-8", "utf8")
-        if self._default_utf8:
-            codepage = "cp437"  # what ESC t pages fall back to if FS ( C leaves UTF-8
-        elif not is_known_codec(codepage):
+        if not is_known_codec(codepage):
             raise DriverError(f"unsupported default code page {codepage!r}")
+        self._default_utf8 = multibyte_codec(codepage) == "utf-8"
+        # a printer set to a CJK page (cp932, cp936, cp949, cp950, gb18030...)
+        self._default_mb = multibyte_codec(codepage)
+        if self._default_mb:
+            codepage = "cp437"  # what ESC t pages fall back to, and what ESC R tables use
         for page, codec in (codepage_map or {}).items():
             if not 0 <= page <= 255 or not is_known_codec(codec):
                 raise DriverError(f"codepage_map: page {page} -> {codec!r} is not a "
-                                  "single-byte code page this decoder knows")
+                                  "code page this decoder knows")
         self._default_codec = codepage
         self._codepage_map = dict(codepage_map) if codepage_map is not None else None
         self._max_chars = max(1, max_line_chars)
@@ -70,11 +80,16 @@ class DocumentBuilder:
 
     def _reset_printer(self) -> None:
         """Printer state after power-on or ESC @; the unprinted partial line is lost."""
-        self._utf8: codecs.IncrementalDecoder | None = None
-        self._select_encoding(self._default_utf8)
+        self._utf8: codecs.IncrementalDecoder | None = None  # any multi-byte decoder
+        self._mb_name = ""  # its codec
+        self._page_mb = None if self._default_utf8 else self._default_mb  # ESC t / default
+        self._utf8_mode = self._default_utf8  # FS ( C
+        self._kanji = False  # FS & ... FS .
+        self._kanji_code: str | None = None  # FS C 1: Shift-JIS
         self._codec = self._default_codec
         self._intl = 0
         self._table = decode_table(self._codec, 0)
+        self._text_mode()
         self._style = 0
         self._tabs: tuple[int, ...] = DEFAULT_TABS
         self._symbols: dict[int, bytes] = {}
@@ -94,13 +109,50 @@ class DocumentBuilder:
         if codec is None:
             self.unsupported_codepages += 1
             codec = self._default_codec
-        self._codec = codec
-        self._table = decode_table(codec, self._intl)
+        self._page_mb = multibyte_codec(codec)
+        if not self._page_mb:
+            self._codec = codec
+            self._table = decode_table(codec, self._intl)
+        self._text_mode()
         return known
 
     def _select_international(self, n: int) -> None:
         self._intl = n
         self._table = decode_table(self._codec, n)
+        if self._kanji:
+            self._text_mode()
+
+    def _select_kanji(self, on: bool, code: int | None = None) -> None:
+        """FS & / FS . (Kanji mode on / off), FS C n (the Kanji code: 1 is Shift-JIS)."""
+        if code is not None:
+            self._kanji_code = "cp932" if code in (1, 0x31) else None
+        else:
+            self._kanji = on
+        self._text_mode()
+
+    def _fs_effects(self) -> dict[int, Callable[[bytes, int], None]]:
+        """FS & (Kanji mode on), FS . (off), FS C n (the Kanji code), for the decoder."""
+        return {0x26: lambda data, j: self._select_kanji(True),
+                0x2E: lambda data, j: self._select_kanji(False),
+                0x43: lambda data, j: self._select_kanji(True, data[j + 2])}
+
+    def _text_mode(self) -> None:
+        """Which multi-byte decoder reads text now, if any: UTF-8 (FS ( C) first, then
+        Kanji mode, then a CJK page selected by ESC t or set as the printer's default."""
+        name: str | None = None
+        if self._utf8_mode:
+            name = "utf-8"
+        elif self._kanji:
+            name = (self._kanji_code or KANJI_BY_INTERNATIONAL.get(self._intl)
+                    or (self._default_mb if self._default_mb != "utf-8" else None)
+                    or DEFAULT_KANJI)
+        else:
+            name = self._page_mb
+        if name is None:
+            self._utf8, self._mb_name = None, ""
+        elif name != self._mb_name or self._utf8 is None:
+            self._utf8 = codecs.getincrementaldecoder(name)("replace")
+            self._mb_name = name
 
     # -- text and lines -------------------------------------------------------------------
 
@@ -135,19 +187,20 @@ class DocumentBuilder:
             self._add_text(last)
 
     def _utf8_text(self, utf8: codecs.IncrementalDecoder, raw: bytes) -> str:
-        """UTF-8 mode (FS ( C, or a "utf-8" default page): a sequence may span chunks."""
+        """UTF-8 mode (FS ( C, or a "utf-8" default page) or a CJK page: a character may
+        span chunks."""
         s = utf8.decode(raw)
         text = s.translate(_NOT_UTF8_TEXT)
+        if self._mb_name in ("cp932", "shift_jis"):  # 0x5C is the yen sign (JIS X 0201)
+            text = text.replace("\\", "¥")
         if len(text) != len(s):  # C1 controls and undecodable bytes
             self._unknown(len(s) - len(text))
         return text.translate(international_map(self._intl)) if self._intl else text
 
     def _select_encoding(self, utf8: bool) -> None:
-        """FS ( C function 48: UTF-8, or back to one byte per character (ESC t pages)."""
-        if not utf8:
-            self._utf8 = None
-        elif self._utf8 is None:
-            self._utf8 = codecs.getincrementaldecoder("utf-8")("replace")
+        """FS ( C function 48: UTF-8, or back to the code page (ESC t pages)."""
+        self._utf8_mode = utf8
+        self._text_mode()
 
     def _whole_lines(self, pieces: list[str]) -> None:
         """pieces[1:] are lines printed whole in the current style: _end_line's rules, in
@@ -293,7 +346,7 @@ class DocumentBuilder:
         if doc is not None:
             self._out.append(doc)
         if cut_start >= 0 and self.track_cuts:
-            encoding = "utf-8" if self._utf8 is not None else self._codec
+            encoding = self._mb_name if self._utf8 is not None else self._codec
             self._cuts.append(Cut(cut_start, end, doc, encoding, self._intl, cut))
         if doc is None and self._images:
             self.textless_documents += 1

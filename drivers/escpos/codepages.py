@@ -127,11 +127,35 @@ def international_map(international: int) -> dict[int, str]:
             if chr(pos) != char}
 
 
+# Multi-byte code pages of CJK printers: a printer set to one (`codepage = "cp932"`, or a
+# clone's `ESC t n` mapped to one in `codepage_map`), or Kanji mode (`FS &`) on Chinese,
+# Japanese and Korean models. Decoded with Python's incremental decoders, so a character
+# may span chunks.
+MULTIBYTE_CODECS = frozenset({
+    "cp932", "shift_jis", "euc_jp", "cp936", "gbk", "gb2312", "gb18030", "cp949", "euc_kr",
+    "johab", "cp950", "big5", "big5hkscs", "utf-8",
+})
+# Kanji mode's code by the `ESC R n` set a CJK model is left in (Japan, Korea, China); a
+# Japanese model's `FS C 1` says Shift-JIS too. Without either, a Chinese model's GB18030.
+KANJI_BY_INTERNATIONAL: dict[int, str] = {8: "cp932", 13: "cp949", 15: "gb18030"}
+DEFAULT_KANJI = "gb18030"
+
+
+@cache
+def multibyte_codec(codec: str) -> str | None:
+    """The normalised name of a multi-byte CJK (or UTF-8) codec, else None."""
+    try:
+        name = codecs.lookup(codec).name
+    except LookupError:
+        return None
+    return name if name in MULTIBYTE_CODECS else None
+
+
 @cache
 def is_known_codec(codec: str) -> bool:
-    """True for a single-byte code page: the decoder maps each byte alone through a table,
-    so CJK multi-byte codecs and the UTF encodings are refused."""
-    if codec == "katakana":
+    """True for a code page the decoder can read: a single-byte page (each byte alone
+    through a table) or one of the multi-byte CJK pages in MULTIBYTE_CODECS."""
+    if codec == "katakana" or multibyte_codec(codec):
         return True
     try:
         info = codecs.lookup(codec)

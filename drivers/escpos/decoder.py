@@ -18,16 +18,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
+from drivers.escpos.bema import BemaModes
 from drivers.escpos.builder import BOLD, DOUBLE_HEIGHT, DOUBLE_WIDTH
 from drivers.escpos.commands import MAX_PAYLOAD, VariableLengthCommands
 from drivers.escpos.document import Cut, Document
-from drivers.escpos.tables import (
-    DLE_DC4_LENGTHS,
-    ESC_FIXED,
-    FS_FIXED,
-    GS_FIXED,
-    SINGLE_BYTE_NOOPS,
-)
+from drivers.escpos.tables import DLE_DC4_LENGTHS, ESC_FIXED, FS_FIXED, GS_FIXED, SINGLE_BYTE_NOOPS
 
 __all__ = ["EscposDecoder", "cuts_of", "decode_all"]
 
@@ -38,7 +33,7 @@ Handler = Callable[[bytes, int], int]
 Effect = Callable[[bytes, int], None]
 
 
-class EscposDecoder(VariableLengthCommands):
+class EscposDecoder(BemaModes, VariableLengthCommands):
     """Turns one printer stream's ESC/POS bytes into documents (see the module docstring).
 
     A document ends at a cut (GS V, ESC i, ESC m, Star's ESC FF EOT), at ESC @ once it has
@@ -84,6 +79,7 @@ class EscposDecoder(VariableLengthCommands):
         self._gs_var: dict[int, Handler] = {
             0x28: self._gs_paren, 0x2A: self._gs_image, 0x38: self._gs_8, 0x43: self._gs_counter,
             0x56: self._gs_cut, 0x6B: self._gs_barcode, 0x76: self._gs_raster,
+            0xF9: self._gs_bema,
         }
         self._fs_var: dict[int, Handler] = {
             0x28: self._fs_paren, 0x67: self._fs_nv_memory, 0x71: self._fs_nv_images,
@@ -92,9 +88,10 @@ class EscposDecoder(VariableLengthCommands):
         for b in SINGLE_BYTE_NOOPS:
             ctl[b] = self._noop1
         ctl[0x09], ctl[0x0C], ctl[0x0D], ctl[0x10] = self._ht, self._ff, self._cr_handler, self._dle
-        ctl[0x1B] = self._prefixed_handler(
-            self._dispatch_table(ESC_FIXED, self._esc_effects, self._esc_var))
-        ctl[0x1C] = self._prefixed_handler(self._dispatch_table(FS_FIXED, {}, self._fs_var))
+        self._esc_dispatch = self._dispatch_table(ESC_FIXED, self._esc_effects, self._esc_var)
+        ctl[0x1B] = self._prefixed_handler(self._esc_dispatch)
+        fs = self._dispatch_table(FS_FIXED, self._fs_effects(), self._fs_var)
+        ctl[0x1C] = self._prefixed_handler(fs)
         ctl[0x1D] = self._prefixed_handler(
             self._dispatch_table(GS_FIXED, self._gs_effects, self._gs_var))
         self._ctl = ctl

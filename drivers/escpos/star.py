@@ -57,7 +57,8 @@ def detect_command_set(data: bytes) -> CommandSet:
     head = data[:DETECT_WINDOW]
     star = sum(3 if m.group()[1] in (0x1D, 0x1E, 0x2A) else 1
                for m in STAR_SIGNS.finditer(head))
-    escpos = len(ESCPOS_SIGNS.findall(head))
+    # GS F9: Bematech's own settings (ESC/Bema or ESC/POS), never sent to a Star printer
+    escpos = len(ESCPOS_SIGNS.findall(head)) + 10 * head.count(b"\x1d\xf9")
     if star > escpos:
         return "star"
     if escpos:
@@ -104,6 +105,7 @@ STAR_ESC_FIXED: dict[int, int] = {
     0x70: 3,  # ESC p n  drawer kick (node-thermal-printer's Star type sends ESC p 0/1)
     0x71: 3, 0x74: 3, 0x75: 3, 0x78: 3, 0x79: 3,  # assorted one-parameter settings
     0x73: 4,  # ESC s n1 n2  character spacing (receiptline sends it)
+    0x77: 3,  # ESC w n  double height (Daruma printers, which also read Star's ESC E/F)
 }
 # ESC GS x: fixed lengths (ESC GS t n code page, ESC GS a n alignment, positions)
 _GS_FIXED: dict[int, int] = {0x74: 4, 0x61: 4, 0x41: 5, 0x52: 5, 0x03: 6}

@@ -53,6 +53,7 @@ ESC_FIXED: dict[int, int] = {
     0x74: 3,  # ESC t n  code page
     0x75: 3,  # ESC u n  peripheral status
     0x76: 2,  # ESC v    paper sensor status
+    0x77: 3,  # ESC w n  double height (Daruma)
     0x7B: 3,  # ESC { n  upside-down
 }
 

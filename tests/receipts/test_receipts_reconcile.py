@@ -158,9 +158,10 @@ def test_the_searches_are_exact_and_refuse_ambiguity() -> None:
     assert total_line([D(10), D(10)]) is None  # a repeated price is not a total
 
 
-@pytest.mark.parametrize("part", ["train", "heldout", "fresh"])
+@pytest.mark.parametrize("part", ["train", "heldout", "fresh", "pos", "pos-final"])
 def test_corpus_figures(part: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """The issue's targets on the six-encoder corpus (tests/corpus/README.md)."""
+    """The issue's targets on the corpus (tests/corpus/README.md): six encoders, and POS
+    software's layouts through two more."""
     result = score(part)
     with capsys.disabled():
         print("\n" + result.report())

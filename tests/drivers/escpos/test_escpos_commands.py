@@ -82,7 +82,10 @@ def test_absolute_and_relative_positions_keep_columns_apart() -> None:
 
 def test_codepage_map_is_checked_when_the_decoder_is_built() -> None:
     with pytest.raises(DriverError, match="page 6"):
-        EscposDecoder(codepage_map={6: "cp949"})  # a double-byte page: not supported
+        EscposDecoder(codepage_map={6: "base64"})  # not a text encoding
+    with pytest.raises(DriverError, match="page 7"):
+        EscposDecoder(codepage_map={7: "cp99999"})
+    EscposDecoder(codepage_map={6: "cp949"})  # a double-byte page is read (CJK printers)
 
 
 EVERY_COMMAND = {
