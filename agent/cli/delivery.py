@@ -23,6 +23,7 @@ from agent.cli.common import EXIT_FAILURE, EXIT_OK, Context, add_command
 from agent.config import AgentConfig
 from agent.delivery.events import Event
 from agent.delivery.outbox import STATES, Outbox, OutboxRow
+from agent.errors import OutboxError
 from agent.logs import mask_phone, scrub
 
 
@@ -31,8 +32,11 @@ def register(commands: Any) -> None:
     _register_outbox(commands)
 
 
-def open_outbox(config: AgentConfig) -> Outbox:
-    return Outbox(config.outbox.path, synchronous=config.outbox.synchronous)
+def open_outbox(config: AgentConfig, *, readonly: bool = False) -> Outbox:
+    if readonly and not config.outbox.path.exists():
+        raise OutboxError(f"no outbox yet: {config.outbox.path} is created with the first sale")
+    path, sync = config.outbox.path, config.outbox.synchronous
+    return Outbox(path, synchronous=sync, readonly=readonly)
 
 
 # --- outbox -----------------------------------------------------------------------------
@@ -108,7 +112,7 @@ def _list(args: argparse.Namespace, ctx: Context) -> int:
     if args.limit < 1:
         print("hellotext-agent: --limit must be at least 1", file=sys.stderr)
         return 2
-    with open_outbox(ctx.config()) as outbox:
+    with open_outbox(ctx.config(), readonly=True) as outbox:
         rows = outbox.list(state=args.state, limit=args.limit)
     if args.json:
         for row in rows:
@@ -152,7 +156,7 @@ def _find(outbox: Outbox, text: str) -> OutboxRow | None:
 
 
 def _show(args: argparse.Namespace, ctx: Context) -> int:
-    with open_outbox(ctx.config()) as outbox:
+    with open_outbox(ctx.config(), readonly=True) as outbox:
         row = _find(outbox, args.id)
     if row is None:
         return EXIT_FAILURE

@@ -95,17 +95,29 @@ def _status(args: argparse.Namespace, ctx: Context) -> int:
     # The running daemon's own account (on the runtime tmpfs): it works when the outbox is
     # exactly what is broken.
     live = read_status(status_file(settings.get("runtime_dir", ""), path))
-    try:
-        with Outbox(path, synchronous=settings["synchronous"]) as outbox:
-            data: dict[str, Any] = delivery_status(outbox, now=now)
-    except OutboxError as exc:
-        found = diagnose(path, probe_write=False)
-        data = {"outbox_error": str(exc), "outbox_problem": found.kind, "fix": found.fix}
+    data: dict[str, Any]
+    found = diagnose(path, probe_write=False) if _missing(path) else None
+    if found is not None and found.kind == "new":  # never created here (root's if it were)
+        data = {"outbox_missing": str(path)}
+    elif found is not None:  # it cannot be created: a read-only or full disk
+        data = {"outbox_error": found.detail, "outbox_problem": found.kind, "fix": found.fix}
+    else:
+        try:
+            with Outbox(path, synchronous=settings["synchronous"], readonly=True) as outbox:
+                data = delivery_status(outbox, now=now)
+        except OutboxError as exc:
+            found = diagnose(path, probe_write=False)
+            data = {"outbox_error": str(exc), "outbox_problem": found.kind, "fix": found.fix}
     data["live"] = live
     if args.json:
         print(json.dumps(data, indent=2, default=str))
         return EXIT_OK
-    if "outbox_error" in data:
+    if data.get("outbox_problem") == "denied":
+        print(f"hellotext-agent: {found or data['outbox_error']}", file=sys.stderr)
+    elif "outbox_missing" in data:
+        print(f"{'outbox':<20}no outbox yet ({path}: the agent creates it with the first sale)")
+        print(_daemon_lines({}, {}, now=now)[0])
+    elif "outbox_error" in data:
         print(f"{'outbox':<20}{data['outbox_problem'].upper()}: {data['outbox_error']}")
         print(f"{'what to do':<20}{data['fix'] or 'see hellotext-agent doctor'}")
     else:
@@ -114,6 +126,16 @@ def _status(args: argparse.Namespace, ctx: Context) -> int:
     for line in live_lines(live, now=now):
         print(line)
     return EXIT_OK if "outbox_error" not in data else EXIT_FAILURE
+
+
+def _missing(path: Path) -> bool:
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False  # not ours to look at: opening it says so
+    return False
 
 
 def live_lines(live: dict[str, Any] | None, *, now: float) -> list[str]:
@@ -204,8 +226,8 @@ def status_lines(data: dict[str, Any], *, now: float) -> list[str]:
 
 
 def _daemon_lines(daemon: dict[str, Any], devices: dict[str, Any], *, now: float) -> list[str]:
-    if not daemon:
-        return [f"{'daemon':<20}never ran with this outbox"]
+    if not daemon.get("pid") and not daemon.get("stopped_at"):
+        return [f"{'daemon':<20}not running (never started with this outbox)"]
     if not daemon["running"]:
         stopped = daemon.get("stopped_at")
         when = f"stopped {_at(stopped, now)}" if stopped else "not running (killed?)"

@@ -56,8 +56,16 @@ class Outbox:
     """The durable queue of events. Safe from several threads and several processes."""
 
     def __init__(
-        self, path: Path, *, synchronous: str = "full", busy_timeout_ms: int = 5000
+        self,
+        path: Path,
+        *,
+        synchronous: str = "full",
+        busy_timeout_ms: int = 5000,
+        readonly: bool = False,
     ) -> None:
+        """`readonly`: for commands that only look (`status`, `outbox list`): the file must
+        exist and is neither created nor migrated, so root running one leaves nothing the
+        service user cannot open."""
         if synchronous not in SYNCHRONOUS:
             raise OutboxError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}")
         self.path = Path(path)
@@ -65,19 +73,27 @@ class Outbox:
         self._busy_seconds = max(busy_timeout_ms, 0) / 1000
         self._db: sqlite3.Connection | None = None
         with self._errors("opening it"):
-            stmt.create_private(self.path)
+            if readonly:
+                target: str | Path = f"{self.path.resolve().as_uri()}?mode=ro"
+            else:
+                stmt.create_private(self.path)
+                target = self.path
             conn = sqlite3.connect(
-                self.path,
+                target,
                 timeout=self._busy_seconds,
                 isolation_level=None,  # transactions are explicit (BEGIN IMMEDIATE)
                 check_same_thread=False,  # guarded by self._lock
+                uri=readonly,
             )
             try:
-                conn.execute(f"PRAGMA synchronous = {synchronous}")
-                conn.execute("PRAGMA journal_size_limit = 4194304")  # shrink the WAL after bursts
                 self._db = conn
-                self._retry_busy(self._enable_wal)
-                self._migrate()
+                if not readonly:
+                    conn.execute(f"PRAGMA synchronous = {synchronous}")
+                    conn.execute("PRAGMA journal_size_limit = 4194304")  # shrink the WAL
+                    self._retry_busy(self._enable_wal)
+                    self._migrate()
+                else:
+                    self._retry_busy(lambda: conn.execute("SELECT 1 FROM events LIMIT 1"))
                 self.identity = stmt.file_identity(self.path)  # to notice a file replaced
             except BaseException:
                 self._db = None
@@ -118,6 +134,12 @@ class Outbox:
                     f"the disk holding the outbox {self.path} is full: {what} failed and was"
                     " undone (everything stored before is intact); free some space"
                 ) from exc
+            if stmt.is_denied(exc):
+                from agent.delivery.salvage import diagnose
+
+                found = diagnose(self.path, probe_write=False, read_file=False)
+                if found.kind == "denied":  # whom to run as, never "damaged"
+                    raise OutboxError(str(found)) from exc
             detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise OutboxError(f"outbox {self.path}: {what} failed: {detail}") from exc
 

@@ -205,14 +205,29 @@ def file_identity(path: Path) -> tuple[int, int] | None:
 
 
 def create_private(path: Path) -> None:
-    """Create the database file with mode 0600 before SQLite does (it would use the umask);
-    SQLite gives the -wal and -shm files the database file's mode."""
+    """Create the database file with mode 0600 before SQLite does (it would use the umask),
+    owned by the state directory's owner: root running `track` before the service's first
+    start must leave a file the service user can open. SQLite gives the -wal and -shm files
+    the database file's mode, and, when it runs as root, its owner."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return
-    os.close(fd)
+    try:
+        if os.geteuid() == 0:
+            folder = os.stat(path.parent)
+            os.fchown(fd, folder.st_uid, folder.st_gid)
+    finally:
+        os.close(fd)
+
+
+def is_denied(exc: BaseException) -> bool:
+    """A permission error, as the OS or SQLite reports it (cannot open, opened read-only)."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.EACCES, errno.EPERM)
+    text = str(exc)
+    return "unable to open" in text or "readonly database" in text
 
 
 # --- statements (prepared once per connection by sqlite3's statement cache) -------------
