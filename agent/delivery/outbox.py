@@ -73,18 +73,7 @@ class Outbox:
         self._busy_seconds = max(busy_timeout_ms, 0) / 1000
         self._db: sqlite3.Connection | None = None
         with self._errors("opening it"):
-            if readonly:
-                target: str | Path = f"{self.path.resolve().as_uri()}?mode=ro"
-            else:
-                stmt.create_private(self.path)
-                target = self.path
-            conn = sqlite3.connect(
-                target,
-                timeout=self._busy_seconds,
-                isolation_level=None,  # transactions are explicit (BEGIN IMMEDIATE)
-                check_same_thread=False,  # guarded by self._lock
-                uri=readonly,
-            )
+            conn = stmt.connect(self.path, readonly=readonly, timeout=self._busy_seconds)
             try:
                 self._db = conn
                 if not readonly:
@@ -134,12 +123,8 @@ class Outbox:
                     f"the disk holding the outbox {self.path} is full: {what} failed and was"
                     " undone (everything stored before is intact); free some space"
                 ) from exc
-            if stmt.is_denied(exc):
-                from agent.delivery.salvage import diagnose
-
-                found = diagnose(self.path, probe_write=False, read_file=False)
-                if found.kind == "denied":  # whom to run as, never "damaged"
-                    raise OutboxError(str(found)) from exc
+            if (denied := stmt.denied(exc, self.path)) is not None:
+                raise OutboxError(denied) from exc  # whom to run as, never "damaged"
             detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise OutboxError(f"outbox {self.path}: {what} failed: {detail}") from exc
 

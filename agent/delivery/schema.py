@@ -222,12 +222,31 @@ def create_private(path: Path) -> None:
         os.close(fd)
 
 
-def is_denied(exc: BaseException) -> bool:
-    """A permission error, as the OS or SQLite reports it (cannot open, opened read-only)."""
+def connect(path: Path, *, readonly: bool, timeout: float) -> sqlite3.Connection:
+    """The outbox's one connection; `readonly` opens an existing file and creates nothing."""
+    if not readonly:
+        create_private(path)
+    return sqlite3.connect(
+        f"{path.resolve().as_uri()}?mode=ro" if readonly else path,
+        timeout=timeout,
+        isolation_level=None,  # transactions are explicit (BEGIN IMMEDIATE)
+        check_same_thread=False,  # guarded by the Outbox's lock
+        uri=readonly,
+    )
+
+
+def denied(exc: BaseException, path: Path) -> str | None:
+    """What to do when `exc` is a permission error (the OS's, or SQLite's "unable to open",
+    "readonly database" for another user's file), as salvage.diagnose words it; else None."""
     if isinstance(exc, OSError):
-        return exc.errno in (errno.EACCES, errno.EPERM)
-    text = str(exc)
-    return "unable to open" in text or "readonly database" in text
+        if exc.errno not in (errno.EACCES, errno.EPERM):
+            return None
+    elif "unable to open" not in str(exc) and "readonly database" not in str(exc):
+        return None
+    from agent.delivery.salvage import diagnose  # only on this error path
+
+    found = diagnose(path, probe_write=False, read_file=False)
+    return str(found) if found.kind == "denied" else None
 
 
 # --- statements (prepared once per connection by sqlite3's statement cache) -------------
