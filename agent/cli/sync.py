@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from datetime import datetime
@@ -45,6 +46,8 @@ def _sync(args: argparse.Namespace, ctx: Context) -> int:
     from agent.delivery.sync import Syncer
 
     config = ctx.config()
+    if config.hellotext.token is None:
+        _no_token(config.hellotext.token_file, ctx)
     with HellotextClient.from_config(config) as client, open_outbox(config) as outbox:
         # Expired leases only (a crash mid-send): a running daemon's stay its own.
         add_possible_duplicates(outbox, outbox.recover_leases(now=time.time()))
@@ -64,6 +67,18 @@ def _sync(args: argparse.Namespace, ctx: Context) -> int:
     elif report.stopped_early:
         print(f"stopped early: {report.stopped_early}", file=sys.stderr)
     return EXIT_OK if waiting == 0 else EXIT_PENDING
+
+
+def _no_token(token_file: str, ctx: Context) -> None:
+    from agent import tokens
+    from agent.errors import ConfigError
+
+    found = tokens.find(tokens.API, token_file, os.environ, config_file=ctx.config_file())
+    where = tokens.packaged_file(tokens.API, ctx.config_file())
+    fix = found.note or (
+        f"put it in {where} (one line, mode 600), or set HELLOTEXT_API_TOKEN or token_file"
+    )
+    raise ConfigError([("hellotext.token", f"not set: {fix}")])
 
 
 def _sync_with_bar(syncer: Syncer) -> SyncReport:

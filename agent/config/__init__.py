@@ -127,9 +127,13 @@ def _key(loc: tuple[int | str, ...]) -> str:
     return key
 
 
-def resolve_token(token_file: str, environ: Mapping[str, str]) -> SecretStr | None:
-    """HELLOTEXT_API_TOKEN, else the systemd credential, else hellotext.token_file."""
-    return None if (t := tokens.resolve(tokens.API, token_file, environ)) is None else SecretStr(t)
+def resolve_token(
+    token_file: str, environ: Mapping[str, str], *, config_file: Path | None = None
+) -> SecretStr | None:
+    """HELLOTEXT_API_TOKEN, else the systemd credential, else hellotext.token_file, else the
+    packaged `token` beside the config file (agent.tokens.find: one way for everyone)."""
+    found = tokens.resolve(tokens.API, token_file, environ, config_file=config_file)
+    return None if found is None else SecretStr(found)
 
 
 def _with_ingest_token(config: AgentConfig, env: Mapping[str, str]) -> AgentConfig:
@@ -177,7 +181,7 @@ def load_config(path: Path | None, *, require_file: bool = True) -> AgentConfig:
             (_key(err["loc"]), err["msg"].removeprefix("Value error, ")) for err in exc.errors()
         ]
         raise ConfigError(problems) from exc
-    token = resolve_token(config.hellotext.token_file, env)
+    token = resolve_token(config.hellotext.token_file, env, config_file=path)
     if token is not None:
         hellotext = config.hellotext.model_copy(update={"token": token})
         config = config.model_copy(update={"hellotext": hellotext})

@@ -219,3 +219,47 @@ def test_another_user_is_told_whom_to_run_as(top: Path, nobody: pwd.struct_passw
     expected = f"permission denied on {path}: run as nobody, or with sudo -u nobody"
     assert expected in answer["stderr"], answer["stderr"]
     assert moved_aside(state) == []
+
+
+# --- item 2: the packaged token file ---------------------------------------------------
+
+
+def packaged_token(top: Path, url: str) -> tuple[Path, Path]:
+    """The package's layout: agent.toml and `token` (root's, 0600) side by side."""
+    config = write_config(top, url)
+    token = top / "token"
+    token.write_text(f"{TOKEN}\n", encoding="utf-8")
+    token.chmod(0o600)
+    return config, token
+
+
+def test_sync_and_config_check_find_the_packaged_token(
+    top: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeHellotext(token=TOKEN) as fake:
+        config, token = packaged_token(top, fake.url)
+        track = ["track", "tienda_fisica.pago", "--session", "s-1", "--amount", "10"]
+        assert main(["--config", str(config), *track]) == 0
+        event_id = capsys.readouterr().out.strip()
+        assert main(["--config", str(config), "sync"]) == 0
+        assert "sent 1" in capsys.readouterr().out
+        assert [e["metadata"]["agent_event_id"] for e in fake.events] == [event_id]
+
+        assert main(["--config", str(config), "config", "check"]) == 0
+        out = capsys.readouterr().out
+        assert 'token = "****"' in out and f'token_from = "{token}"' in out
+        assert TOKEN not in out
+        assert main(["--config", str(config), "config", "check", "--json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert data["hellotext"]["token_from"] == str(token)
+
+
+def test_the_service_user_is_told_the_packaged_token_is_roots(
+    top: Path, nobody: pwd.struct_passwd
+) -> None:
+    config, token = packaged_token(top, "https://api.hellotext.com/v1")
+
+    answer = as_user(nobody, lambda: main(["--config", str(config), "sync"]))
+    assert answer["result"] == 78
+    assert f"{token} is root's: run this command as root" in answer["stderr"]
+    assert TOKEN not in answer["stderr"]
