@@ -56,6 +56,17 @@ def test_track_stores_a_full_event_and_prints_its_id(
     assert event.metadata == {"sala": "2", "nota": "a=b"}
 
 
+@pytest.mark.parametrize(
+    ("typed", "amount"), [("12,50", "12.50"), ("1.234,50", "1234.50"), ("89.90", "89.90")]
+)
+def test_track_takes_the_amount_as_the_store_writes_it(
+    config: Path, capsys: pytest.CaptureFixture[str], typed: str, amount: str
+) -> None:
+    """Uruguay (the config's country) writes cents after a comma."""
+    assert run(config, "track", "evento.asistio", "--amount", typed) == 0
+    assert str(stored(config, capsys.readouterr().out.strip()).amount) == amount
+
+
 def test_track_without_identity_gets_a_session_shaped_like_hellotexts(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -91,6 +102,7 @@ def test_track_keeps_it_local_when_the_store_says_so(
         (["evento.asistio", "--amount", "10", "--currency", "ZZZ"], "ISO 4217"),
         (["evento.asistio", "--amount", "-3"], "greater than or equal to 0"),
         (["evento.asistio", "--amount", "diez"], "not a number"),
+        (["evento.asistio", "--amount", "1.500"], "ambiguous (1500 or 1.5?)"),
         (["evento.asistio", "--at", "ayer"], "not an ISO 8601 time"),
         (["evento.asistio", "--meta", "novalue"], "not KEY=VALUE"),
         (["evento.asistio", "--meta", "agent_event_id=x"], "reserved"),
