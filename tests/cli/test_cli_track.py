@@ -166,6 +166,18 @@ def test_outbox_list_json_and_table(
     assert "99123456" not in table
 
 
+def test_outbox_list_does_not_wrap_in_a_pipe(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`outbox list | grep …` (or a narrow terminal's log): one line per event, whole."""
+    parked, sent, pending = seed(config)
+    assert run(config, "outbox", "list") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5, lines  # title, header, three events
+    row = next(line for line in lines if line.startswith(parked[:8]))
+    assert "parked" in row and "422" in row and "is not_found" in row
+
+
 def test_outbox_show_masks_the_phone_and_accepts_a_prefix(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
