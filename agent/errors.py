@@ -3,6 +3,7 @@
 AgentError
 ├── DriverError / DeviceError     (drivers/errors.py)
 ├── ConfigError        invalid configuration: names the key; the CLI exits 78
+│   └── ConfigNotFoundError   no config file at the path
 ├── OutboxError        the SQLite outbox failed
 │   └── StorageFullError   the disk is full: nothing new can be committed
 ├── DeliveryError      talking to Hellotext failed (translated from httpx)
@@ -17,6 +18,7 @@ from drivers.errors import AgentError, DeviceError, DriverError
 __all__ = [
     "AgentError",
     "ConfigError",
+    "ConfigNotFoundError",
     "DeliveryError",
     "DeviceError",
     "DriverError",
@@ -33,6 +35,15 @@ class ConfigError(AgentError):
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         self.problems = problems
         super().__init__("; ".join(f"{key}: {reason}" for key, reason in problems))
+
+
+class ConfigNotFoundError(ConfigError):
+    """The config file is not there: not an invalid configuration, a missing one."""
+
+    def __init__(self, path: object, variable: str) -> None:
+        self.path = path
+        super().__init__([("config", f"{path} not found (use --config PATH or ${variable})")])
+        self.hint = f"config file not found: {path} (use --config PATH or ${variable})"
 
 
 class OutboxError(AgentError):

@@ -32,10 +32,29 @@ class TokenSource:
     variable: str
     credential: str
     key: str  # the config key naming the file
+    packaged: str = ""  # the file beside the config the package installs (root-only, 0600)
 
 
-API = TokenSource("HELLOTEXT_API_TOKEN", "hellotext-token", "hellotext.token_file")
+API = TokenSource("HELLOTEXT_API_TOKEN", "hellotext-token", "hellotext.token_file", "token")
 INGEST = TokenSource("HELLOTEXT_INGEST_TOKEN", "ingest-token", "ingest.token_file")
+
+
+@dataclass(frozen=True)
+class Found:
+    """A token and where it came from (for `config check`: never the token itself); `note`
+    says why a file that is there was not read (root's, and this is not root)."""
+
+    value: str | None
+    origin: str
+    note: str = ""
+
+
+def packaged_file(source: TokenSource, config_file: Path | None) -> Path | None:
+    """/etc/hellotext-agent/token for the packaged config: the file systemd hands the
+    service as its credential, found the same way by every command run as root."""
+    if not source.packaged or config_file is None:
+        return None
+    return config_file.parent / source.packaged
 
 
 def read_token_file(path: Path, key: str, *, group_may_read: bool = False) -> str:
@@ -56,17 +75,49 @@ def read_token_file(path: Path, key: str, *, group_may_read: bool = False) -> st
     return token
 
 
-def resolve(source: TokenSource, token_file: str, environ: Mapping[str, str]) -> str | None:
-    """The variable, else the systemd credential, else the token file; None when none is set."""
+def find(
+    source: TokenSource,
+    token_file: str,
+    environ: Mapping[str, str],
+    *,
+    config_file: Path | None = None,
+) -> Found:
+    """The one way every command and the daemon find a token: the variable, else the
+    systemd credential, else the token file the config names, else the packaged file beside
+    the config (an empty or missing one is no token; one we may not read is noted)."""
     if environ.get(source.variable):
-        return environ[source.variable].strip()
+        return Found(environ[source.variable].strip(), source.variable)
     creds = environ.get("CREDENTIALS_DIRECTORY")
     if creds and (Path(creds) / source.credential).exists():
-        credential = Path(creds) / source.credential
-        return read_token_file(credential, "$CREDENTIALS_DIRECTORY", group_may_read=True)
+        path = Path(creds) / source.credential
+        token = read_token_file(path, "$CREDENTIALS_DIRECTORY", group_may_read=True)
+        return Found(token, f"systemd credential {path}")
     if token_file:
-        return read_token_file(Path(token_file), source.key)
-    return None
+        return Found(read_token_file(Path(token_file), source.key), f"{source.key} {token_file}")
+    packaged = packaged_file(source, config_file)
+    if packaged is None:
+        return Found(None, "not set")
+    try:
+        if not packaged.is_file() or packaged.stat().st_size == 0:
+            return Found(None, "not set")  # the package's empty placeholder
+        return Found(read_token_file(packaged, source.key), str(packaged))
+    except PermissionError:
+        return Found(None, "not set", f"{packaged} is root's: run this command as root")
+    except ConfigError as exc:
+        if isinstance(exc.__cause__, PermissionError):
+            return Found(None, "not set", f"{packaged} is root's: run this command as root")
+        raise
+
+
+def resolve(
+    source: TokenSource,
+    token_file: str,
+    environ: Mapping[str, str],
+    *,
+    config_file: Path | None = None,
+) -> str | None:
+    """The token `find` finds; None when none is set."""
+    return find(source, token_file, environ, config_file=config_file).value
 
 
 def is_loopback_url(url: str) -> bool:

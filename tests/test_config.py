@@ -167,3 +167,24 @@ def test_the_ingest_token_is_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyP
     bad = write(tmp_path, '[ingest]\nlisten = "nowhere"\n')
     with pytest.raises(ConfigError, match="ingest.listen"):
         load_config(bad)
+
+
+def test_a_typo_gets_the_closest_key_and_a_missing_file_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agent.cli import main
+
+    path = write(
+        tmp_path,
+        '[store]\ncountri = "UY"\n[[printer]]\nname = "caja"\nmode = "tcp"\n'
+        'listen = "0.0.0.0:9100"\ntarget = "10.0.0.5:9100"\ncodepge = "cp858"\n',
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "store.countri: unknown key; did you mean 'country'?" in str(caught.value)
+    assert "printer[0].codepge: unknown key; did you mean 'codepage'?" in str(caught.value)
+
+    missing = tmp_path / "nowhere.toml"
+    assert main(["--config", str(missing), "status"]) == 78
+    err = capsys.readouterr().err
+    assert f"config file not found: {missing}" in err and "invalid configuration" not in err

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agent.cli.common import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Context
-from agent.errors import AgentError, ConfigError
+from agent.errors import AgentError, ConfigError, ConfigNotFoundError
 from agent.logs import setup_logging
 from agent.tokens import ENV_PATH
 
@@ -85,6 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if explicit and not getattr(args, "reports_config", False):
             ctx.data()  # a config named explicitly is checked for every command (exit 78)
         code: int = args.handler(args, ctx)
+    except ConfigNotFoundError as exc:
+        print(f"hellotext-agent: {exc.hint}", file=sys.stderr)
+        return EXIT_CONFIG
     except ConfigError as exc:
         print(f"hellotext-agent: invalid configuration: {exc}", file=sys.stderr)
         return EXIT_CONFIG

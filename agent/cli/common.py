@@ -11,6 +11,7 @@ import argparse
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.tokens import config_path
@@ -41,6 +42,9 @@ class Context:
 
             self._config = load_config(config_path(self.config_arg, os.environ))
         return self._config
+
+    def config_file(self) -> Path:
+        return config_path(self.config_arg, os.environ)
 
     def data(self) -> dict[str, Any]:
         """The same validated config as plain data (`model_dump(mode="json")`), fast when

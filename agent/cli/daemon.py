@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from typing import Any
 
+from agent import tokens
 from agent.cli.common import EXIT_OK, Context, add_command
 from agent.config import masked
 from agent.logs import setup_logging
@@ -68,7 +70,12 @@ def _config_help(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _config_check(args: argparse.Namespace, ctx: Context) -> int:
-    data = masked(ctx.config())
+    config = ctx.config()
+    data = masked(config)
+    for section, source in (("hellotext", tokens.API), ("ingest", tokens.INGEST)):
+        file = getattr(config, section).token_file
+        found = tokens.find(source, file, os.environ, config_file=ctx.config_file())
+        data[section]["token_from"] = found.note or found.origin  # never the token itself
     if args.json:
         print(json.dumps(data, indent=2, sort_keys=True))
         return EXIT_OK

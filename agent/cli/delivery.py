@@ -23,6 +23,7 @@ from agent.cli.common import EXIT_FAILURE, EXIT_OK, Context, add_command
 from agent.config import AgentConfig
 from agent.delivery.events import Event
 from agent.delivery.outbox import STATES, Outbox, OutboxRow
+from agent.errors import OutboxError
 from agent.logs import mask_phone, scrub
 
 
@@ -31,8 +32,11 @@ def register(commands: Any) -> None:
     _register_outbox(commands)
 
 
-def open_outbox(config: AgentConfig) -> Outbox:
-    return Outbox(config.outbox.path, synchronous=config.outbox.synchronous)
+def open_outbox(config: AgentConfig, *, readonly: bool = False) -> Outbox:
+    if readonly and not config.outbox.path.exists():
+        raise OutboxError(f"no outbox yet: {config.outbox.path} is created with the first sale")
+    path, sync = config.outbox.path, config.outbox.synchronous
+    return Outbox(path, synchronous=sync, readonly=readonly)
 
 
 # --- outbox -----------------------------------------------------------------------------
@@ -108,32 +112,37 @@ def _list(args: argparse.Namespace, ctx: Context) -> int:
     if args.limit < 1:
         print("hellotext-agent: --limit must be at least 1", file=sys.stderr)
         return 2
-    with open_outbox(ctx.config()) as outbox:
+    with open_outbox(ctx.config(), readonly=True) as outbox:
         rows = outbox.list(state=args.state, limit=args.limit)
     if args.json:
         for row in rows:
             print(json.dumps(_row_data(row), ensure_ascii=False))
         return EXIT_OK
+    head = ("id", "state", "action", "customer", "amount", "created", "tries", "last")
+    lines = [_line(row) for row in rows]
+    if not sys.stdout.isatty():  # a pipe, a file, a script: one line per event, never wrapped
+        print(f"outbox: {len(rows)} event(s), newest first")
+        widths = [max(len(v[i]) for v in (head, *lines)) for i in range(len(head) - 1)]
+        for values in (head, *lines):
+            cells = [v.ljust(w) for v, w in zip(values, widths, strict=False)]
+            print("  ".join([*cells, values[-1]]).rstrip())
+        return EXIT_OK
     table = Table(title=f"outbox: {len(rows)} event(s), newest first", title_justify="left")
-    table.add_column("id", no_wrap=True)  # the first 8 characters identify it (as in git)
-    for column in ("state", "action", "customer", "amount", "created", "tries", "last"):
-        table.add_column(column, overflow="fold", no_wrap=column == "created")
-    for row in rows:
-        e = row.event
-        amount = f"{e.amount} {e.currency or ''}".strip() if e.amount is not None else ""
-        last = f"{row.last_status or ''} {scrub(row.last_error or '')[:60]}".strip()
-        table.add_row(
-            row.id[:8],
-            row.state,
-            e.action,
-            _who(e),
-            amount,
-            _when(row.created_at),
-            str(row.attempts),
-            last,
-        )
+    for column in head:  # the first 8 characters of the id identify it (as in git)
+        last = column == "last"
+        table.add_column(column, no_wrap=not last, overflow="fold" if last else "ellipsis")
+    for values in lines:
+        table.add_row(*values)
     Console().print(table)
     return EXIT_OK
+
+
+def _line(row: OutboxRow) -> tuple[str, ...]:
+    e = row.event
+    amount = f"{e.amount} {e.currency or ''}".strip() if e.amount is not None else ""
+    last = f"{row.last_status or ''} {scrub(row.last_error or '')[:60]}".strip()
+    return (row.id[:8], row.state, e.action, _who(e), amount, _when(row.created_at),
+            str(row.attempts), last)  # fmt: skip
 
 
 def _find(outbox: Outbox, text: str) -> OutboxRow | None:
@@ -152,7 +161,7 @@ def _find(outbox: Outbox, text: str) -> OutboxRow | None:
 
 
 def _show(args: argparse.Namespace, ctx: Context) -> int:
-    with open_outbox(ctx.config()) as outbox:
+    with open_outbox(ctx.config(), readonly=True) as outbox:
         row = _find(outbox, args.id)
     if row is None:
         return EXIT_FAILURE

@@ -39,6 +39,7 @@ from agent.daemon.service import Service
 from agent.delivery.events import Event
 from agent.receipts import Receipt
 from agent.standin.server import FakeHellotext
+from drivers.escpos.star import detect_command_set
 
 DEMO_TOKEN = "demo-token-not-secret"
 DEMO_APPEND = {
@@ -194,6 +195,7 @@ def run_demo(*, console: Console | None = None, pause: float = 1.2) -> int:
         # nothing about this machine's clock, so only the build-date check stays on.
         clock = ClockWatch(receipt_skew=math.inf)
         service = Service(config, on_committed=seen.committed, clock=clock)
+        console.print(_intro(plan, ocr_problem), highlight=False)
         service.start()
         phase = "online"
         try:
@@ -216,6 +218,7 @@ def run_demo(*, console: Console | None = None, pause: float = 1.2) -> int:
                         live.console.print(
                             f"[green]Hellotext is back[/green]: {waiting} events waited offline"
                         )
+                    live.console.print(_step_line(step), highlight=False, markup=False)
                     for code in step["scans"]:
                         os.write(master, code.encode() + b"\r")
                         time.sleep(0.1)
@@ -243,6 +246,34 @@ def run_demo(*, console: Console | None = None, pause: float = 1.2) -> int:
         orders_ok, orders_line = orders_sale(Path(tmp))  # the other [events] model
         console.print(orders_line, markup=False, highlight=False)
         return _summary(console, fake, seen, printer, plan, appended, metrics, orders_ok)
+
+
+def _intro(plan: list[dict[str, Any]], ocr_problem: str | None) -> str:
+    star = sum(detect_command_set(step["bytes"]) == "star" for step in plan)
+    scans = sum(len(step["scans"]) for step in plan)
+    picture = "" if ocr_problem else ", one printed as a picture and read by OCR"
+    return (
+        "[bold]What this demo shows[/bold]: the agent as `run` starts it, on virtual devices."
+        f" A POS prints {len(plan)} sample receipts from Uruguayan shops (ESC/POS, {star} in"
+        f" Star Line Mode{picture}) through a tcp tap to a virtual printer, and {scans} codes"
+        " are read on a virtual serial scanner. Hellotext (a local stand-in) goes offline for"
+        " the middle third while a check-in tablet posts through the local endpoint; then it"
+        " comes back and the backlog drains. It ends with a summary (every event delivered"
+        " once), the QR blocks printed and the metrics Prometheus would scrape.\n"
+    )
+
+
+def _step_line(step: dict[str, Any]) -> str:
+    """What the POS does for one receipt, so the Star and scanner parts show as they happen."""
+    if step.get("raster"):
+        how = "printed as a picture (raster): read by OCR"
+    elif detect_command_set(step["bytes"]) == "star":
+        how = "Star Line Mode (a Star printer's own commands)"
+    else:
+        how = "ESC/POS"
+    scans = step["scans"]
+    scanned = f"; before it, the serial scanner read {', '.join(scans)}" if scans else ""
+    return f"POS prints {step['receipt']}: {how}{scanned}"
 
 
 def _drained(service: Service, seen: _Seen, plan: list[dict[str, Any]]) -> bool:

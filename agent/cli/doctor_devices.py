@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 from agent.config import AgentConfig, parse_host_port
+from agent.daemon.devices import no_devices
 
 SERVICE_USER = "hellotext-agent"
 SERVICE_GROUPS = ("dialout", "lp", "input")  # the unit's SupplementaryGroups=
@@ -221,6 +222,11 @@ def check_link(name: str, link: str) -> Finding:
 def device_checks(
     config: AgentConfig, who: Identity, proc_devices: Path = Path("/proc/devices")
 ) -> Iterator[Finding]:
+    if (why := no_devices(config)) is not None:
+        yield Finding("WARN", "devices", why)
+    elif not config.printer and not config.scanner:
+        where = config.ingest.listen
+        yield Finding("OK", "devices", f"none: only in-store apps post events ({where})")
     try:
         majors: dict[int, set[str]] | None = char_majors(proc_devices.read_text())
     except OSError:

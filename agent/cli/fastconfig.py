@@ -66,13 +66,13 @@ def load(path: Path, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         found = None
     if isinstance(found, dict):
-        _check_tokens(found, environ)
+        _check_tokens(found, environ, path)
         return found
     return _validate(path, cached, environ, key)
 
 
-def _check_tokens(config: dict[str, Any], environ: Mapping[str, str]) -> None:
-    api = tokens.resolve(tokens.API, config["hellotext"]["token_file"], environ)
+def _check_tokens(config: dict[str, Any], environ: Mapping[str, str], path: Path) -> None:
+    api = tokens.resolve(tokens.API, config["hellotext"]["token_file"], environ, config_file=path)
     ingest = tokens.resolve(tokens.INGEST, config["ingest"]["token_file"], environ)
     if api is not None and api == ingest:
         raise ConfigError([("ingest.token", "must differ from the Hellotext token")])

@@ -144,6 +144,9 @@ def _parse(args: argparse.Namespace, ctx: Context) -> int:
         except OSError as exc:
             problems.append(f"{name}: cannot read: {exc.strerror}")
             continue
+        if (why := not_a_print_job(data)) is not None:
+            problems.append(f"{name}: does not look like a print job ({why})")
+            continue
         decoded = decode_all(data, command_set=conf.command_set, codepage=conf.codepage,
                              codepage_map=conf.codepage_map)
         docs = [doc for doc in decoded if doc.has_content]
@@ -186,6 +189,24 @@ def _parse(args: argparse.Namespace, ctx: Context) -> int:
     for problem in problems:
         print(f"hellotext-agent: {problem}", file=sys.stderr)
     return EXIT_FAILURE if problems else EXIT_OK
+
+
+PRINT_COMMANDS = (b"\x1b", b"\x1d", b"\x1c")  # ESC, GS, FS: ESC/POS and Star alike
+WIDEST_LINE = 64  # columns of an 80 mm printer in its smallest font (48 usually)
+
+
+def not_a_print_job(data: bytes) -> str | None:
+    """Why `data` is not what a POS sends a printer (a README, a log), else None. A plain
+    text job without a command is possible, but never wider than the paper."""
+    if any(code in data for code in PRINT_COMMANDS):
+        return None
+    widest = max((len(line) for line in data.splitlines()), default=0)
+    if widest <= WIDEST_LINE:
+        return None
+    return (
+        f"no printer command in it and lines of {widest} characters, wider than any"
+        f" receipt ({WIDEST_LINE}): give the bytes the POS sent to the printer"
+    )
 
 
 def _ocr(doc: Document, conf: Settings) -> tuple[Document, str | None]:

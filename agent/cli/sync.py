@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from datetime import datetime
@@ -45,6 +46,8 @@ def _sync(args: argparse.Namespace, ctx: Context) -> int:
     from agent.delivery.sync import Syncer
 
     config = ctx.config()
+    if config.hellotext.token is None:
+        _no_token(config.hellotext.token_file, ctx)
     with HellotextClient.from_config(config) as client, open_outbox(config) as outbox:
         # Expired leases only (a crash mid-send): a running daemon's stay its own.
         add_possible_duplicates(outbox, outbox.recover_leases(now=time.time()))
@@ -64,6 +67,18 @@ def _sync(args: argparse.Namespace, ctx: Context) -> int:
     elif report.stopped_early:
         print(f"stopped early: {report.stopped_early}", file=sys.stderr)
     return EXIT_OK if waiting == 0 else EXIT_PENDING
+
+
+def _no_token(token_file: str, ctx: Context) -> None:
+    from agent import tokens
+    from agent.errors import ConfigError
+
+    found = tokens.find(tokens.API, token_file, os.environ, config_file=ctx.config_file())
+    where = tokens.packaged_file(tokens.API, ctx.config_file())
+    fix = found.note or (
+        f"put it in {where} (one line, mode 600), or set HELLOTEXT_API_TOKEN or token_file"
+    )
+    raise ConfigError([("hellotext.token", f"not set: {fix}")])
 
 
 def _sync_with_bar(syncer: Syncer) -> SyncReport:
@@ -95,17 +110,29 @@ def _status(args: argparse.Namespace, ctx: Context) -> int:
     # The running daemon's own account (on the runtime tmpfs): it works when the outbox is
     # exactly what is broken.
     live = read_status(status_file(settings.get("runtime_dir", ""), path))
-    try:
-        with Outbox(path, synchronous=settings["synchronous"]) as outbox:
-            data: dict[str, Any] = delivery_status(outbox, now=now)
-    except OutboxError as exc:
-        found = diagnose(path, probe_write=False)
-        data = {"outbox_error": str(exc), "outbox_problem": found.kind, "fix": found.fix}
+    data: dict[str, Any]
+    found = diagnose(path, probe_write=False) if _missing(path) else None
+    if found is not None and found.kind == "new":  # never created here (root's if it were)
+        data = {"outbox_missing": str(path)}
+    elif found is not None:  # it cannot be created: a read-only or full disk
+        data = {"outbox_error": found.detail, "outbox_problem": found.kind, "fix": found.fix}
+    else:
+        try:
+            with Outbox(path, synchronous=settings["synchronous"], readonly=True) as outbox:
+                data = delivery_status(outbox, now=now)
+        except OutboxError as exc:
+            found = diagnose(path, probe_write=False)
+            data = {"outbox_error": str(exc), "outbox_problem": found.kind, "fix": found.fix}
     data["live"] = live
     if args.json:
         print(json.dumps(data, indent=2, default=str))
         return EXIT_OK
-    if "outbox_error" in data:
+    if data.get("outbox_problem") == "denied":
+        print(f"hellotext-agent: {found or data['outbox_error']}", file=sys.stderr)
+    elif "outbox_missing" in data:
+        print(f"{'outbox':<20}no outbox yet ({path}: the agent creates it with the first sale)")
+        print(_daemon_lines({}, {}, now=now)[0])
+    elif "outbox_error" in data:
         print(f"{'outbox':<20}{data['outbox_problem'].upper()}: {data['outbox_error']}")
         print(f"{'what to do':<20}{data['fix'] or 'see hellotext-agent doctor'}")
     else:
@@ -114,6 +141,16 @@ def _status(args: argparse.Namespace, ctx: Context) -> int:
     for line in live_lines(live, now=now):
         print(line)
     return EXIT_OK if "outbox_error" not in data else EXIT_FAILURE
+
+
+def _missing(path: Path) -> bool:
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False  # not ours to look at: opening it says so
+    return False
 
 
 def live_lines(live: dict[str, Any] | None, *, now: float) -> list[str]:
@@ -204,8 +241,8 @@ def status_lines(data: dict[str, Any], *, now: float) -> list[str]:
 
 
 def _daemon_lines(daemon: dict[str, Any], devices: dict[str, Any], *, now: float) -> list[str]:
-    if not daemon:
-        return [f"{'daemon':<20}never ran with this outbox"]
+    if not daemon.get("pid") and not daemon.get("stopped_at"):
+        return [f"{'daemon':<20}not running (never started with this outbox)"]
     if not daemon["running"]:
         stopped = daemon.get("stopped_at")
         when = f"stopped {_at(stopped, now)}" if stopped else "not running (killed?)"

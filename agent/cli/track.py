@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 import uuid
@@ -45,7 +46,11 @@ def register(commands: Any) -> None:
     who.add_argument(
         "--phone", metavar="PHONE", help="customer phone; local numbers use store.country"
     )
-    parser.add_argument("--amount", metavar="A", type=_decimal, help="amount, e.g. 89.90")
+    parser.add_argument(
+        "--amount",
+        metavar="A",
+        help="amount, e.g. 89.90 or 89,90 (1.234,50 in a decimal-comma country)",
+    )
     parser.add_argument(
         "--currency", metavar="CUR", help="ISO 4217 code (default with --amount: store.currency)"
     )
@@ -65,14 +70,36 @@ def register(commands: Any) -> None:
     )
 
 
-def _decimal(text: str) -> Decimal:
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number like 89.90") from None
-    if not value.is_finite():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number like 89.90")
-    return value
+AMBIGUOUS = re.compile(r"^(\d{1,3})[.,](\d{3})$")
+
+
+def parse_amount(text: str, country: str) -> Decimal:
+    """'89.90', '89,90', '1.234,50' (the store's country decides a grouped number as on its
+    receipts); '1.500' alone could be 1500 or 1.5, and is refused rather than guessed."""
+    token = text.strip()
+    body = token.lstrip("+-")
+    sign = -1 if token.startswith("-") else 1
+    if (match := AMBIGUOUS.match(body)) is not None:
+        whole, frac = match.groups()
+        small = f"{whole}.{frac.rstrip('0') or '0'}"
+        raise ValueError(
+            f"{text!r} is ambiguous ({whole}{frac} or {small}?): write {whole}{frac} without"
+            f" a thousands separator, or {small}"
+        )
+    if "," not in body:  # 89.90, 1500: the fast path, no receipts module
+        try:
+            value = Decimal(body)
+        except InvalidOperation:
+            value = Decimal("NaN")
+        if body and body[0].isdigit() and value.is_finite():
+            return sign * value
+    else:
+        from agent.receipts.numbers import parse_number  # only for a comma
+
+        found = parse_number(body, country)
+        if found is not None:
+            return sign * found
+    raise ValueError(f"{text!r} is not a number like 89.90 or 89,90")
 
 
 def _moment(text: str) -> datetime:
@@ -124,9 +151,10 @@ def build(parser: argparse.ArgumentParser, args: argparse.Namespace, store: dict
         parser.error("--currency needs --amount")
     if args.amount is not None:
         try:
-            body["amount"] = str(checks.check_amount(args.amount))
+            amount = parse_amount(args.amount, store["country"])
+            body["amount"] = str(checks.check_amount(amount))
         except ValueError as exc:
-            parser.error(f"amount: {exc}")
+            parser.error(f"--amount: {exc}")
         code = checks.currency_code(args.currency or store["currency"])
         if code is None:
             parser.error(f"currency: {args.currency!r} is not an ISO 4217 currency code")

@@ -11,13 +11,16 @@ import agent.tokens, agent.errors and drivers value types (QR limits); imported 
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import (
+    BaseModel,
     Field,
     SecretStr,
     ValidationError,
@@ -46,7 +49,7 @@ from agent.config.sections import (
     VariableMeasureLayout,
     parse_host_port,
 )
-from agent.errors import ConfigError
+from agent.errors import ConfigError, ConfigNotFoundError
 
 __all__ = [
     "AgentConfig",
@@ -130,9 +133,35 @@ def _key(loc: tuple[int | str, ...]) -> str:
     return key
 
 
-def resolve_token(token_file: str, environ: Mapping[str, str]) -> SecretStr | None:
-    """HELLOTEXT_API_TOKEN, else the systemd credential, else hellotext.token_file."""
-    return None if (t := tokens.resolve(tokens.API, token_file, environ)) is None else SecretStr(t)
+def _message(err: Any) -> str:
+    """pydantic's message; for an unknown key, the section's closest field name too."""
+    text = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] != "extra_forbidden":
+        return text
+    model: Any = AgentConfig
+    for part in err["loc"][:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field is not None else None
+        inner = [a for a in typing.get_args(annotation) if isinstance(a, type)]
+        model = next((t for t in (annotation, *inner) if _is_model(t)), None)
+    names = list(model.model_fields) if model is not None else []
+    close = difflib.get_close_matches(str(err["loc"][-1]), names, n=1, cutoff=0.6)
+    return f"unknown key; did you mean {close[0]!r}?" if close else f"unknown key ({text})"
+
+
+def _is_model(candidate: Any) -> bool:
+    return isinstance(candidate, type) and issubclass(candidate, BaseModel)
+
+
+def resolve_token(
+    token_file: str, environ: Mapping[str, str], *, config_file: Path | None = None
+) -> SecretStr | None:
+    """HELLOTEXT_API_TOKEN, else the systemd credential, else hellotext.token_file, else the
+    packaged `token` beside the config file (agent.tokens.find: one way for everyone)."""
+    found = tokens.resolve(tokens.API, token_file, environ, config_file=config_file)
+    return None if found is None else SecretStr(found)
 
 
 def _with_ingest_token(config: AgentConfig, env: Mapping[str, str]) -> AgentConfig:
@@ -160,9 +189,7 @@ def load_config(path: Path | None, *, require_file: bool = True) -> AgentConfig:
                 data = tomllib.load(fh)
         except FileNotFoundError as exc:
             if require_file:
-                raise ConfigError(
-                    [("config", f"{path} not found (use --config PATH or ${ENV_PATH})")]
-                ) from exc
+                raise ConfigNotFoundError(path, ENV_PATH) from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError([("config", f"{path} is not valid TOML: {exc}")]) from exc
         except OSError as exc:
@@ -176,11 +203,9 @@ def load_config(path: Path | None, *, require_file: bool = True) -> AgentConfig:
     try:
         config = AgentConfig(**data)
     except ValidationError as exc:
-        problems = [
-            (_key(err["loc"]), err["msg"].removeprefix("Value error, ")) for err in exc.errors()
-        ]
+        problems = [(_key(err["loc"]), _message(err)) for err in exc.errors()]
         raise ConfigError(problems) from exc
-    token = resolve_token(config.hellotext.token_file, env)
+    token = resolve_token(config.hellotext.token_file, env, config_file=path)
     if token is not None:
         hellotext = config.hellotext.model_copy(update={"token": token})
         config = config.model_copy(update={"hellotext": hellotext})

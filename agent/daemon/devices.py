@@ -12,6 +12,22 @@ from drivers.scanners.hid import HidScanner
 from drivers.scanners.serial import SerialScanner
 from drivers.taps import Tap, TapOptions, open_tap
 
+NO_DEVICES = (
+    "0 printers, 0 scanners: nothing to read sales from; add a [[printer]] table for the"
+    " POS's receipt printer (or a [[scanner]]) to the config, as in the commented examples"
+    " of systemd/agent.toml.example (the packaged /etc/hellotext-agent/agent.toml)"
+)
+
+
+def no_devices(config: AgentConfig) -> str | None:
+    """Why a config with no printer and no scanner reads nothing; None when it has a device
+    or serves in-store apps (the ingest endpoint with its token): a kiosk-only till is fine."""
+    if config.printer or config.scanner:
+        return None
+    if config.ingest.listen and config.ingest.token is not None:
+        return None
+    return NO_DEVICES
+
 
 def open_devices(
     config: AgentConfig, pipeline: Pipeline

@@ -56,8 +56,16 @@ class Outbox:
     """The durable queue of events. Safe from several threads and several processes."""
 
     def __init__(
-        self, path: Path, *, synchronous: str = "full", busy_timeout_ms: int = 5000
+        self,
+        path: Path,
+        *,
+        synchronous: str = "full",
+        busy_timeout_ms: int = 5000,
+        readonly: bool = False,
     ) -> None:
+        """`readonly`: for commands that only look (`status`, `outbox list`): the file must
+        exist and is neither created nor migrated, so root running one leaves nothing the
+        service user cannot open."""
         if synchronous not in SYNCHRONOUS:
             raise OutboxError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}")
         self.path = Path(path)
@@ -65,19 +73,16 @@ class Outbox:
         self._busy_seconds = max(busy_timeout_ms, 0) / 1000
         self._db: sqlite3.Connection | None = None
         with self._errors("opening it"):
-            stmt.create_private(self.path)
-            conn = sqlite3.connect(
-                self.path,
-                timeout=self._busy_seconds,
-                isolation_level=None,  # transactions are explicit (BEGIN IMMEDIATE)
-                check_same_thread=False,  # guarded by self._lock
-            )
+            conn = stmt.connect(self.path, readonly=readonly, timeout=self._busy_seconds)
             try:
-                conn.execute(f"PRAGMA synchronous = {synchronous}")
-                conn.execute("PRAGMA journal_size_limit = 4194304")  # shrink the WAL after bursts
                 self._db = conn
-                self._retry_busy(self._enable_wal)
-                self._migrate()
+                if not readonly:
+                    conn.execute(f"PRAGMA synchronous = {synchronous}")
+                    conn.execute("PRAGMA journal_size_limit = 4194304")  # shrink the WAL
+                    self._retry_busy(self._enable_wal)
+                    self._migrate()
+                else:
+                    self._retry_busy(lambda: conn.execute("SELECT 1 FROM events LIMIT 1"))
                 self.identity = stmt.file_identity(self.path)  # to notice a file replaced
             except BaseException:
                 self._db = None
@@ -118,6 +123,8 @@ class Outbox:
                     f"the disk holding the outbox {self.path} is full: {what} failed and was"
                     " undone (everything stored before is intact); free some space"
                 ) from exc
+            if (denied := stmt.denied(exc, self.path)) is not None:
+                raise OutboxError(denied) from exc  # whom to run as, never "damaged"
             detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise OutboxError(f"outbox {self.path}: {what} failed: {detail}") from exc
 

@@ -1,11 +1,14 @@
 """What is wrong with an outbox file, and how a damaged one is moved aside and salvaged.
 
-`diagnose` tells the four faults a store can fix apart, each with its own fix: *damaged*
+`diagnose` tells the faults a store can fix apart, each with its own fix: *damaged*
 (not a database, cut short, a directory in its place), *read-only* (a read-only mount or a
-file without write permission), *full* (no space left) and *unwritable* (the directory does
-not let the agent create its files). `quarantine` never deletes: it renames the file (and its
--wal/-shm) to `outbox.db.damaged-YYYYmmdd-HHMMSS`; `salvage` copies every row that can still
-be read from that copy into a fresh outbox, and counts what was recovered and lost.
+file without write permission), *full* (no space left), *unwritable* (the directory does
+not let the agent create its files), *denied* (a file of another user: root's, or the
+service's when someone else runs a command) and *unreadable* (an I/O error reading it). Only
+*damaged* is ever moved aside: a file this process may not read is not a damaged file.
+`quarantine` never deletes: it renames the file (and its -wal/-shm) to
+`outbox.db.damaged-YYYYmmdd-HHMMSS`; `salvage` copies every row that can still be read from
+that copy into a fresh outbox, and counts what was recovered and lost.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import pwd
 import shutil
 import sqlite3
+import stat
 import struct
 import time
 from dataclasses import dataclass
@@ -23,7 +28,7 @@ from typing import Literal
 
 log = logging.getLogger("agent.salvage")
 
-Kind = Literal["ok", "new", "damaged", "read-only", "full", "unwritable"]
+Kind = Literal["ok", "new", "damaged", "read-only", "full", "unwritable", "denied", "unreadable"]
 MAGIC = b"SQLite format 3\x00"
 MIN_FREE_BYTES = 64 * 1024  # less than this and SQLite cannot grow the WAL by a sale
 SIDE_FILES = ("-wal", "-shm", "-journal")
@@ -39,6 +44,8 @@ FIXES: dict[str, str] = {
     "full": "the disk is full: free some space (journalctl --vacuum-size=100M, old files)",
     "unwritable": "the agent cannot create files in the directory: "
     "chown -R hellotext-agent: the state directory (systemd's StateDirectory= does this)",
+    "unreadable": "reading the file failed (the disk may be failing: see dmesg); it is left"
+    " as it is",
 }
 
 
@@ -46,10 +53,11 @@ FIXES: dict[str, str] = {
 class Diagnosis:
     kind: Kind
     detail: str
+    hint: str = ""  # the fix when it depends on the case (who owns the file); else FIXES
 
     @property
     def fix(self) -> str:
-        return FIXES.get(self.kind, "")
+        return self.hint or FIXES.get(self.kind, "")
 
     def __str__(self) -> str:
         return f"{self.detail}: {self.fix}" if self.fix else self.detail
@@ -63,13 +71,58 @@ class Salvage:
 
 
 def has_magic(path: Path) -> bool:
-    """The first bytes of an SQLite file: cheap, and catches a file overwritten in place."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(len(MAGIC))
-    except OSError:
-        return False
+    """The first bytes of an SQLite file: cheap, and catches a file overwritten in place.
+    Raises OSError: a file that cannot be read says nothing about its content."""
+    with open(path, "rb") as fh:
+        head = fh.read(len(MAGIC))
     return head == MAGIC or head == b""  # an empty file is a database not yet written
+
+
+def _user(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def denied(path: Path) -> Diagnosis:
+    """This process may not use `path`. Who should: the state directory's owner (the
+    service user). When that is us, the file is a stray of another user (root's)."""
+    try:
+        owner = os.stat(path.parent).st_uid
+    except OSError:
+        return Diagnosis("denied", f"permission denied on {path}",
+                         "run as the owner of its directory (sudo -u hellotext-agent)")  # fmt: skip
+    name = _user(owner)
+    if owner != os.geteuid():
+        return Diagnosis("denied", f"permission denied on {path}",
+                         f"run as {name}, or with sudo -u {name}")  # fmt: skip
+    try:
+        stray = _user(os.stat(path).st_uid)
+    except OSError:
+        stray = "another user"
+    return Diagnosis(
+        "denied",
+        f"permission denied on {path} (it belongs to {stray})",
+        f"give it back to the agent: sudo chown {name}: {path}*",
+    )
+
+
+def _access(path: Path) -> Diagnosis | None:
+    """The file and its side files readable and writable by us; else why not."""
+    for file in (path, *(path.with_name(path.name + s) for s in SIDE_FILES)):
+        try:
+            info = os.stat(file)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return denied(file)
+        if os.access(file, os.R_OK | os.W_OK):
+            continue
+        if info.st_uid != os.geteuid():
+            return denied(file)
+        return Diagnosis("read-only", f"{file} is read-only")
+    return None
 
 
 def diagnose(path: Path, *, probe_write: bool = True, read_file: bool = True) -> Diagnosis:
@@ -78,10 +131,26 @@ def diagnose(path: Path, *, probe_write: bool = True, read_file: bool = True) ->
     for a process that has it open in SQLite (closing another descriptor of it would drop
     SQLite's POSIX locks)."""
     folder = path.parent
-    if path.is_dir():
-        return Diagnosis("damaged", f"{path} is a directory, not a database file")
-    if read_file and path.exists() and not has_magic(path):
-        return Diagnosis("damaged", f"{path} is not an SQLite database")
+    try:
+        exists: bool | None = stat.S_ISREG(os.stat(path).st_mode) or None
+    except FileNotFoundError:
+        exists = False
+    except NotADirectoryError:
+        return Diagnosis("unwritable", f"{folder} is not a directory")
+    except OSError:
+        return denied(path)  # the folder is not ours to look into
+    if exists is None:
+        what = "a directory" if path.is_dir() else "not a regular file"
+        return Diagnosis("damaged", f"{path} is {what}, not a database file")
+    if read_file and exists:
+        try:
+            magic = has_magic(path)
+        except PermissionError:
+            return denied(path)
+        except OSError as exc:
+            return Diagnosis("unreadable", f"cannot read {path}: {exc.strerror}")
+        if not magic:
+            return Diagnosis("damaged", f"{path} is not an SQLite database")
     # Space and mounts before the integrity check: reading a WAL database needs its -shm
     # file, and on a full disk that fails as an "I/O error" that is no damage at all.
     where = folder
@@ -93,18 +162,19 @@ def diagnose(path: Path, *, probe_write: bool = True, read_file: bool = True) ->
         return Diagnosis("unwritable", f"cannot look at {where}: {exc.strerror}")
     if info.f_flag & os.ST_RDONLY:
         return Diagnosis("read-only", f"{where} is on a read-only file system")
-    if path.exists() and not os.access(path, os.W_OK):
-        return Diagnosis("read-only", f"{path} is read-only")
+    refused = _access(path) if exists else None
+    if refused is not None:
+        return refused
     if info.f_bavail * info.f_frsize < MIN_FREE_BYTES:
         return Diagnosis("full", f"no space left on the disk holding {path}")
     if probe_write and where == folder:
         refused = _probe(folder)
         if refused is not None:
             return refused
-    problem = _quick_check(path) if read_file and path.exists() else None
+    problem = _quick_check(path) if read_file and exists else None
     if problem:
         return Diagnosis("damaged", f"{path} is damaged ({problem})")
-    return Diagnosis("ok" if path.exists() else "new", f"{path} is usable")
+    return Diagnosis("ok" if exists else "new", f"{path} is usable")
 
 
 def classify_error(exc: BaseException, path: Path) -> Diagnosis:
@@ -115,7 +185,10 @@ def classify_error(exc: BaseException, path: Path) -> Diagnosis:
     if errcode in (errno.ENOSPC, errno.EDQUOT) or "disk is full" in text:
         return Diagnosis("full", f"no space left on the disk holding {path}")
     if errcode == errno.EROFS or "readonly" in text or "read-only" in text:
-        return Diagnosis("read-only", f"{path} cannot be written ({text})")
+        found = diagnose(path, read_file=False)  # another user's file opens read-only
+        return found if found.kind == "denied" else Diagnosis(
+            "read-only", f"{path} cannot be written ({text})"
+        )
     if errcode in (errno.EACCES, errno.EPERM) or "unable to open" in text:
         found = diagnose(path, read_file=False)
         return found if found.kind not in ("ok", "new") else Diagnosis("unwritable", text)
@@ -178,7 +251,10 @@ def salvage(damaged: Path, target: sqlite3.Connection) -> tuple[int, int]:
     """Copy every readable event row of `damaged` into `target` (an outbox's connection,
     schema in place, inside the caller's transaction): (recovered, lost). Rows are read one
     rowid range at a time so a bad page loses its own rows, not the whole table."""
-    if damaged.is_dir() or not has_magic(damaged):
+    try:
+        if damaged.is_dir() or not has_magic(damaged):
+            return 0, 0
+    except OSError:
         return 0, 0
     try:
         readable, missing = _readable_copy(damaged)

@@ -245,14 +245,48 @@ def file_identity(path: Path) -> tuple[int, int] | None:
 
 
 def create_private(path: Path) -> None:
-    """Create the database file with mode 0600 before SQLite does (it would use the umask);
-    SQLite gives the -wal and -shm files the database file's mode."""
+    """Create the database file with mode 0600 before SQLite does (it would use the umask),
+    owned by the state directory's owner: root running `track` before the service's first
+    start must leave a file the service user can open. SQLite gives the -wal and -shm files
+    the database file's mode, and, when it runs as root, its owner."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return
-    os.close(fd)
+    try:
+        if os.geteuid() == 0:
+            folder = os.stat(path.parent)
+            os.fchown(fd, folder.st_uid, folder.st_gid)
+    finally:
+        os.close(fd)
+
+
+def connect(path: Path, *, readonly: bool, timeout: float) -> sqlite3.Connection:
+    """The outbox's one connection; `readonly` opens an existing file and creates nothing."""
+    if not readonly:
+        create_private(path)
+    return sqlite3.connect(
+        f"{path.resolve().as_uri()}?mode=ro" if readonly else path,
+        timeout=timeout,
+        isolation_level=None,  # transactions are explicit (BEGIN IMMEDIATE)
+        check_same_thread=False,  # guarded by the Outbox's lock
+        uri=readonly,
+    )
+
+
+def denied(exc: BaseException, path: Path) -> str | None:
+    """What to do when `exc` is a permission error (the OS's, or SQLite's "unable to open",
+    "readonly database" for another user's file), as salvage.diagnose words it; else None."""
+    if isinstance(exc, OSError):
+        if exc.errno not in (errno.EACCES, errno.EPERM):
+            return None
+    elif "unable to open" not in str(exc) and "readonly database" not in str(exc):
+        return None
+    from agent.delivery.salvage import diagnose  # only on this error path
+
+    found = diagnose(path, probe_write=False, read_file=False)
+    return str(found) if found.kind == "denied" else None
 
 
 # --- statements (prepared once per connection by sqlite3's statement cache) -------------

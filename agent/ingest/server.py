@@ -83,7 +83,10 @@ def start_ingest(
     if not config.ingest.listen:
         return None
     if config.ingest.token is None:
-        log.info(
+        # Not configured at all (the default address, no token file): nothing to say at
+        # every start. An address or a token file given without a usable token is a mistake.
+        asked = "listen" in config.ingest.model_fields_set or config.ingest.token_file
+        (log.warning if asked else log.debug)(
             "ingest endpoint off: set HELLOTEXT_INGEST_TOKEN, the credential ingest-token or"
             ' ingest.token_file (or ingest.listen = "" to silence this)'
         )

@@ -129,3 +129,12 @@ def test_sync_without_a_token_is_a_config_error(
     monkeypatch.delenv("HELLOTEXT_API_TOKEN")
     assert main(["sync"]) == EXIT_CONFIG
     assert "hellotext.token" in capsys.readouterr().err
+
+
+def test_status_of_a_daemon_never_started_does_not_say_killed(
+    fake: FakeHellotext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    track(capsys)
+    assert main(["status"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "not running (never started with this outbox)" in out and "killed" not in out

@@ -56,6 +56,17 @@ def test_track_stores_a_full_event_and_prints_its_id(
     assert event.metadata == {"sala": "2", "nota": "a=b"}
 
 
+@pytest.mark.parametrize(
+    ("typed", "amount"), [("12,50", "12.50"), ("1.234,50", "1234.50"), ("89.90", "89.90")]
+)
+def test_track_takes_the_amount_as_the_store_writes_it(
+    config: Path, capsys: pytest.CaptureFixture[str], typed: str, amount: str
+) -> None:
+    """Uruguay (the config's country) writes cents after a comma."""
+    assert run(config, "track", "evento.asistio", "--amount", typed) == 0
+    assert str(stored(config, capsys.readouterr().out.strip()).amount) == amount
+
+
 def test_track_without_identity_gets_a_session_shaped_like_hellotexts(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -91,6 +102,7 @@ def test_track_keeps_it_local_when_the_store_says_so(
         (["evento.asistio", "--amount", "10", "--currency", "ZZZ"], "ISO 4217"),
         (["evento.asistio", "--amount", "-3"], "greater than or equal to 0"),
         (["evento.asistio", "--amount", "diez"], "not a number"),
+        (["evento.asistio", "--amount", "1.500"], "ambiguous (1500 or 1.5?)"),
         (["evento.asistio", "--at", "ayer"], "not an ISO 8601 time"),
         (["evento.asistio", "--meta", "novalue"], "not KEY=VALUE"),
         (["evento.asistio", "--meta", "agent_event_id=x"], "reserved"),
@@ -152,6 +164,18 @@ def test_outbox_list_json_and_table(
     table = capsys.readouterr().out
     assert parked[:8] in table and sent[:8] not in table and "422" in table
     assert "99123456" not in table
+
+
+def test_outbox_list_does_not_wrap_in_a_pipe(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`outbox list | grep …` (or a narrow terminal's log): one line per event, whole."""
+    parked, sent, pending = seed(config)
+    assert run(config, "outbox", "list") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5, lines  # title, header, three events
+    row = next(line for line in lines if line.startswith(parked[:8]))
+    assert "parked" in row and "422" in row and "is not_found" in row
 
 
 def test_outbox_show_masks_the_phone_and_accepts_a_prefix(

@@ -45,6 +45,10 @@ def test_demo_plays_all_receipts_goes_offline_and_drains() -> None:
     assert scraped is not None and scraped.group(1) == sent.group(1), out[-3000:]
     assert 'hellotext_agent_printer_up{printer="caja"} 1' in out
     assert "printed on 0 receipts" not in out
+    # It says first what it will show, and its Star and scanner parts show as they happen.
+    assert out.lstrip().startswith("What this demo shows"), out[:500]
+    assert "POS prints star.bin: Star Line Mode" in out
+    assert "the serial scanner read 7730241003258" in out
     # One sale the [events] model = "orders" way: one order, however often it is sent.
     flat = " ".join(out.split())
     assert re.search(r'model = "orders": receipt \S+ became order \w+ \(3 items', flat), flat

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from agent.cli import main
 from agent.cli.common import EXIT_CONFIG
@@ -35,6 +36,7 @@ from agent.cli.doctor_devices import (
     check_device,
     check_listen,
     check_tcp_target,
+    device_checks,
 )
 from agent.config import AgentConfig
 from agent.standin.server import FakeHellotext
@@ -320,3 +322,17 @@ def test_doctor_command_lines_and_exit_codes(
     config.write_text('[store]\ncurrency = "XXZ"\n')
     assert main(["--config", str(config), "doctor"]) == EXIT_CONFIG
     assert "FAIL config" in capsys.readouterr().out
+
+
+def test_a_config_with_no_printer_and_no_scanner_is_warned(tmp_path: Path) -> None:
+    """Nothing to read sales from is not OK; a kiosk-only till (ingest on) is."""
+    empty = AgentConfig(outbox={"path": tmp_path / "outbox.db"})
+    findings = list(device_checks(empty, Identity.current()))
+    assert [(f.status, f.name) for f in findings] == [("WARN", "devices")]
+    assert "nothing to read sales from" in findings[0].detail
+    assert "[[printer]]" in findings[0].detail
+    ingest = empty.ingest.model_copy(update={"token": SecretStr("app-token")})
+    kiosk = empty.model_copy(update={"ingest": ingest})
+    findings = list(device_checks(kiosk, Identity.current()))
+    assert [(f.status, f.name) for f in findings] == [("OK", "devices")]
+    assert "in-store apps" in findings[0].detail

@@ -165,3 +165,12 @@ def test_command_set_star_and_auto_read_a_star_job(
     assert json.loads(out)["receipts"][0]["total"] != "120.00"  # ESC E ate the T of TOTAL
     with pytest.raises(SystemExit):
         run(capsys, path, "--command-set", "epson")
+
+
+def test_a_text_file_is_not_read_as_a_receipt(capsys: pytest.CaptureFixture[str]) -> None:
+    """`parse README.md` once reported a "refund 300": text that is not a print job says so."""
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    assert main(["parse", str(readme)]) == 1
+    captured = capsys.readouterr()
+    assert "does not look like a print job" in captured.err
+    assert "refund" not in captured.out.lower()

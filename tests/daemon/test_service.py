@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from fake_printer import FakeTcpPrinter, free_port
+from pydantic import SecretStr
 
 from agent.config import AgentConfig
 from agent.daemon.sdnotify import Notifier
@@ -151,3 +152,30 @@ def test_sigterm_during_a_backlog_drain_exits_0_within_10_s(tmp_path: Path) -> N
         assert counts["pending"] > 0, "the drain was really cut short"
     finally:
         fake.stop()
+
+
+def test_a_till_with_nothing_to_read_says_so_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """0 printers, 0 scanners and no in-store apps: the daemon runs (systemd must not loop)
+    but warns at start, naming what to add; a kiosk-only till (ingest on) is not warned."""
+    empty = AgentConfig(
+        outbox={"path": tmp_path / "outbox.db", "runtime_dir": str(tmp_path / "run")},
+        ingest={"listen": ""},
+    )
+    kiosk = empty.model_copy(
+        update={"ingest": empty.ingest.model_copy(
+            update={"listen": f"127.0.0.1:{free_port()}", "token": SecretStr("app-token")}
+        )}
+    )  # fmt: skip
+    warned = []
+    for config in (empty, kiosk):
+        caplog.clear()
+        service = Service(config, notifier=Notifier(str(tmp_path / "no-notify")))
+        with caplog.at_level("WARNING", logger="agent.service"):
+            service.start()
+            service.stop()
+        warned.append([r.getMessage() for r in caplog.records if r.name == "agent.service"])
+    assert any("0 printers, 0 scanners: nothing to read sales from" in m for m in warned[0])
+    assert any("[[printer]]" in m for m in warned[0])
+    assert not any("nothing to read" in m for m in warned[1]), warned[1]

@@ -204,3 +204,18 @@ def test_a_commit_slower_than_the_timeout_answers_503_and_the_retry_gets_its_id(
     finally:
         blocker.close()
         client.close()
+
+
+def test_an_ingest_endpoint_not_configured_is_not_warned_at_every_start(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from agent.config import AgentConfig
+    from agent.ingest.server import start_ingest
+
+    with caplog.at_level("INFO", logger="agent"):
+        assert start_ingest(AgentConfig()) is None
+    assert not [r for r in caplog.records if "ingest" in r.getMessage()]
+    with caplog.at_level("INFO", logger="agent"):
+        assert start_ingest(AgentConfig(ingest={"listen": "0.0.0.0:8787"})) is None
+    warned = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert warned and "HELLOTEXT_INGEST_TOKEN" in warned[0].getMessage()
