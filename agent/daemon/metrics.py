@@ -8,7 +8,8 @@ scrape never touches the printer's path; it reads the outbox through its lock, l
 
 Metric names: hellotext_agent_outbox_events{state}, _oldest_pending_age_seconds,
 _deliveries_total{outcome}, _receipts_total{printer,result}, _printer_up{printer},
-_tap_bytes_total{printer,direction}, _paused, _rate_limited, _clock_suspect, _info{version}.
+_tap_bytes_total{printer,direction}, _paused, _rate_limited, _hellotext_reachable,
+_hellotext_unreachable_since_seconds, _clock_suspect, _info{version}.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class Snapshot:
     paused: bool = False
     rate_limited: bool = False
     clock_suspect: bool = False
+    unreachable_since: float | None = None  # clock time Hellotext stopped answering
+    reachable: bool = True
 
 
 class ServiceCollector(Collector):
@@ -105,6 +108,16 @@ class ServiceCollector(Collector):
         yield GaugeMetricFamily(f"{p}paused", "1 while sending is paused", value=snap.paused)
         yield GaugeMetricFamily(
             f"{p}rate_limited", "1 while a 429 holds or paces sending", value=snap.rate_limited
+        )
+        yield GaugeMetricFamily(
+            f"{p}hellotext_reachable",
+            "1 while Hellotext answers (0: unreachable, or no sync engine)",
+            value=snap.reachable,
+        )
+        yield GaugeMetricFamily(
+            f"{p}hellotext_unreachable_since_seconds",
+            "Unix time Hellotext stopped answering (0: it answers)",
+            value=snap.unreachable_since or 0.0,
         )
         yield GaugeMetricFamily(
             f"{p}clock_suspect", "1 when the clock looks wrong", value=snap.clock_suspect
@@ -168,6 +181,7 @@ def snapshot_of(
     counts = outbox.counts() if outbox is not None else {}
     oldest = outbox.oldest_pending_at() if outbox is not None else None
     by_printer = pipeline.stats.by_printer if pipeline is not None else {}
+    outage = syncer.unreachable if syncer is not None else None
     printers = []
     for tap in taps:
         s = tap.status()
@@ -182,6 +196,8 @@ def snapshot_of(
         paused=syncer.paused is not None if syncer is not None else True,
         rate_limited=syncer is not None and syncer.rate_limited() is not None,
         clock_suspect=clock_suspect,
+        unreachable_since=outage.since if outage is not None else None,
+        reachable=syncer is not None and outage is None,
     )
 
 

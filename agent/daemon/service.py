@@ -31,6 +31,7 @@ from agent.daemon.health import (
     FAILED_PASSES_UNHEALTHY,
     SyncHealth,
     now_snapshot,
+    outage_headline,
     status_file,
     status_line,
     write_status,
@@ -349,8 +350,10 @@ class Service:
             except AgentError:
                 counts = None
         syncer = self.syncer
+        zone, now = _zone(self.config.store.timezone), self.clock.wall()
         return status_line(
             counts=counts,
+            unreachable=outage_headline(syncer, counts, zone, now=now),
             paused=(syncer.paused if syncer else None) if self._client else "no token",
             rate_limited=syncer.rate_limited() if syncer else None,
             degraded=self.keeper.degraded,
