@@ -33,6 +33,7 @@ from agent.config.sections import (
     HellotextSection,
     IngestSection,
     LogSection,
+    MaintenanceSection,
     MetricsSection,
     OutboxSection,
     PrinterMode,
@@ -58,6 +59,7 @@ __all__ = [
     "HellotextSection",
     "IngestSection",
     "LogSection",
+    "MaintenanceSection",
     "MetricsSection",
     "OutboxSection",
     "PrinterMode",
@@ -98,6 +100,7 @@ class AgentConfig(BaseSettings):
     ingest: IngestSection = IngestSection()
     log: LogSection = LogSection()
     metrics: MetricsSection = MetricsSection()
+    maintenance: MaintenanceSection = MaintenanceSection()
 
     @model_validator(mode="after")
     def _unique_names(self) -> AgentConfig:

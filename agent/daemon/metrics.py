@@ -9,7 +9,7 @@ scrape never touches the printer's path; it reads the outbox through its lock, l
 Metric names: hellotext_agent_outbox_events{state}, _oldest_pending_age_seconds,
 _deliveries_total{outcome}, _receipts_total{printer,result}, _printer_up{printer},
 _tap_bytes_total{printer,direction}, _paused, _rate_limited, _hellotext_reachable,
-_hellotext_unreachable_since_seconds, _clock_suspect, _info{version}.
+_hellotext_unreachable_since_seconds, _outbox_file_bytes, _clock_suspect, _info{version}.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from agent import __version__
 from agent.config import parse_host_port
 from agent.daemon.pipeline import Pipeline
+from agent.delivery.maintenance import file_bytes
 from agent.delivery.outbox import Outbox
 from agent.delivery.sync import Syncer, SyncReport
 from agent.errors import AgentError
@@ -62,6 +63,7 @@ class Snapshot:
     clock_suspect: bool = False
     unreachable_since: float | None = None  # clock time Hellotext stopped answering
     reachable: bool = True
+    outbox_bytes: int = 0  # the database and its WAL on disk
 
 
 class ServiceCollector(Collector):
@@ -108,6 +110,9 @@ class ServiceCollector(Collector):
         yield GaugeMetricFamily(f"{p}paused", "1 while sending is paused", value=snap.paused)
         yield GaugeMetricFamily(
             f"{p}rate_limited", "1 while a 429 holds or paces sending", value=snap.rate_limited
+        )
+        yield GaugeMetricFamily(
+            f"{p}outbox_file_bytes", "The outbox on disk: database and WAL", value=snap.outbox_bytes
         )
         yield GaugeMetricFamily(
             f"{p}hellotext_reachable",
@@ -198,6 +203,7 @@ def snapshot_of(
         clock_suspect=clock_suspect,
         unreachable_since=outage.since if outage is not None else None,
         reachable=syncer is not None and outage is None,
+        outbox_bytes=file_bytes(outbox.path) if outbox is not None else 0,
     )
 
 
