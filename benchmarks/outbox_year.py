@@ -135,8 +135,8 @@ def main() -> None:
         counts = outbox.counts()
         outbox.close()
         elapsed = time.perf_counter() - began
-    print(f"simulated {args.days} days x {args.sales} sales = {events:,} events"
-          f" (two week-long outages, peak pending {pending_peak:,}) in {elapsed:.0f} s")  # fmt: skip
+    print(f"simulated {args.days} days x {args.sales} sales = {events:,} events (two week-long"
+          f" outages, peak pending {pending_peak:,}) in {elapsed:.0f} s")  # fmt: skip
     print(f"at the end: {counts}")
     print(f"{'':36}{'after a week':>14}{'after the year':>16}")
     for key, value in end.items():
