@@ -8,14 +8,18 @@ a sleep loop gets wrong twice a year; the scheduler also keeps one instance of e
 
 APScheduler computes run times from the wall clock, so a wall-clock jump (which the health
 loop, on the monotonic clock, detects) would stall an interval job: `rebase()` reschedules
-every job from the new "now". What must never stall (the watchdog, the outbox's health,
-re-basing due times) stays in the health loop. Each job logs its own failure and carries
+every job from the new "now". A jump forward (a till booted in 1970 until NTP answers) would
+make APScheduler list every run missed since the old time, one at a time (a billion for a
+10 s job): the triggers here never replay the past, the next run is from "now". What must
+never stall (the watchdog, the outbox's health, re-basing due times) stays in the health
+loop. Each job logs its own failure and carries
 on: a broken probe must not take the scheduler down.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
@@ -33,6 +37,29 @@ if TYPE_CHECKING:
 log = logging.getLogger("agent.housekeeping")
 
 PROBE_EVERY_SECONDS = 60.0
+_REPLAY_LIMIT = timedelta(days=1)  # a cron's previous run further back than this: from now
+
+
+class _Every(IntervalTrigger):
+    """An interval whose next run is never in the past."""
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        next_time: datetime | None = super().get_next_fire_time(previous_fire_time, now)
+        return now if next_time is not None and next_time < now else next_time
+
+
+class _Daily(CronTrigger):
+    """A cron whose previous run, long past, is forgotten rather than stepped from."""
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        if previous_fire_time is not None and now - previous_fire_time > _REPLAY_LIMIT:
+            previous_fire_time = None
+        next_time: datetime | None = super().get_next_fire_time(previous_fire_time, now)
+        return next_time
 CATCH_UP_AFTER_SECONDS = 60.0  # a missed nightly maintenance runs this long after start
 
 
@@ -49,9 +76,10 @@ def _guarded(name: str, job: Callable[[], None]) -> Callable[[], None]:
 class Housekeeping:
     """The jobs, added by `add_*`, run once `start()` is called; `stop()` waits for none."""
 
-    def __init__(self, zone: tzinfo | None, *, wall: Callable[[], float]) -> None:
-        # zone None: the system's zone (APScheduler asks tzlocal).
-        options = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
+    def __init__(self, zone: tzinfo | None, *, wall: Callable[[], float] = time.time) -> None:
+        # zone None: the system's zone (APScheduler asks tzlocal). `wall` must be the clock
+        # APScheduler itself reads (the machine's): it has no other.
+        options = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         self.scheduler = BackgroundScheduler(
             job_defaults=options, **({"timezone": zone} if zone else {})
         )
@@ -66,7 +94,7 @@ class Housekeeping:
     ) -> None:
         """`job` every `seconds` (and at once when the scheduler starts, if `at_start`)."""
         first = self._now() if at_start else self._now(seconds)
-        self.scheduler.add_job(_guarded(name, job), IntervalTrigger(seconds=seconds),
+        self.scheduler.add_job(_guarded(name, job), _Every(seconds=seconds),
                                id=name, name=name, next_run_time=first)  # fmt: skip
 
     def add_daily(
@@ -74,7 +102,7 @@ class Housekeeping:
     ) -> None:
         """`job` every day at hour:minute local time; `catch_up`: also soon after start (the
         till was off at that hour last night)."""
-        trigger = CronTrigger(hour=hour, minute=minute, timezone=self.zone)
+        trigger = _Daily(hour=hour, minute=minute, timezone=self.zone)
         kwargs = {}
         if catch_up:
             kwargs["next_run_time"] = self._now(CATCH_UP_AFTER_SECONDS)
@@ -113,7 +141,7 @@ def schedule(service: Service) -> Housekeeping:
     period, the maintenance nightly (and a minute after start when last night's was missed)."""
     config = service.config
     zone = ZoneInfo(config.store.timezone) if config.store.timezone else None
-    house = Housekeeping(zone, wall=service.clock.wall)
+    house = Housekeeping(zone)
 
     def probes() -> None:
         for tap in service.taps:

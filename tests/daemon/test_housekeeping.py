@@ -44,6 +44,24 @@ def test_a_job_fires_on_its_interval() -> None:
         house.stop()
 
 
+def test_a_till_booted_in_1970_runs_its_jobs_once_when_ntp_answers() -> None:
+    """A job last planned in 1970 (the clock before NTP) runs once, at once, and is next due
+    from now: APScheduler's own interval would list every 10 s since 1970 first (a hang)."""
+    house = Housekeeping(None)
+    fired = threading.Semaphore(0)
+    house.add_every("tick", 10, fired.release, at_start=False)
+    job = house.scheduler.get_job("tick")
+    job.modify(next_run_time=datetime(1970, 1, 1, 0, 16, tzinfo=UTC))
+    house.start()
+    try:
+        assert fired.acquire(timeout=5)
+        assert not fired.acquire(timeout=0.5), "once, not once per missed run"
+        when = house.next_run("tick")
+        assert when is not None and when.timestamp() > datetime.now(UTC).timestamp()
+    finally:
+        house.stop()
+
+
 def test_maintenance_prunes_exactly_the_old_sent_rows_never_pending_or_parked(
     tmp_path: Path,
 ) -> None:
