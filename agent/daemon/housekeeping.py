@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -31,16 +31,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from agent.delivery.maintenance import META_MAINTAINED_AT, maintain
 
-if TYPE_CHECKING:
-    from agent.daemon.service import Service
-
 log = logging.getLogger("agent.housekeeping")
 
 PROBE_EVERY_SECONDS = 60.0
 _REPLAY_LIMIT = timedelta(days=1)  # a cron's previous run further back than this: from now
 
 
-class _Every(IntervalTrigger):
+class _Every(IntervalTrigger):  # type: ignore[misc]  # (apscheduler is untyped)
     """An interval whose next run is never in the past."""
 
     def get_next_fire_time(
@@ -50,7 +47,7 @@ class _Every(IntervalTrigger):
         return now if next_time is not None and next_time < now else next_time
 
 
-class _Daily(CronTrigger):
+class _Daily(CronTrigger):  # type: ignore[misc]
     """A cron whose previous run, long past, is forgotten rather than stepped from."""
 
     def get_next_fire_time(
@@ -136,7 +133,7 @@ def daily_due(last: float | None, now: float) -> bool:
     return last is None or now - last > timedelta(days=1).total_seconds()
 
 
-def schedule(service: Service) -> Housekeeping:
+def schedule(service: Any) -> Housekeeping:  # the Service (typed Any: no import cycle)
     """The daemon's jobs, started: probes now and every minute, the clock check every health
     period, the maintenance nightly (and a minute after start when last night's was missed)."""
     config = service.config
