@@ -128,6 +128,9 @@ def main() -> None:
                 drain(outbox, close)
             pending_peak = max(pending_peak, outbox.counts()["pending"])
             maintain(outbox, now=close + 6.5 * 3600, keep_sent_days=30)  # 03:30 next day
+            if day % 30 == 29:  # a long run on a loaded machine still says where it is
+                print(f"day {day + 1}: {file_bytes(path) / 1e6:.1f} MB, {outbox.counts()},"
+                      f" {time.perf_counter() - began:.0f} s", flush=True)  # fmt: skip
             if day == 6:
                 start = measure(path, config, day, close)
                 drain(outbox, close)
