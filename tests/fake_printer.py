@@ -79,12 +79,15 @@ def free_port() -> int:
 
 
 class FakeTcpPrinter:
-    """A network printer on 127.0.0.1: one recorded bytearray per connection."""
+    """A network printer on 127.0.0.1: one recorded bytearray per connection that sent
+    something (a job), in the order their first bytes came; `accepted` counts every
+    connection, the agent's probes (connect, close, nothing sent) included."""
 
     def __init__(self, port: int = 0, *, answer: bool = True) -> None:
         self.port = port
         self.answer = answer
         self.connections: list[bytearray] = []
+        self.accepted = 0
         self._lock = threading.Lock()
         self._server: socket.socket | None = None
         self._threads: list[threading.Thread] = []
@@ -120,14 +123,14 @@ class FakeTcpPrinter:
             except OSError:
                 return
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            record = bytearray()
             with self._lock:
-                self.connections.append(record)
+                self.accepted += 1
                 self._socks.append(conn)
-            self._spawn(self._serve, conn, record)
+            self._spawn(self._serve, conn)
 
-    def _serve(self, conn: socket.socket, record: bytearray) -> None:
+    def _serve(self, conn: socket.socket) -> None:
         responder = StatusResponder()
+        record: bytearray | None = None
         with conn:
             while True:
                 try:
@@ -137,6 +140,9 @@ class FakeTcpPrinter:
                 if not chunk:
                     return
                 with self._lock:
+                    if record is None:
+                        record = bytearray()
+                        self.connections.append(record)
                     record.extend(chunk)
                 reply = responder.feed(chunk) if self.answer else b""
                 if reply:

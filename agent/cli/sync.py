@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_PENDING, Context, add_command
 from agent.delivery.outbox import STATES, Outbox
+from agent.delivery.reach import Outage, headline
 
 if TYPE_CHECKING:  # imported when used: `status` needs neither httpx nor rich nor pydantic
     from agent.delivery.sync import Syncer, SyncReport
@@ -229,6 +230,10 @@ def status_lines(data: dict[str, Any], *, now: float) -> list[str]:
     if data["paused"]:
         since = f" since {_at(data['paused_at'], now)}" if data["paused_at"] else ""
         lines.append(f"{'delivery':<20}paused: {data['paused']}{since}")
+    elif data.get("unreachable_since") is not None:
+        outage = Outage(data["unreachable_since"], data.get("unreachable_cause") or "?")
+        waiting = counts["pending"] + counts["inflight"]
+        lines.append(f"{'delivery':<20}{headline(outage, waiting, None, now=now)}")
     else:
         lines.append(f"{'delivery':<20}active")
     lines.append(f"{'last success':<20}{_at(data['last_success_at'], now)}")

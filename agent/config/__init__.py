@@ -37,6 +37,7 @@ from agent.config.sections import (
     HellotextSection,
     IngestSection,
     LogSection,
+    MaintenanceSection,
     MetricsSection,
     OutboxSection,
     PrinterMode,
@@ -63,6 +64,7 @@ __all__ = [
     "HellotextSection",
     "IngestSection",
     "LogSection",
+    "MaintenanceSection",
     "MetricsSection",
     "OutboxSection",
     "PrinterMode",
@@ -104,6 +106,7 @@ class AgentConfig(BaseSettings):
     ingest: IngestSection = IngestSection()
     log: LogSection = LogSection()
     metrics: MetricsSection = MetricsSection()
+    maintenance: MaintenanceSection = MaintenanceSection()
 
     @model_validator(mode="after")
     def _unique_names(self) -> AgentConfig:

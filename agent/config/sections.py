@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 import pycountry
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -151,7 +152,10 @@ class EventsSection(Section):
 class OutboxSection(Section):
     path: Path = Path("/var/lib/hellotext-agent/outbox.db")
     synchronous: Literal["off", "normal", "full", "extra"] = "full"
-    sent_retention_days: int = Field(30, ge=0)
+    # Sent events are kept this long (idempotency keys, `outbox list`), then pruned nightly.
+    sent_retention_days: int = Field(
+        30, ge=0, validation_alias=AliasChoices("sent_retention_days", "keep_sent_days")
+    )
     lease_seconds: float = Field(60, gt=0)  # an inflight row older than this was orphaned
     memory_buffer_events: int = Field(10_000, ge=1)  # sales the outbox cannot take (held)
     runtime_dir: str = ""  # spill and status files; empty: $RUNTIME_DIRECTORY, /run/..., /tmp
@@ -330,3 +334,22 @@ class MetricsSection(Section):
         if value:
             parse_host_port(value)
         return value
+
+
+class MaintenanceSection(Section):
+    """`[maintenance]`: the nightly housekeeping (prune, WAL checkpoint, size), local time."""
+
+    at: str = "03:30"  # HH:MM in store.timezone (the system's zone when that is empty)
+
+    @field_validator("at")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        match = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())
+        if not match or int(match[1]) > 23 or int(match[2]) > 59:
+            raise ValueError(f"{value!r} is not a local time like \"03:30\"")
+        return f"{int(match[1]):02d}:{match[2]}"
+
+    @property
+    def hour_minute(self) -> tuple[int, int]:
+        hour, minute = self.at.split(":")
+        return int(hour), int(minute)

@@ -7,7 +7,7 @@ jump time without touching the machine's) says:
 - `jump()`: how far the wall clock moved against the monotonic clock since the last look
   (the daemon then re-bases due times and leases, so a jump never delays an event);
 - `suspect`: why the wall clock is implausible now (before this release was built, or far
-  from the time printed on the last receipt), or None when it is trusted;
+  from the times printed on the last receipts), or None when it is trusted;
 - `corrected(mono)`: the wall time of a monotonic instant of this boot, once trusted: events
   that only had a capture time taken while the clock was wrong are re-dated exactly.
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,12 @@ log = logging.getLogger("agent.clock")
 
 BUILT_AT = datetime(2026, 1, 1, tzinfo=UTC).timestamp()  # this release was built after this
 RECEIPT_SKEW_SECONDS = 18 * 3600.0  # more than any wrong time zone: the clock itself is off
+# One receipt proves nothing: a reprint of last week's, a sample printed to test the till, a
+# POS whose own clock is off for one sale. The clock is wrong when this many receipts in a
+# row (each a different receipt) put it this far off, all by the same amount give or take
+# RECEIPT_AGREE_SECONDS (printed minutes, a slow print): a POS printing live does that.
+RECEIPTS_TO_AGREE = 3
+RECEIPT_AGREE_SECONDS = 300.0
 JUMP_SECONDS = 5.0  # NTP slews small errors; a step this big is a jump
 META_REDATE = "clock.redate"  # JSON {"boot": id, "items": [[event id, monotonic], ...]}
 
@@ -50,7 +57,8 @@ class ClockWatch:
         self.built_at = built_at
         self.receipt_skew = receipt_skew
         self._last = (wall(), mono())
-        self._receipt: tuple[float, float] | None = None  # (printed UTC, monotonic at capture)
+        # The last receipts: (printed UTC, monotonic at capture, receipt number or "").
+        self._receipts: deque[tuple[float, float, str]] = deque(maxlen=RECEIPTS_TO_AGREE)
         self._said: str | None = None
 
     def jump(self) -> float:
@@ -64,8 +72,25 @@ class ClockWatch:
         log.warning("the wall clock jumped %+.0f s: due times and leases follow it", delta)
         return delta
 
-    def observe_receipt(self, printed: float, captured_mono: float) -> None:
-        self._receipt = (printed, captured_mono)
+    def observe_receipt(self, printed: float, captured_mono: float, number: str = "") -> None:
+        """A receipt's printed time; the same receipt again (a reprint) counts once."""
+        if number and any(number == n for _, _, n in self._receipts):
+            return
+        self._receipts.append((printed, captured_mono, number))
+
+    def agreed_skew(self) -> float | None:
+        """How far the clock is from the POS's printed times, when the last receipts agree
+        that it is beyond `receipt_skew` (None: they do not, or too few)."""
+        if len(self._receipts) < RECEIPTS_TO_AGREE:
+            return None
+        skews = [self.corrected(mono) - printed for printed, mono, _ in self._receipts]
+        if max(skews) - min(skews) > RECEIPT_AGREE_SECONDS:
+            return None
+        if all(skew > self.receipt_skew for skew in skews):
+            return min(skews)
+        if all(skew < -self.receipt_skew for skew in skews):
+            return max(skews)
+        return None
 
     def corrected(self, mono: float) -> float:
         return self.wall() - (self.mono() - mono)
@@ -80,16 +105,14 @@ class ClockWatch:
                 f" this release was built ({built:%Y-%m-%d}): enable time sync"
                 " (timedatectl set-ntp true)"
             )
-        if self._receipt is not None:
-            printed, mono = self._receipt
-            skew = self.corrected(mono) - printed
-            if abs(skew) > self.receipt_skew:
-                side = "ahead of" if skew > 0 else "behind"
-                return (
-                    f"the clock is {abs(skew) / 3600:.0f} h {side} the time printed on the last"
-                    " receipt: set the right time (timedatectl set-ntp true) or check the"
-                    " POS's clock; receipts keep their printed time meanwhile"
-                )
+        skew = self.agreed_skew()
+        if skew is not None:
+            side = "ahead of" if skew > 0 else "behind"
+            return (
+                f"the clock is {abs(skew) / 3600:.0f} h {side} the time printed on the last"
+                f" {RECEIPTS_TO_AGREE} receipts: set the right time (timedatectl set-ntp true)"
+                " or check the POS's clock; receipts keep their printed time meanwhile"
+            )
         return None
 
     def changed(self) -> str | None:

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from agent.config import AgentConfig
 from agent.daemon.pipeline import Pipeline
+from agent.delivery.outbox import Outbox
+from agent.delivery.status import META_DEVICES
+from agent.errors import AgentError
 from drivers.scanners.hid import HidScanner
 from drivers.scanners.serial import SerialScanner
 from drivers.taps import Tap, TapOptions, open_tap
+
+log = logging.getLogger("agent.service")
 
 NO_DEVICES = (
     "0 printers, 0 scanners: nothing to read sales from; add a [[printer]] table for the"
@@ -85,3 +92,18 @@ def device_status(
         if pipeline
         else {},
     }
+
+
+def note_devices(outbox: Outbox | None, last: str, status: dict[str, Any]) -> str:
+    """The devices' note in the outbox (for `status`), written only when it changed; the
+    text now noted."""
+    if outbox is None:
+        return last
+    text = json.dumps(status, sort_keys=True)
+    if text != last:
+        try:
+            outbox.set_meta(META_DEVICES, text)
+        except AgentError as exc:
+            log.debug("device note not saved: %s", exc)
+            return last
+    return text

@@ -16,7 +16,14 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from agent.delivery.reach import headline
+
+if TYPE_CHECKING:
+    from datetime import tzinfo
+
+    from agent.delivery.sync import Syncer
 
 log = logging.getLogger("agent.health")
 
@@ -112,12 +119,15 @@ def status_line(
     clock: str | None,
     sync: SyncHealth,
     answers_wrong: bool,
+    unreachable: str | None = None,
 ) -> str:
-    """STATUS= for systemd: the pending count, then every problem with what to do."""
+    """STATUS= for systemd: the pending count (or, in an outage, the headline 'Hellotext
+    unreachable since 14:02 (...) — 13 events wait in the outbox'), then every problem
+    with what to do."""
     if counts is None:
         text = "outbox not open"
     else:
-        text = f"{counts.get('pending', 0) + counts.get('inflight', 0)} pending"
+        text = unreachable or f"{counts.get('pending', 0) + counts.get('inflight', 0)} pending"
         if counts.get("parked"):
             text += f", {counts['parked']} parked"
     if paused:
@@ -134,6 +144,16 @@ def status_line(
     if sync.failed_passes:
         problems.append(f"{sync.failed_passes} sync passes failed: {sync.last_error}")
     return "; ".join([text, *problems]) if problems else text
+
+
+def outage_headline(
+    syncer: Syncer | None, counts: dict[str, int] | None, zone: tzinfo | None, *, now: float
+) -> str | None:
+    """The headline of an outage for STATUS= and the status file (None: Hellotext answers)."""
+    outage = syncer.unreachable if syncer is not None else None
+    if outage is None or counts is None:
+        return None
+    return headline(outage, counts.get("pending", 0) + counts.get("inflight", 0), zone, now=now)
 
 
 def now_snapshot(pid: int) -> dict[str, Any]:

@@ -8,7 +8,8 @@ scrape never touches the printer's path; it reads the outbox through its lock, l
 
 Metric names: hellotext_agent_outbox_events{state}, _oldest_pending_age_seconds,
 _deliveries_total{outcome}, _receipts_total{printer,result}, _printer_up{printer},
-_tap_bytes_total{printer,direction}, _paused, _rate_limited, _clock_suspect, _info{version}.
+_tap_bytes_total{printer,direction}, _paused, _rate_limited, _hellotext_reachable,
+_hellotext_unreachable_since_seconds, _outbox_file_bytes, _clock_suspect, _info{version}.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from agent import __version__
 from agent.config import parse_host_port
 from agent.daemon.pipeline import Pipeline
+from agent.delivery.maintenance import file_bytes
 from agent.delivery.outbox import Outbox
 from agent.delivery.sync import Syncer, SyncReport
 from agent.errors import AgentError
@@ -62,6 +64,9 @@ class Snapshot:
     paused: bool = False
     rate_limited: bool = False
     clock_suspect: bool = False
+    unreachable_since: float | None = None  # clock time Hellotext stopped answering
+    reachable: bool = True
+    outbox_bytes: int = 0  # the database and its WAL on disk
 
 
 class ServiceCollector(Collector):
@@ -108,6 +113,19 @@ class ServiceCollector(Collector):
         yield GaugeMetricFamily(f"{p}paused", "1 while sending is paused", value=snap.paused)
         yield GaugeMetricFamily(
             f"{p}rate_limited", "1 while a 429 holds or paces sending", value=snap.rate_limited
+        )
+        yield GaugeMetricFamily(
+            f"{p}outbox_file_bytes", "The outbox on disk: database and WAL", value=snap.outbox_bytes
+        )
+        yield GaugeMetricFamily(
+            f"{p}hellotext_reachable",
+            "1 while Hellotext answers (0: unreachable, or no sync engine)",
+            value=snap.reachable,
+        )
+        yield GaugeMetricFamily(
+            f"{p}hellotext_unreachable_since_seconds",
+            "Unix time Hellotext stopped answering (0: it answers)",
+            value=snap.unreachable_since or 0.0,
         )
         yield GaugeMetricFamily(
             f"{p}clock_suspect", "1 when the clock looks wrong", value=snap.clock_suspect
@@ -181,6 +199,7 @@ def snapshot_of(
     counts = outbox.counts() if outbox is not None else {}
     oldest = outbox.oldest_pending_at() if outbox is not None else None
     by_printer = pipeline.stats.by_printer if pipeline is not None else {}
+    outage = syncer.unreachable if syncer is not None else None
     printers = []
     for tap in taps:
         s = tap.status()
@@ -195,6 +214,9 @@ def snapshot_of(
         paused=syncer.paused is not None if syncer is not None else True,
         rate_limited=syncer is not None and syncer.rate_limited() is not None,
         clock_suspect=clock_suspect,
+        unreachable_since=outage.since if outage is not None else None,
+        reachable=syncer is not None and outage is None,
+        outbox_bytes=file_bytes(outbox.path) if outbox is not None else 0,
     )
 
 

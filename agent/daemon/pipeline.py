@@ -347,7 +347,9 @@ class Pipeline(StoreSales):
             return f"a print job of {len(doc.lines)} lines was not read as a receipt: {reason}"
         printed = printed_at(receipt, local_zone=self.local_zone)
         if printed is not None and self.clock is not None:
-            self.clock.observe_receipt(printed.timestamp(), self._mono_at(arrived))
+            self.clock.observe_receipt(
+                printed.timestamp(), self._mono_at(arrived), receipt.number or ""
+            )
         trusted = self.clock is None or self.clock.suspect is None
         sale = self.checkout.complete(
             receipt, now=arrived, text=doc.text, local_zone=self.local_zone, trust_clock=trusted

@@ -3,7 +3,8 @@
 A boring daemon: signal handlers only set a flag; the main thread waits on an event. Two
 daemon threads run the rest on the monotonic clock (a wall-clock jump never stalls them):
 the sync loop (every interval, and at once after a sale) and the health loop (the systemd
-watchdog, STATUS=, the outbox's health, clock jumps and plausibility, the daily prune).
+watchdog, STATUS=, the outbox's health, clock jumps). Timed housekeeping (printer probes,
+the clock's plausibility, the nightly maintenance) runs on APScheduler (`housekeeping`).
 
 The taps listen before the outbox is opened; an outbox that cannot be used is degraded
 service (sales held, STATUS= says what to do, the watchdog pings), never a stop to printing.
@@ -26,15 +27,17 @@ from zoneinfo import ZoneInfo
 
 from agent.config import AgentConfig
 from agent.daemon.clock import META_REDATE, ClockWatch, Redates
-from agent.daemon.devices import device_status, no_devices, open_devices
+from agent.daemon.devices import device_status, no_devices, note_devices, open_devices
 from agent.daemon.health import (
     FAILED_PASSES_UNHEALTHY,
     SyncHealth,
     now_snapshot,
+    outage_headline,
     status_file,
     status_line,
     write_status,
 )
+from agent.daemon.housekeeping import Housekeeping, schedule
 from agent.daemon.keeper import OutboxKeeper
 from agent.daemon.memory import limit_malloc_arenas, release_memory
 from agent.daemon.metrics import DeliveryTotals, MetricsServer, Snapshot, snapshot_of, start_metrics
@@ -44,8 +47,9 @@ from agent.daemon.spill import HeldSale
 from agent.delivery import repair
 from agent.delivery.events import Event
 from agent.delivery.hellotext import HellotextClient
+from agent.delivery.maintenance import MaintenanceReport
 from agent.delivery.outbox import AddResult, Outbox
-from agent.delivery.status import META_DAEMON, META_DEVICES, add_possible_duplicates
+from agent.delivery.status import META_DAEMON, add_possible_duplicates
 from agent.delivery.sync import Syncer
 from agent.errors import AgentError
 from agent.ingest.server import IngestServer, start_ingest
@@ -58,7 +62,6 @@ __all__ = ["Service", "limit_malloc_arenas"]
 
 log = logging.getLogger("agent.service")
 SYNC_PASS_SECONDS = 5.0  # a backlog is drained in short passes: stop and watchdog stay prompt
-PRUNE_EVERY_SECONDS = 24 * 3600.0
 DETACH_WAIT_SECONDS = 5.0  # a rebuild waits this long for a sync pass to finish
 
 
@@ -98,6 +101,9 @@ class Service:
         self.deliveries = DeliveryTotals()  # hellotext_agent_deliveries_total
         self.metrics: MetricsServer | None = None
         self._threads: list[threading.Thread] = []
+        self.housekeeping: Housekeeping | None = None
+        self.outbox_jobs = threading.Lock()  # health loop and scheduler: one at a time
+        self.last_maintenance: MaintenanceReport | None = None
 
     @property
     def outbox(self) -> Outbox | None:
@@ -139,6 +145,7 @@ class Service:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+        self.housekeeping = schedule(self)
         self.ingest = start_ingest(cfg, on_commit=self.wake_sync)
         self.metrics = start_metrics(cfg.metrics.listen, self.metrics_snapshot)
         self._record_devices()
@@ -229,6 +236,8 @@ class Service:
             self.ingest.stop(timeout=max(0.5, deadline - time.monotonic() - 3))
         if self.metrics is not None:
             self.metrics.stop()
+        if self.housekeeping is not None:
+            self.housekeeping.stop()
         got = self._sync_lock.acquire(timeout=max(0.1, deadline - time.monotonic() - 1))
         syncer, self.syncer = self.syncer, None
         if syncer is not None:
@@ -285,40 +294,36 @@ class Service:
 
     def _health_loop(self) -> None:
         period = min(self.notifier.watchdog_interval() or 10.0, 10.0)
-        next_prune = time.monotonic() + 60
         while not self._stop.wait(period):
             try:
-                self._maintain()
-                if time.monotonic() >= next_prune:
-                    next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
-                    self._prune_job()
+                with self.outbox_jobs:
+                    self._maintain()
             except Exception:  # the watchdog must keep its say whatever broke here
                 log.exception("health check failed")
             self._health_job()
 
     def _maintain(self) -> None:
-        """Clock jumps, the outbox file, re-dating: each health period."""
+        """Clock jumps and the outbox file: each health period, on the monotonic clock."""
         jump = self.clock.jump()
         if jump and self.outbox is not None:
             repair.rebase(self.outbox, jump)
+        if jump and self.housekeeping is not None:
+            self.housekeeping.rebase()
         self.keeper.check()
         if self.outbox is not None and self.syncer is None and self._client is not None:
             self._attach(self.outbox)  # a sync engine that could not open before
-        if self.clock.changed() is None and self.redates.items and self.outbox is not None:
+
+    def clock_job(self) -> None:
+        """Whether the clock is trusted; once it is again, re-date what waited for it."""
+        with self.outbox_jobs:
+            if self.clock.changed() is not None or not self.redates.items or self.outbox is None:
+                return
             items = [(id, self.clock.corrected(mono)) for id, mono in self.redates.items]
             done = repair.redate(self.outbox, items, now=self.clock.wall())
             log.warning("%s events captured while the clock was wrong re-dated and released", done)
             self.redates.items.clear()
             self.outbox.set_meta(META_REDATE, None)
             self.wake_sync()
-
-    def _prune_job(self) -> None:
-        days = self.config.outbox.sent_retention_days
-        removed = (
-            self.outbox.prune(now=self.clock.wall(), retention_days=days) if self.outbox else 0
-        )
-        if removed:
-            log.info("pruned %s sent events older than %s days", removed, days)
 
     def _health_job(self) -> None:
         alive = self.healthy()
@@ -351,8 +356,10 @@ class Service:
             except AgentError:
                 counts = None
         syncer = self.syncer
+        zone, now = _zone(self.config.store.timezone), self.clock.wall()
         return status_line(
             counts=counts,
+            unreachable=outage_headline(syncer, counts, zone, now=now),
             paused=(syncer.paused if syncer else None) if self._client else "no token",
             rate_limited=syncer.rate_limited() if syncer else None,
             degraded=self.keeper.degraded,
@@ -385,15 +392,9 @@ class Service:
     def _record_devices(self) -> None:
         """The status file every period; the outbox's note only when something changed."""
         write_status(self.status_path, self.snapshot())
-        if self.outbox is None:
-            return
-        text = json.dumps(device_status(self.taps, self.scanners, self.pipeline), sort_keys=True)
-        if text != self._last_devices:
-            try:
-                self.outbox.set_meta(META_DEVICES, text)
-                self._last_devices = text
-            except AgentError as exc:
-                log.debug("device note not saved: %s", exc)
+        self._last_devices = note_devices(
+            self.outbox, self._last_devices, device_status(self.taps, self.scanners, self.pipeline)
+        )
 
 
 def _zone(name: str) -> tzinfo | None:

@@ -10,7 +10,8 @@ that trickles is cut there and counts as maybe delivered. Answer bodies are read
 MAX_ANSWER_BYTES; a longer one is a failed answer (memory stays flat). A 2xx that is not the
 JSON Hellotext sends (a captive portal's HTML page) is not "sent": it is retried.
 
-Logged per request: method, path, status, error type/parameter, event id, attempt, duration.
+Logged per request (a failed attempt at DEBUG: `agent.delivery.reach` tells outages once):
+method, path, status, error type/parameter, event id, attempt, duration.
 Never the token (it lives only in the Authorization header) and never a body (phones).
 """
 
@@ -312,7 +313,7 @@ def _too_long(status: int) -> Retry:
 def _transport_failure(exc: httpx.TransportError) -> Retry:
     # Connect errors and pool waits never sent a byte; anything later may have been stored.
     if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError | httpx.PoolTimeout):
-        return Retry(None, f"unreachable ({type(exc).__name__})", network=True)
+        return Retry(None, f"unreachable ({_connect_cause(exc)})", network=True)
     if isinstance(exc, httpx.TimeoutException):
         return Retry(None, f"timeout ({type(exc).__name__})", maybe_delivered=True, network=True)
     if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError):
@@ -320,6 +321,22 @@ def _transport_failure(exc: httpx.TransportError) -> Retry:
             None, f"connection dropped ({type(exc).__name__})", maybe_delivered=True, network=True
         )
     return Retry(None, type(exc).__name__, network=True)
+
+
+def _connect_cause(exc: httpx.TransportError) -> str:
+    """What an installer checks first: the name, the route, the port, or the time taken."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connect timeout"
+    if isinstance(exc, httpx.PoolTimeout):
+        return "no free connection (PoolTimeout)"
+    text = str(exc).lower()
+    if "name or service" in text or "name resolution" in text or "nodename" in text:
+        return "DNS: the name does not resolve"
+    if "refused" in text:
+        return "connection refused"
+    if "unreachable" in text:
+        return "no route: network unreachable"
+    return f"cannot connect ({type(exc).__name__})"
 
 
 def _log(
@@ -336,5 +353,6 @@ def _log(
         case Pause(status=status, reason=reason):
             log.error("%s %d %s %.0fms: %s", where, status, ref, ms, reason)
         case Retry(status=status, error=error, retry_after=after):
+            # Per attempt: DEBUG. The sync engine says once that Hellotext is unreachable.
             hint = f" retry-after={after:.0f}s" if after is not None else ""
-            log.info("%s %s %s %.0fms: %s%s", where, status or "-", ref, ms, error, hint)
+            log.debug("%s %s %s %.0fms: %s%s", where, status or "-", ref, ms, error, hint)

@@ -18,6 +18,8 @@ META_PAUSED_AT = "sync.paused_at"
 META_LAST_SUCCESS = "sync.last_success_at"
 META_LAST_ERROR = "sync.last_error"
 META_LAST_ERROR_AT = "sync.last_error_at"
+META_UNREACHABLE_SINCE = "sync.unreachable_since"  # absent while Hellotext answers
+META_UNREACHABLE_CAUSE = "sync.unreachable_cause"
 META_DUPLICATES = "sync.possible_duplicates"  # timeouts and drops: the server may have it
 META_DAEMON = "daemon.process"  # JSON {pid, started_at, stopped_at} of `run`
 META_DEVICES = "daemon.devices"  # JSON of taps, scanners and pipeline counters, on change
@@ -50,6 +52,8 @@ def delivery_status(outbox: Outbox, *, now: float) -> dict[str, Any]:
         "last_success_at": moment(META_LAST_SUCCESS),
         "last_error": outbox.get_meta(META_LAST_ERROR),
         "last_error_at": moment(META_LAST_ERROR_AT),
+        "unreachable_since": moment(META_UNREACHABLE_SINCE),
+        "unreachable_cause": outbox.get_meta(META_UNREACHABLE_CAUSE),
         "possible_duplicates": int(outbox.get_meta(META_DUPLICATES) or 0),
         "daemon": _daemon(outbox.get_meta(META_DAEMON)),
         "devices": json.loads(outbox.get_meta(META_DEVICES) or "{}"),
@@ -89,11 +93,11 @@ class Notes:
     def __init__(self, outbox: Outbox) -> None:
         self._outbox = outbox
         self._lock = threading.Lock()
-        self._notes: dict[str, str] = {}
+        self._notes: dict[str, str | None] = {}  # None: the note is removed
         self._new_duplicates = 0
         self._flushed = 0.0
 
-    def note(self, notes: dict[str, str]) -> None:
+    def note(self, notes: dict[str, str | None]) -> None:
         with self._lock:
             self._notes.update(notes)
 

@@ -28,10 +28,9 @@ import math
 import random
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, Future, wait
-from dataclasses import dataclass, field
+from concurrent.futures import FIRST_EXCEPTION, wait
+from zoneinfo import ZoneInfo
 
 from agent.config import AgentConfig
 from agent.delivery.acks import GroupAck
@@ -39,49 +38,25 @@ from agent.delivery.backoff import Hold, retry_delay
 from agent.delivery.hellotext import HellotextClient, Outcome, Park, Pause, Retry, Sent
 from agent.delivery.orders import OrderFlow
 from agent.delivery.outbox import Outbox, OutboxRow
+from agent.delivery.passes import Pass, SyncReport, spawn
 from agent.delivery.profiles import LOCAL_STATUS, Contact, ProfileResolver
-from agent.delivery.status import META_LAST_SUCCESS, META_PAUSED, META_PAUSED_AT, Notes
+from agent.delivery.reach import Outage, Reachability, cause_of
+from agent.delivery.status import (
+    META_LAST_SUCCESS,
+    META_PAUSED,
+    META_PAUSED_AT,
+    META_UNREACHABLE_CAUSE,
+    META_UNREACHABLE_SINCE,
+    Notes,
+)
+
+__all__ = ["Progress", "SyncReport", "Syncer"]
 
 log = logging.getLogger("agent.sync")
 
 PROGRESS_EVERY_SECONDS = 0.1
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass
-class SyncReport:
-    sent: int = 0
-    retried: int = 0
-    parked: int = 0
-    released: int = 0  # claimed, then handed back untried (pause, early stop, deadline)
-    maybe_delivered: int = 0
-    paused: str | None = None
-    stopped_early: str | None = None  # why the pass ended before the queue was empty
-    busy: bool = False  # another pass was running; this call did nothing
-
-    @property
-    def handled(self) -> int:
-        return self.sent + self.retried + self.parked
-
-
-@dataclass
-class _Pass:
-    """What the workers of one pass share, behind `lock`."""
-
-    report: SyncReport
-    deadline: float | None
-    budget_end: float | None = None  # time.monotonic() when the pass must end
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    queue: deque[OutboxRow] = field(default_factory=deque)
-    exhausted: bool = False
-    claiming: bool = False  # a worker is claiming the next batch (outside the lock)
-    failures: int = 0  # temporary failures since the last success
-    stop: bool = False
-    rate_limited: float | None = None  # Retry-After of a 429 that ended the pass (0: none)
-
-    def __post_init__(self) -> None:
-        self.claimed = threading.Condition(self.lock)
 
 
 class Syncer:
@@ -122,6 +97,9 @@ class Syncer:
         self.last_error: str | None = None  # plain, for the daemon's status (no DB read)
         self.answers_wrong = False  # the last answer was not Hellotext's (a captive portal?)
         self._hold = Hold(cap=self._cap, rng=self._rng)  # after a 429: the whole till waits
+        zone = ZoneInfo(config.store.timezone) if config.store.timezone else None
+        self.reach = Reachability(zone)  # logs outages once, not every attempt
+        self._noted_outage: Outage | None = None
 
     @property
     def held_until(self) -> float:
@@ -131,6 +109,11 @@ class Syncer:
     @property
     def paused(self) -> str | None:
         return self._paused
+
+    @property
+    def unreachable(self) -> Outage | None:
+        """Since when and why Hellotext cannot be reached (None: it answers)."""
+        return self.reach.outage
 
     def rate_limited(self) -> str | None:
         """What a 429 still does to sending (held, or paced), None when nothing."""
@@ -178,29 +161,49 @@ class Syncer:
                 report.stopped_early = "rate limited"
             elif self.maybe_probe(now):
                 end = None if budget is None else time.monotonic() + budget
-                run = _Pass(report, deadline, end)
+                run = Pass(report, deadline, end)
                 self._pass(run, progress)
                 self._hold.settle(run.rate_limited, now=self._clock(), sent=report.sent)
             report.paused = self._paused
-            if report.handled or report.stopped_early:
-                log.info(
-                    "sync: %d sent, %d to retry, %d parked%s%s",
-                    report.sent,
-                    report.retried,
-                    report.parked,
-                    f"; paused: {report.paused}" if report.paused else "",
-                    f"; stopped early: {report.stopped_early}" if report.stopped_early else "",
-                )
+            self._settle(report)
             return report
         finally:
             self._running.release()
 
+    def _settle(self, report: SyncReport) -> None:
+        """After a pass: outages as state changes (reach), the pass itself at DEBUG unless it
+        delivered or parked something."""
+        now = self._clock()
+        if report.handled:
+            waiting = self._outbox.counts()
+            self.reach.settle(now, sent=report.sent, oldest=self._outbox.oldest_pending_at(),
+                              waiting=waiting["pending"] + waiting["inflight"])  # fmt: skip
+            outage = self.reach.outage
+            if outage != self._noted_outage:  # (two writes a pass otherwise)
+                self._noted_outage = outage
+                self._notes.note({
+                    META_UNREACHABLE_SINCE: None if outage is None else repr(outage.since),
+                    META_UNREACHABLE_CAUSE: None if outage is None else outage.cause,
+                })  # fmt: skip
+                self._notes.flush(now, force=True)
+        if report.handled or report.stopped_early:
+            level = logging.INFO if report.sent or report.parked else logging.DEBUG
+            log.log(
+                level,
+                "sync: %d sent, %d to retry, %d parked%s%s",
+                report.sent,
+                report.retried,
+                report.parked,
+                f"; paused: {report.paused}" if report.paused else "",
+                f"; stopped early: {report.stopped_early}" if report.stopped_early else "",
+            )
+
     # -- one pass ------------------------------------------------------------------------
 
-    def _pass(self, run: _Pass, progress: Progress | None) -> None:
+    def _pass(self, run: Pass, progress: Progress | None) -> None:
         total = self._outbox.counts().get("pending", 0)
         count = 1 if self._hold.paced else self._concurrency
-        workers = [_spawn(self._work, run) for _ in range(count)]
+        workers = [spawn(self._work, run) for _ in range(count)]
         try:
             while True:
                 done, running = wait(workers, PROGRESS_EVERY_SECONDS, FIRST_EXCEPTION)
@@ -222,7 +225,7 @@ class Syncer:
         for worker in workers:
             worker.result()  # re-raise a worker's exception here
 
-    def _work(self, run: _Pass) -> None:
+    def _work(self, run: Pass) -> None:
         """A worker: take a row, deliver it, record the answer; until none is left or stop."""
         while (row := self._next(run)) is not None:
             if not self._turn(run):
@@ -234,7 +237,7 @@ class Syncer:
             self._record(run, row, outcome)
             self._hold.answered(started, sent=isinstance(outcome, Sent))
 
-    def _turn(self, run: _Pass) -> bool:
+    def _turn(self, run: Pass) -> bool:
         """Wait for the next request's turn while paced after a 429; False: the pass ends
         (stopped, or the turn comes after its deadline: the next pass takes it)."""
         wait = self._hold.wait()
@@ -250,7 +253,7 @@ class Syncer:
                 run.claimed.wait(left)
             return not run.stop
 
-    def _next(self, run: _Pass) -> OutboxRow | None:
+    def _next(self, run: Pass) -> OutboxRow | None:
         """The next claimed row. The worker that finds the queue short claims the next batch
         outside the lock, so the others keep sending meanwhile."""
         while True:
@@ -310,12 +313,13 @@ class Syncer:
             return body
         return self._client.track(body, event_id=event.id, attempt=attempt)
 
-    def _record(self, run: _Pass, row: OutboxRow, outcome: Outcome) -> None:
+    def _record(self, run: Pass, row: OutboxRow, outcome: Outcome) -> None:
         """Write what the answer means for this row, before the worker takes another."""
         now = self._clock()
         match outcome:
             case Sent():
                 self._acks.ack(row.id)
+                self.reach.answered(now)
                 self.answers_wrong = False
                 with run.lock:
                     run.report.sent += 1
@@ -323,11 +327,14 @@ class Syncer:
                 self._notes.note({META_LAST_SUCCESS: repr(now)})
             case Park(status=status, body=body):
                 self._outbox.park(row.id, now=now, status=status, error=body)
+                if status != LOCAL_STATUS:  # (a phone refused here is not an answer)
+                    self.reach.answered(now)
                 with run.lock:
                     run.report.parked += 1
                 self._note_error(f"{status} parked event {row.id}", now)
             case Pause(reason=reason):
                 self._outbox.release([row.id], now=now)
+                self.reach.answered(now)  # reachable: the token is the problem
                 with run.lock:
                     run.report.released += 1
                     run.stop = True
@@ -354,8 +361,10 @@ class Syncer:
                     if run.failures >= self._give_up_after and not run.stop:
                         run.stop = True
                         run.report.stopped_early = f"{run.failures} temporary failures in a row"
-                        log.warning("sync: %s; waiting for the next tick", run.report.stopped_early)
+                        log.debug("sync: %s; waiting for the next tick", run.report.stopped_early)
                 self.answers_wrong = retry.wrong_answer
+                if (cause := cause_of(retry)) is not None:
+                    self.reach.failed(cause, now)
                 self._note_error(retry.error, now, maybe_delivered=retry.maybe_delivered)
 
     # -- pause and status notes ------------------------------------------------------------
@@ -378,22 +387,3 @@ class Syncer:
     def _note_error(self, error: str, now: float, *, maybe_delivered: bool = False) -> None:
         self.last_error = error
         self._notes.error(error, now, maybe_delivered=maybe_delivered)
-
-
-def _spawn(fn: Callable[[_Pass], None], run: _Pass) -> Future[None]:
-    """One worker of a pass on a daemon thread (a thread pool's are joined at exit, so a
-    request stuck in the network would hold SIGTERM hostage)."""
-    future: Future[None] = Future()
-
-    def work() -> None:
-        if not future.set_running_or_notify_cancel():
-            return
-        try:
-            fn(run)
-        except BaseException as exc:
-            future.set_exception(exc)
-        else:
-            future.set_result(None)
-
-    threading.Thread(target=work, name="sync", daemon=True).start()
-    return future

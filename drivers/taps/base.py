@@ -77,6 +77,7 @@ class Tap(Protocol):
     def stop(self, timeout: float = 5.0) -> None: ...
     def status(self) -> TapStatus: ...
     def alive(self) -> bool: ...
+    def probe(self) -> bool | None: ...
 
 
 class Waker:
@@ -219,6 +220,11 @@ class TapBase(abc.ABC):
     @abc.abstractmethod
     def printer_connected(self) -> bool:
         ...
+
+    def probe(self) -> bool | None:
+        """Check the printer without printing (None: this mode has no probe, or a job is in
+        flight and the probe was skipped). Never on the printing path: callers' threads."""
+        return None
 
     @abc.abstractmethod
     def open(self) -> None:

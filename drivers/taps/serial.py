@@ -59,6 +59,14 @@ class _DeviceTap(TapBase):
     def printer_connected(self) -> bool:
         return self.device.connected
 
+    def probe(self) -> bool | None:
+        """The device node's presence (None for a pyserial URL such as socket://): the tap
+        holds the port open, so nothing else is opened here."""
+        target = self.options.port if self.mode == "sniff" else self.options.target
+        if not target.startswith("/"):
+            return None
+        return os.path.exists(target) and self.device.connected
+
     def status(self) -> TapStatus:
         self.reopens = self.device.reopens
         self.last_error = self.device.last_error

@@ -8,8 +8,8 @@ Printer unreachable: the POS connection is accepted (a listening socket cannot k
 printer is down in advance) and then reset at once (SO_LINGER 0 -> RST), so the POS gets a
 connection error on its next write or read and shows its usual "printer offline" message
 instead of believing the receipt was printed. The same happens when the printer drops the
-connection mid-job. `printer_connected` reflects the last connection attempt (False until
-the first job: the tap does not probe the printer on its own).
+connection mid-job. `printer_connected` reflects the last connection attempt, a job's or a
+`probe()`'s (the daemon probes at start and every minute, so it is right before the first job).
 """
 
 from __future__ import annotations
@@ -79,6 +79,24 @@ class TcpTap(TapBase):
 
     def printer_connected(self) -> bool:
         return self._up
+
+    def probe(self, timeout: float = 2.0) -> bool | None:
+        """Connect to the printer and close at once; skipped (None) while a POS connection
+        is open: a printer that takes one connection at a time must never see us then."""
+        with self.lock:
+            if self._workers or self.stopping.is_set():
+                return None
+        try:
+            sock = socket.create_connection(self.target, timeout=timeout)
+        except OSError as exc:
+            with self.lock:
+                busy = bool(self._workers)
+            if not busy:  # a job started meanwhile: its own connection tells the truth
+                self._printer_down(f"cannot connect: {exc.strerror or exc}")
+            return False
+        sock.close()
+        self._printer_up()
+        return True
 
     def open(self) -> None:
         host, port = self.listen_addr

@@ -77,7 +77,9 @@ def test_events_left_to_retry_exit_3_and_show_in_status(
     out = capsys.readouterr().out
     assert "next try in" in out and "oldest waiting" in out
     assert "last error" in out and "http 503" in out
-    assert "delivery            active" in out
+    # A failing server is an outage, told with its cause and what waits.
+    assert "delivery            Hellotext unreachable since " in out
+    assert "(http 503) — 1 event waits in the outbox" in out
 
 
 def test_refused_token_pauses_and_status_says_why(
