@@ -60,6 +60,14 @@ class HellotextSection(Section):
     timeout_seconds: float = Field(15, gt=0, le=300)
     probe_interval_seconds: float = Field(180, gt=0)  # re-check a refused token this often
     token: SecretStr | None = Field(None, exclude=True)  # resolved by load_config, never printed
+    proxy: str = ""  # http(s)://host:port; the environment's HTTP(S)_PROXY is never used
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, value: str) -> str:
+        if value and not re.match(r"^https?://([^/@\s]+@)?[^/@:\s]+(:\d{1,5})?/?$", value):
+            raise ValueError("must be an http:// or https:// proxy URL, e.g. http://10.0.0.1:3128")
+        return value
 
     @field_validator("api_url")
     @classmethod
