@@ -19,9 +19,12 @@ _GROUP = re.compile(r"[0-9]+")
 # What may stand between two digit groups of one card number.
 _SEP = re.compile(r"[ \t]{1,8}|[ \t]?[.\-][ \t]?")
 # Formatting commands a POS puts around part of a number (bold, size, underline): in a raw
-# job they are skipped; their parameter bytes are never read as digits or masked.
-_FMT = rb"\x1b[E\-G4][\x00-\x02\x30-\x32]|\x1b![\x00-\xff]|\x1d![\x00-\xff]|\x1b[EF45]"
-_FORMATTING = re.compile(_FMT)
+# job they are skipped; their parameter bytes are never read as digits or masked. ESC/POS's
+# `ESC E n` takes a parameter that may be "1", Star's `ESC E` none: a line is read both ways.
+_FMT_ESCPOS = rb"\x1b[E\-G][\x00-\x02\x30-\x32]|\x1b![\x00-\xff]|\x1d![\x00-\xff]"
+_FMT_STAR = rb"\x1b[EF45]|\x1b-[\x00\x01\x30\x31]"
+_FMT = _FMT_ESCPOS + b"|" + _FMT_STAR
+_FORMATTING = (re.compile(_FMT_ESCPOS), re.compile(_FMT_STAR))
 # 13+ digits with short separators between: the only stretches of a raw job worth a look
 # (a regex in C, so a 200 MB raster job is scanned at hundreds of MB/s).
 _RAW_CANDIDATE = re.compile(rb"[0-9](?:(?:[ \t.\-]|" + _FMT + rb"){0,10}[0-9]){12,}")
@@ -134,14 +137,16 @@ def redact_card_numbers(text: str, *, item_codes: Collection[str] = ()) -> str:
     return "".join(out)
 
 
-def _line_text(data: bytes, start: int, end: int) -> tuple[str, list[int]]:
+def _line_text(
+    data: bytes, start: int, end: int, formatting: re.Pattern[bytes]
+) -> tuple[str, list[int]]:
     """data[start:end] as text with formatting commands left out and other control bytes
     as `|` (they end a number), and each character's offset in `data`."""
     chars: list[str] = []
     where: list[int] = []
     i = start
     while i < end:
-        command = _FORMATTING.match(data, i, end)
+        command = formatting.match(data, i, end)
         if command is not None:
             i = command.end()
             continue
@@ -178,11 +183,12 @@ def redact_job(data: bytes) -> bytes:
         if start in done:
             continue
         done.add(start)
-        text, where = _line_text(data, start, end)
-        for first, last, _digits in card_spans(text):
-            digits = [where[k] for k in range(first, last) if "0" <= text[k] <= "9"]
-            for at in digits[:-4]:
-                out[at] = 0x2A  # '*'
+        for formatting in _FORMATTING:
+            text, where = _line_text(data, start, end, formatting)
+            for first, last, _digits in card_spans(text):
+                digits = [where[k] for k in range(first, last) if "0" <= text[k] <= "9"]
+                for at in digits[:-4]:
+                    out[at] = 0x2A  # '*'
     return bytes(out)
 
 
