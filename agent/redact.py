@@ -84,6 +84,18 @@ def _runs(text: str) -> list[list[re.Match[str]]]:
     return runs
 
 
+def _card_shaped(text: str, run: list[re.Match[str]], idx: range) -> bool:
+    """Groups joined by one space, tab, dot or dash are a card if Luhn says so. Wider gaps
+    (double spaces, a tab's padding) also join columns (`0001-0012345  20/11/2026`), so
+    there the groups must be laid out as cards are: fours (the last may be shorter) or
+    4-6-5 / 4-6-4."""
+    gaps = [text[run[k].end() : run[k + 1].start()] for k in idx[:-1]]
+    if all(len(gap) == 1 for gap in gaps):
+        return True
+    sizes = [run[k].end() - run[k].start() for k in idx]
+    return sizes[:-1] == [4] * (len(sizes) - 1) or sizes in ([4, 6, 5], [4, 6, 4])
+
+
 def card_spans(text: str, *, item_codes: Collection[str] = ()) -> list[tuple[int, int, str]]:
     """(start, end, digits) of every card number in `text`, longest candidates first."""
     start_code = _CODE_AT_START.match(text)
@@ -112,7 +124,7 @@ def card_spans(text: str, *, item_codes: Collection[str] = ()) -> list[tuple[int
                 if taken.intersection(idx) or protected.intersection(idx):
                     continue
                 digits = "".join(run[k].group() for k in idx)
-                if 13 <= len(digits) <= 19 and luhn_ok(digits):
+                if 13 <= len(digits) <= 19 and luhn_ok(digits) and _card_shaped(text, run, idx):
                     spans.append((run[i].start(), run[i + size - 1].end(), digits))
                     taken.update(idx)
     return sorted(spans)
