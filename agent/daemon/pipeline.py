@@ -172,6 +172,8 @@ class Pipeline(StoreSales):
             except queue.Full:
                 self._queued.give(size)
         self.stats.dropped_chunks += 1
+        if size:  # the rest of that job cannot be read: skipped (cheap) until its end
+            self._queued.lost.add((item[1].name, item[2]))
         if self.stats.dropped_chunks == 1:
             log.error("parser queue full: dropping the parser's copy (printing unaffected)")
 
@@ -250,6 +252,8 @@ class Pipeline(StoreSales):
         if not state.armed:
             state.first_data = at
         state.last_data, state.armed = at, True
+        if (printer.name, stream) in self._queued.lost:
+            return  # a chunk of this job was dropped: no reading it, until an end or idle gap
         if self.captures is not None:
             state.raw.add(chunk)
         docs = state.decoder.feed(chunk)
@@ -259,13 +263,15 @@ class Pipeline(StoreSales):
 
     def _end(self, printer: PrinterSection, stream: str, at: float) -> None:
         state = self._streams.pop((printer.name, stream), None)
+        self._queued.lost.discard((printer.name, stream))
         if state is not None:
             self._documents(state, state.decoder.flush(), state.first_data or at)
 
     def _end_idle(self, now: float) -> None:
-        for state in self._streams.values():
+        for key, state in self._streams.items():
             if state.armed and now - state.last_data >= state.printer.idle_seconds:
                 state.armed = False
+                self._queued.lost.discard(key)
                 self._documents(state, state.decoder.idle(), state.last_data)
         self._retry_held()
 

@@ -4,7 +4,9 @@
 in memory while small, on disk past that). `QueueBytes`: the chunks waiting in the
 pipeline's queue are bounded in bytes, not only in count — 10,000 queued 64 KB chunks of a
 raster flood would be 640 MB; past the budget the parser's copy is dropped (counted; the
-printer has its bytes already), as when the queue is full.
+printer has its bytes already), as when the queue is full, and the rest of that job is
+skipped until it ends (`lost`): a job with a hole reads as garbage, and garbage costs the
+decoder far more than a clean raster job does.
 
 May import agent.config, agent.daemon.captures and drivers.escpos.
 """
@@ -18,7 +20,7 @@ from agent.config import PrinterSection
 from agent.daemon.captures import Spool
 from drivers.escpos.select import Decoder
 
-QUEUE_BYTES = 8 << 20  # tap chunks waiting for the pipeline's worker, all printers together
+QUEUE_BYTES = 16 << 20  # tap chunks waiting for the pipeline's worker, all printers together
 
 
 @dataclass
@@ -42,6 +44,7 @@ class QueueBytes:
         self.limit = limit
         self._queued = 0
         self._lock = threading.Lock()
+        self.lost: set[tuple[str, str]] = set()  # (printer, stream) that lost a chunk
 
     def take(self, size: int) -> bool:
         with self._lock:
