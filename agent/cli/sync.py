@@ -252,6 +252,9 @@ def _daemon_lines(daemon: dict[str, Any], devices: dict[str, Any], *, now: float
                 else ""
             )
         )
+        if stats.get("dropped_chunks"):
+            lines.append(f"{'parser':<20}{stats['dropped_chunks']} chunks not parsed (the POS sent"
+                         " faster than the agent reads; printing unaffected)")
         if stats.get("pictures_dropped"):
             lines.append(f"{'raster receipts':<20}{stats['pictures_dropped']} jobs' pictures over"
                          " receipts.max_picture_bytes: dropped (jobs printed, kept as captures)")
