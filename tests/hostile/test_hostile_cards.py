@@ -1,18 +1,24 @@
 """Issue 24, finding 6: a card number is masked however the POS splits its groups — bold
 on/off (`ESC E`, Star's `ESC E`/`ESC F`) between them, tabs, double spaces, dots — in the
-capture files (written whole or spooled to disk), in `parse --explain` and in the logs,
+capture files (written whole or spooled to disk), in `parse --explain`, the logs and the
+outbox,
 while a valid GTIN on a line naming no card stays readable."""
 
 from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
+from fake_printer import wait_until
 
 from agent.cli import main
+from agent.config import AgentConfig
 from agent.daemon.captures import MAX_CAPTURE, Captures
+from agent.daemon.pipeline import Pipeline
+from agent.delivery.outbox import Outbox
 from agent.logs import scrub
 
 CARD = "4111111111111111"  # Luhn-valid: the test number every acquirer knows
@@ -98,3 +104,32 @@ def test_parse_explain_never_shows_a_whole_card_number(
 def test_a_log_line_never_shows_a_whole_card_number(text: str) -> None:
     assert CARD not in re.sub(r"\D", "", scrub(text))
     assert scrub(text).endswith(("1111", "ok"))
+
+
+@pytest.mark.parametrize("gap", [b"\t", b"  ", b"."], ids=["tab", "double space", "dot"])
+def test_the_outbox_never_holds_a_whole_card_number(tmp_path: Path, gap: bytes) -> None:
+    """A card printed in an item's description (a phone top-up) reaches the outbox masked."""
+    config = AgentConfig(
+        store={"terminal_id": "caja-1", "timezone": "UTC"}, outbox={"path": tmp_path / "o.db"},
+        printer=[{"name": "caja", "mode": "spool", "path": "/tmp", "idle_seconds": 0.3}],
+    )  # fmt: skip
+    card = gap.join([b"4111", b"1111", b"1111", b"1111"])
+    job = (
+        ESC + b"@" + b"e-Ticket 0001-00000042\nFecha: 21/11/2026 10:15\n"
+        + b"Recarga " + card + b"  " + b"100,00".rjust(12) + b"\n"
+        + b"TOTAL".ljust(30) + b"100,00".rjust(12) + b"\n"
+        + b"EFECTIVO".ljust(30) + b"100,00".rjust(12) + b"\n" + GS + b"V\x01"
+    )  # fmt: skip
+    with Outbox(config.outbox.path, synchronous="normal") as outbox:
+        pipeline = Pipeline(config, outbox, local_zone=None)
+        pipeline.start()
+        try:
+            pipeline.sink(config.printer[0]).data("caja#1", job)
+            assert wait_until(lambda: outbox.counts()["pending"] == 2), pipeline.stats
+        finally:
+            pipeline.stop()
+    with sqlite3.connect(config.outbox.path) as db:
+        bodies = [row[0] for row in db.execute("SELECT body FROM events")]
+    strings = [s for body in bodies for s in re.findall(r'"((?:[^"\\]|\\.)*)"', body)]
+    assert any("Recarga" in s for s in strings), bodies
+    assert not any(CARD in re.sub(r"\D", "", s) for s in strings), bodies
