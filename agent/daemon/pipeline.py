@@ -178,6 +178,8 @@ class Pipeline(StoreSales):
             log.error("parser queue full: dropping the parser's copy (printing unaffected)")
 
     def start(self) -> None:
+        for printer in self.config.printer:  # code page tables now, not when a job is arriving
+            self._stream(printer, "")
         if self.ocr is not None:
             self.ocr.start()
         self._thread.start()
@@ -344,12 +346,8 @@ class Pipeline(StoreSales):
             self.stats.count(printer.name, "unread")
             reason = receipt.problem or "; ".join(receipt.warnings) or "no total"
             if self.captures is None:
-                log.warning(
-                    "%s: a print job of %s lines was not read as a receipt: %s",
-                    printer.name,
-                    len(doc.lines),
-                    reason,
-                )
+                log.warning("%s: a print job of %s lines was not read as a receipt: %s",
+                            printer.name, len(doc.lines), reason)  # fmt: skip
             return f"a print job of {len(doc.lines)} lines was not read as a receipt: {reason}"
         printed = printed_at(receipt, local_zone=self.local_zone)
         if printed is not None and self.clock is not None:
