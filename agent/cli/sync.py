@@ -294,6 +294,12 @@ def _daemon_lines(daemon: dict[str, Any], devices: dict[str, Any], *, now: float
                 else ""
             )
         )
+        if stats.get("dropped_chunks"):
+            lines.append(f"{'parser':<20}{stats['dropped_chunks']} chunks not parsed (the POS sent"
+                         " faster than the agent reads; printing unaffected)")
+        if stats.get("pictures_dropped"):
+            lines.append(f"{'raster receipts':<20}{stats['pictures_dropped']} jobs' pictures over"
+                         " receipts.max_picture_bytes: dropped (jobs printed, kept as captures)")
         if stats.get("ocr_problem"):
             lines.append(f"{'raster receipts':<20}not read: {stats['ocr_problem']}")
         elif stats.get("ocr_read") or stats.get("ocr_failed"):

@@ -1,7 +1,8 @@
 """Configuration: one TOML file, overridable by environment, parsed once into frozen models.
 
 Sources, strongest first: `HELLOTEXT_API_TOKEN` / `HELLOTEXT_API_URL`, then
-`HELLOTEXT_AGENT__SECTION__KEY` variables, then the TOML file, then the defaults below.
+`HELLOTEXT_AGENT__SECTION__KEY` variables (never a token: refused), then the TOML file, then
+the defaults below.
 The token never lives in the TOML file (configs are often world-readable): it comes from the
 environment, a systemd credential, or `hellotext.token_file` readable by the agent only.
 
@@ -178,6 +179,17 @@ def _with_ingest_token(config: AgentConfig, env: Mapping[str, str]) -> AgentConf
     return config.model_copy(update={"ingest": ingest})
 
 
+def _no_token_from_settings(config: AgentConfig) -> None:
+    """A token only from its documented sources: the file cannot hold one, so one found now
+    came from a HELLOTEXT_AGENT__ variable, which would skip the token file's checks."""
+    for section, source in (("hellotext", tokens.API), ("ingest", tokens.INGEST)):
+        if getattr(config, section).token is not None:
+            where = f"{source.variable}, the systemd credential {source.credential} or {source.key}"
+            raise ConfigError(
+                [(f"{section}.token", f"never from HELLOTEXT_AGENT__ variables; use {where}")]
+            )
+
+
 def load_config(path: Path | None, *, require_file: bool = True) -> AgentConfig:
     """Read, merge with the environment and validate. Raises ConfigError naming every bad key.
 
@@ -208,6 +220,7 @@ def load_config(path: Path | None, *, require_file: bool = True) -> AgentConfig:
     except ValidationError as exc:
         problems = [(_key(err["loc"]), _message(err)) for err in exc.errors()]
         raise ConfigError(problems) from exc
+    _no_token_from_settings(config)
     token = resolve_token(config.hellotext.token_file, env, config_file=path)
     if token is not None:
         hellotext = config.hellotext.model_copy(update={"token": token})
@@ -220,4 +233,7 @@ def masked(config: AgentConfig) -> dict[str, Any]:
     data = config.model_dump(mode="json")
     data["hellotext"]["token"] = "****" if config.hellotext.token else "(not set)"
     data["ingest"]["token"] = "****" if config.ingest.token else "(not set)"
+    if "@" in config.hellotext.proxy:  # proxy credentials are secrets too
+        scheme, rest = config.hellotext.proxy.split("://", 1)
+        data["hellotext"]["proxy"] = f"{scheme}://****@{rest.rsplit('@', 1)[1]}"
     return data

@@ -22,6 +22,7 @@ from pydantic import (
 
 from agent import tokens
 from drivers.escpos.blocks import QR_MAX_BYTES
+from drivers.escpos.raster import MAX_PICTURE_BYTES
 
 ACTION_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 HOST_PORT_RE = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[^:\s]+):(?P<port>\d{1,5})$")
@@ -61,6 +62,14 @@ class HellotextSection(Section):
     timeout_seconds: float = Field(15, gt=0, le=300)
     probe_interval_seconds: float = Field(180, gt=0)  # re-check a refused token this often
     token: SecretStr | None = Field(None, exclude=True)  # resolved by load_config, never printed
+    proxy: str = ""  # http(s)://host:port; the environment's HTTP(S)_PROXY is never used
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, value: str) -> str:
+        if value and not re.match(r"^https?://([^/@\s]+@)?[^/@:\s]+(:\d{1,5})?/?$", value):
+            raise ValueError("must be an http:// or https:// proxy URL, e.g. http://10.0.0.1:3128")
+        return value
 
     @field_validator("api_url")
     @classmethod
@@ -305,6 +314,9 @@ class ReceiptsSection(Section):
     capture_keep: int = Field(50, ge=1)  # the newest this many files are kept
     ocr: Literal["auto", "off"] = "auto"  # raster receipts read by Tesseract when installed
     ocr_languages: str = Field("spa+por+eng", pattern=r"^[a-z][a-z_]{1,15}(\+[a-z][a-z_]{1,15})*$")
+    # picture data one print job may hold for OCR; past it the pictures are dropped (the job
+    # still prints, its text is read, it is kept as a capture): memory stays bounded
+    max_picture_bytes: int = Field(MAX_PICTURE_BYTES, ge=64 * 1024, le=16 * 1024 * 1024)
 
 
 class IngestSection(Section):

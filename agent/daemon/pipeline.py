@@ -23,11 +23,12 @@ from typing import Any
 
 from agent.config import AgentConfig, PrinterSection
 from agent.daemon.append import ReceiptAppender
-from agent.daemon.captures import MAX_CAPTURE, Captures
+from agent.daemon.captures import Captures, Spool
 from agent.daemon.clock import ClockWatch
 from agent.daemon.keeper import OutboxKeeper
 from agent.daemon.ocr import merge_ocr, ocr_worker
 from agent.daemon.store import StoreSales
+from agent.daemon.streams import QueueBytes, Stream
 from agent.delivery.events import Event, stable_event_id
 from agent.delivery.outbox import Outbox
 from agent.errors import ConfigError, ReceiptError
@@ -35,7 +36,7 @@ from agent.receipts import Receipt, Template, extract, load_template
 from agent.sales.checkout import Checkout, printed_at
 from agent.sales.events import SalePolicy, anonymous_session, events_for_sale
 from drivers.escpos.document import Document
-from drivers.escpos.select import Decoder, make_decoder
+from drivers.escpos.select import make_decoder
 from drivers.scanners.barcodes import Product, VariableMeasure, VariableMeasureLayout, classify
 from drivers.scanners.base import Scan
 
@@ -58,6 +59,7 @@ class PipelineStats:
     ocr_read: int = 0  # raster print jobs whose pictures OCR read (receipt or not)
     ocr_failed: int = 0  # OCR failed or timed out, or the agent stopped first: kept unread
     ocr_problem: str = ""  # why raster jobs cannot be read (Tesseract missing, ocr = "off")
+    pictures_dropped: int = 0  # jobs whose pictures passed receipts.max_picture_bytes
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=5000))
     # printer -> read | unread | void -> count (metrics' hellotext_agent_receipts_total)
     by_printer: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -65,20 +67,6 @@ class PipelineStats:
     def count(self, printer: str, result: str) -> None:
         results = self.by_printer.setdefault(printer, {})
         results[result] = results.get(result, 0) + 1
-
-
-@dataclass
-class _Stream:
-    printer: PrinterSection
-    decoder: Decoder
-    last_data: float = 0.0
-    armed: bool = False  # bytes arrived since the last document: an idle gap may end one
-    first_data: float = 0.0
-    raw: bytearray = field(default_factory=bytearray)  # since the last document, for captures
-
-    def take_raw(self) -> bytes:
-        data, self.raw = bytes(self.raw), bytearray()
-        return data
 
 
 class _Sink:
@@ -133,6 +121,8 @@ class Pipeline(StoreSales):
             if config.receipts.capture != "none"
             else None
         )
+        if self.captures is not None:
+            self.captures.clean()
         self.checkout = Checkout(
             config.store.terminal_id,
             window_seconds=config.checkout.window_seconds,
@@ -156,7 +146,8 @@ class Pipeline(StoreSales):
             for layout in config.barcodes.variable_measure
         )
         self._queue: queue.Queue[tuple[str, Any, str, Any, float]] = queue.Queue(max_queue)
-        self._streams: dict[tuple[str, str], _Stream] = {}
+        self._streams: dict[tuple[str, str], Stream] = {}
+        self._queued = QueueBytes()
         self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
         self._stopping = False
         self.ocr, self.stats.ocr_problem = ocr_worker(config.receipts)
@@ -179,14 +170,22 @@ class Pipeline(StoreSales):
         return lambda scan: self.put(("scan", scanner, "", scan, self.wall()))
 
     def put(self, item: tuple[str, Any, str, Any, float]) -> None:
-        try:
-            self._queue.put_nowait(item)
-        except queue.Full:
-            self.stats.dropped_chunks += 1
-            if self.stats.dropped_chunks == 1:
-                log.error("parser queue full: dropping the parser's copy (printing unaffected)")
+        size = len(item[3]) if item[0] == "data" else 0
+        if self._queued.take(size):  # bounded in bytes too: a raster flood is not held
+            try:
+                self._queue.put_nowait(item)
+                return
+            except queue.Full:
+                self._queued.give(size)
+        self.stats.dropped_chunks += 1
+        if size:  # the rest of that job cannot be read: skipped (cheap) until its end
+            self._queued.lost.add((item[1].name, item[2]))
+        if self.stats.dropped_chunks == 1:
+            log.error("parser queue full: dropping the parser's copy (printing unaffected)")
 
     def start(self) -> None:
+        for printer in self.config.printer:  # code page tables now, not when a job is arriving
+            self._stream(printer, "")
         if self.ocr is not None:
             self.ocr.start()
         self._thread.start()
@@ -212,6 +211,8 @@ class Pipeline(StoreSales):
                 self._end_idle(self.wall())
                 continue
             kind, who, stream, payload, at = item
+            if kind == "data":
+                self._queued.give(len(payload))
             try:
                 if kind == "stop":
                     for state in self._streams.values():
@@ -241,15 +242,17 @@ class Pipeline(StoreSales):
             deadlines.append(now + 5.0)
         return max(0.0, min(deadlines) - now) if deadlines else None
 
-    def _stream(self, printer: PrinterSection, stream: str) -> _Stream:
+    def _stream(self, printer: PrinterSection, stream: str) -> Stream:
         key = (printer.name, stream)
         state = self._streams.get(key)
         if state is None:
             codepage_map = dict(printer.codepage_map) or None
             decoder = make_decoder(
-                printer.command_set, codepage=printer.codepage, codepage_map=codepage_map
+                printer.command_set, codepage=printer.codepage, codepage_map=codepage_map,
+                max_picture_bytes=self.config.receipts.max_picture_bytes,
             )
-            state = self._streams[key] = _Stream(printer, decoder)
+            folder = self.captures.folder if self.captures is not None else None
+            state = self._streams[key] = Stream(printer, decoder, raw=Spool(folder))
         return state
 
     def _data(self, printer: PrinterSection, stream: str, chunk: bytes, at: float) -> None:
@@ -257,8 +260,10 @@ class Pipeline(StoreSales):
         if not state.armed:
             state.first_data = at
         state.last_data, state.armed = at, True
-        if self.captures is not None and len(state.raw) + len(chunk) <= MAX_CAPTURE:
-            state.raw += chunk
+        if (printer.name, stream) in self._queued.lost:
+            return  # a chunk of this job was dropped: no reading it, until an end or idle gap
+        if self.captures is not None:
+            state.raw.add(chunk)
         docs = state.decoder.feed(chunk)
         if docs:
             state.armed = False
@@ -266,22 +271,29 @@ class Pipeline(StoreSales):
 
     def _end(self, printer: PrinterSection, stream: str, at: float) -> None:
         state = self._streams.pop((printer.name, stream), None)
+        self._queued.lost.discard((printer.name, stream))
         if state is not None:
             self._documents(state, state.decoder.flush(), state.first_data or at)
 
     def _end_idle(self, now: float) -> None:
-        for state in self._streams.values():
+        for key, state in self._streams.items():
             if state.armed and now - state.last_data >= state.printer.idle_seconds:
                 state.armed = False
+                self._queued.lost.discard(key)
                 self._documents(state, state.decoder.idle(), state.last_data)
         self._retry_held()
 
-    def _documents(self, state: _Stream, docs: list[Document], arrived: float) -> None:
+    def _documents(self, state: Stream, docs: list[Document], arrived: float) -> None:
         """Read each document; the bytes behind them are kept on disk when one was not read
         (or always, with receipts.capture = "all")."""
         raw = state.take_raw()
         problems = []
         for doc in (d for d in docs if d.has_content):
+            if doc.pictures_dropped:  # the text is still read; the job is kept for a look
+                self.stats.pictures_dropped += 1
+                limit = f"{self.config.receipts.max_picture_bytes >> 10} KB"
+                problems.append(f"its pictures passed receipts.max_picture_bytes ({limit}): "
+                                "dropped, not read")  # fmt: skip
             try:
                 problem = self._read(state.printer, doc, raw, arrived)
             except Exception as exc:  # a reader bug must not lose the sale: the bytes are kept
@@ -292,14 +304,16 @@ class Pipeline(StoreSales):
                 problems.append(problem)
         self._capture(state.printer, raw, problems, arrived)
 
-    def _capture(self, printer: PrinterSection, raw: bytes, problems: list[str], at: float) -> None:
+    def _capture(self, printer: PrinterSection, raw: Spool, problems: list[str], at: float) -> None:
         keep = self.config.receipts.capture == "all" or problems
-        if self.captures is not None and keep and raw:
+        if not (self.captures is not None and keep and raw):
+            raw.discard()  # a spooled job nobody needs: its file goes
+        else:
             reason = "; ".join(problems) or "print job captured"
             level = logging.WARNING if problems else logging.DEBUG
             self.captures.save(printer.name, raw, now=at, reason=reason, level=level)
 
-    def _read(self, printer: PrinterSection, doc: Document, raw: bytes, at: float) -> str | None:
+    def _read(self, printer: PrinterSection, doc: Document, raw: Spool, at: float) -> str | None:
         """A receipt printed as pictures goes to OCR (its bytes with it); the rest is read."""
         store, template = self.config.store, self.templates[printer.name]
         receipt = extract(doc, template=template, country=store.country, currency=store.currency)
@@ -338,12 +352,8 @@ class Pipeline(StoreSales):
             self.stats.count(printer.name, "unread")
             reason = receipt.problem or "; ".join(receipt.warnings) or "no total"
             if self.captures is None:
-                log.warning(
-                    "%s: a print job of %s lines was not read as a receipt: %s",
-                    printer.name,
-                    len(doc.lines),
-                    reason,
-                )
+                log.warning("%s: a print job of %s lines was not read as a receipt: %s",
+                            printer.name, len(doc.lines), reason)  # fmt: skip
             return f"a print job of {len(doc.lines)} lines was not read as a receipt: {reason}"
         printed = printed_at(receipt, local_zone=self.local_zone)
         if printed is not None and self.clock is not None:

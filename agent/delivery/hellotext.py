@@ -5,10 +5,14 @@ httpx errors are translated here and never leak: a transport failure becomes a `
 flagged `maybe_delivered` when the request may have reached the server (a read timeout, a
 connection dropped after sending) so the caller can count possible duplicates.
 
-Every exchange has a total deadline (`hellotext.timeout_seconds`, not per read): an answer
-that trickles is cut there and counts as maybe delivered. Answer bodies are read up to
-MAX_ANSWER_BYTES; a longer one is a failed answer (memory stays flat). A 2xx that is not the
-JSON Hellotext sends (a captive portal's HTML page) is not "sent": it is retried.
+Every exchange has a total deadline (`hellotext.timeout_seconds`, not per read), from the
+connect to the last byte of the answer (status line and headers included, see transport.py):
+an answer that trickles is cut there and counts as maybe delivered. Answers are asked
+unencoded and read up to MAX_ANSWER_BYTES (inflated at most that far when a server gzips
+anyway); a longer one is a failed answer (memory stays flat). The process environment is not
+trusted: no proxy, trust store or credentials from it, a proxy only from `hellotext.proxy`.
+A 2xx that is not the JSON Hellotext sends (a captive portal's HTML page) is not "sent": it
+is retried.
 
 Logged per request (a failed attempt at DEBUG: `agent.delivery.reach` tells outages once):
 method, path, status, error type/parameter, event id, attempt, duration.
@@ -22,7 +26,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -33,6 +37,7 @@ import httpx
 from agent import __version__
 from agent.config import AgentConfig
 from agent.delivery import errorbody
+from agent.delivery.transport import BodyTooLong, UnreadableBody, deadline, inflate, make_transport
 from agent.errors import ConfigError, DeliveryError
 
 log = logging.getLogger("agent.hellotext")
@@ -163,6 +168,7 @@ class HellotextClient:
         clock: Callable[[], float] = time.time,
         phone_field: str = "phone[mobile]",
         email_field: str = "email[primary]",
+        proxy: str = "",
     ) -> None:
         self._clock = clock
         self._fields = (phone_field, email_field)
@@ -173,12 +179,11 @@ class HellotextClient:
                 "User-Agent": USER_AGENT,
                 "Accept": "application/json",
                 "Content-Type": "application/json",  # a default: no per-request merge
+                "Accept-Encoding": "identity",  # nothing to inflate (see _read_capped)
             },
             timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-            transport=transport,
+            transport=transport or make_transport(proxy=proxy, max_connections=max_connections),
+            trust_env=False,
         )
         self.set_token(token)
         # Absolute URLs built once: merging a relative path costs more than the rest of
@@ -198,6 +203,7 @@ class HellotextClient:
             max_connections=config.sync.concurrency,
             phone_field=config.hellotext.profile_phone_field,
             email_field=config.hellotext.profile_email_field,
+            proxy=config.hellotext.proxy,
         )
 
     def set_token(self, token: str) -> None:
@@ -263,7 +269,9 @@ class HellotextClient:
         content = body if body is None or isinstance(body, bytes) else encode(body)
         try:
             url = self._urls.get(path) or path
-            with self._http.stream(method, url, content=content, params=params) as response:
+            with deadline(started + self._timeout), self._http.stream(
+                method, url, content=content, params=params
+            ) as response:
                 raw = _read_capped(response, started + self._timeout)
                 outcome: Outcome = (
                     raw
@@ -291,18 +299,33 @@ def _read_capped(response: httpx.Response, deadline: float) -> bytes | Retry:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
         return _too_long(status)
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > MAX_ANSWER_BYTES:
-            return _too_long(status)
-        chunks.append(chunk)
-        if time.monotonic() > deadline:
-            # The request arrived (an answer started): Hellotext may have stored it.
-            return Retry(status, "timeout (the answer trickled past the deadline)",
-                         maybe_delivered=True, network=True)  # fmt: skip
-    return b"".join(chunks)
+    trickled = False
+
+    # undecoded: httpx would inflate a gzip bomb in one go (a transport that read the answer
+    # itself, a test's, hands it decoded)
+    read = response.is_stream_consumed
+    coding = "" if read else response.headers.get("content-encoding", "")
+
+    def raw() -> Iterator[bytes]:
+        nonlocal trickled
+        for chunk in response.iter_bytes() if read else response.iter_raw():
+            yield chunk
+            if time.monotonic() > deadline:
+                trickled = True
+                return
+
+    try:
+        body = inflate(raw(), coding, MAX_ANSWER_BYTES)
+    except BodyTooLong:
+        return _too_long(status)
+    except UnreadableBody as exc:
+        return Retry(status, f"{WRONG_ANSWER}: {exc}", maybe_delivered=200 <= status < 300,
+                     wrong_answer=True)  # fmt: skip
+    if trickled:
+        # The request arrived (an answer started): Hellotext may have stored it.
+        return Retry(status, "timeout (the answer trickled past the deadline)",
+                     maybe_delivered=True, network=True)  # fmt: skip
+    return body
 
 
 def _too_long(status: int) -> Retry:

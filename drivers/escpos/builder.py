@@ -22,6 +22,7 @@ from drivers.escpos.codepages import (
 )
 from drivers.escpos.document import Barcode, Cut, Document, EndReason, TextLine
 from drivers.escpos.raster import DEFAULT_LINE_SPACING, RasterAssembler
+from drivers.escpos.raster import MAX_PICTURE_BYTES as MAX_PICTURE_BYTES  # the decoders' default
 from drivers.escpos.star_raster import StarRaster
 
 _charmap_decode = codecs.charmap_decode
@@ -44,6 +45,7 @@ class DocumentBuilder:
         max_line_chars: int,
         max_document_lines: int,
         keep_images: bool = True,
+        max_picture_bytes: int = MAX_PICTURE_BYTES,
     ) -> None:
         if not is_known_codec(codepage):
             raise DriverError(f"unsupported default code page {codepage!r}")
@@ -67,11 +69,12 @@ class DocumentBuilder:
         self.unsupported_codepages = 0  # `ESC t n` for pages we cannot decode
         self.images_skipped = 0  # image commands skipped, running total
         self.textless_documents = 0  # ended with images but no text: not emitted
+        self.pictures_dropped = 0  # documents whose pictures passed max_picture_bytes
         self._out: list[Document] = []
         self.track_cuts = False  # record cuts for take_cuts() (the cut hold does; others not)
         self._cuts: list[Cut] = []
         self._doc_start = 0
-        self._raster = RasterAssembler()  # the pictures of the document under way
+        self._raster = RasterAssembler(max_picture_bytes)  # the pictures of the document under way
         self._star = StarRaster(self._raster, self._unknown)  # Star Graphic Mode
         self._reset_printer()
         self._reset_document()
@@ -337,10 +340,13 @@ class DocumentBuilder:
         lines = self._lines
         while lines and not lines[-1].text:
             lines.pop()
+        dropped = self._raster.over  # read before take() resets it
+        self.pictures_dropped += dropped
         made = Document(
             lines=lines, barcodes=self._barcodes, qr_codes=self._qr_codes,
             images_skipped=self._images, unknown_bytes=self._doc_unknown,
             size=end - self._doc_start, ended_by=reason, images=self._raster.take(),
+            pictures_dropped=dropped,
         )
         doc = made if made.has_content else None
         if doc is not None:

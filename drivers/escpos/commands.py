@@ -70,8 +70,8 @@ class VariableLengthCommands(DocumentBuilder):
         """Collect the next `size` bytes (a picture's data, streaming past like a skipped
         payload) and hand them to `done` once all have arrived."""
         self._skip = size
-        if not self._keep_images:
-            return
+        if not self._keep_images or not self._raster.room(size):
+            return  # streams past: no pictures wanted, or this document's are over budget
         self._sink, self._sink_done = bytearray(), done
         if not size:
             self._captured()

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Mapping
 
 from drivers.escpos.bema import BemaModes
-from drivers.escpos.builder import BOLD, DOUBLE_HEIGHT, DOUBLE_WIDTH
+from drivers.escpos.builder import BOLD, DOUBLE_HEIGHT, DOUBLE_WIDTH, MAX_PICTURE_BYTES
 from drivers.escpos.commands import MAX_PAYLOAD, VariableLengthCommands
 from drivers.escpos.document import Cut, Document
 from drivers.escpos.tables import DLE_DC4_LENGTHS, ESC_FIXED, FS_FIXED, GS_FIXED, SINGLE_BYTE_NOOPS
@@ -51,13 +51,13 @@ class EscposDecoder(BemaModes, VariableLengthCommands):
         *,
         codepage: str = "cp858",
         codepage_map: Mapping[int, str] | None = None,
-        max_line_chars: int = 1024,
-        max_document_lines: int = 5000,
-        track_cuts: bool = False,
-        keep_images: bool = True,
+        max_line_chars: int = 1024, max_document_lines: int = 5000,
+        track_cuts: bool = False, keep_images: bool = True,
+        max_picture_bytes: int = MAX_PICTURE_BYTES,  # per document: more pictures are dropped
     ) -> None:
         super().__init__(codepage=codepage, codepage_map=codepage_map, keep_images=keep_images,
-                         max_line_chars=max_line_chars, max_document_lines=max_document_lines)
+                         max_line_chars=max_line_chars, max_document_lines=max_document_lines,
+                         max_picture_bytes=max_picture_bytes)
         self.track_cuts = track_cuts
         self._fed = 0  # bytes fed so far
         self._pending = bytearray()  # an incomplete command carried to the next chunk

@@ -45,6 +45,7 @@ class Document:
     # raster pictures, exact 1-bit (the decoder's are built on first use: raster.Pictures)
     images: Sequence[RasterImage] = field(default_factory=list)
     ocr: bool = False  # some lines were read by OCR from the images
+    pictures_dropped: bool = False  # its pictures passed the decoder's max_picture_bytes
 
     @property
     def has_raster(self) -> bool:
@@ -59,7 +60,8 @@ class Document:
 
     @property
     def has_content(self) -> bool:
-        return bool(self.lines or self.barcodes or self.qr_codes) or self.has_raster
+        return (bool(self.lines or self.barcodes or self.qr_codes or self.pictures_dropped)
+                or self.has_raster)
 
 
 @dataclass(frozen=True, slots=True)

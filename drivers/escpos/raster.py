@@ -26,12 +26,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import overload
 
-__all__ = ["MAX_HEIGHT", "MAX_WIDTH", "Pictures", "RasterAssembler", "RasterImage",
-           "picture_rows_exceed", "stack"]
+__all__ = ["MAX_HEIGHT", "MAX_PICTURE_BYTES", "MAX_WIDTH", "Pictures", "RasterAssembler",
+           "RasterImage", "picture_rows_exceed", "stack"]
 
 MAX_WIDTH = 2048  # dots; the widest receipt printer is 832 (112 mm): more is clipped
 MAX_HEIGHT = 32000  # dot rows in one picture (4 m of paper at 203 dpi): more is dropped
 DEFAULT_LINE_SPACING = 34  # ESC 2: 1/6 inch at 203 dpi
+MAX_PICTURE_BYTES = 4 << 20  # per document; a 2 m receipt at 576 dots is 1.2 MB
+_OP_COST = 128  # a recorded command's own memory: 200 MB of Star rows is not 200 MB of data
 # bytes -> b"0"/b"1" per byte for bit b (7 = the top / leftmost dot), for int(..., 2)
 _BIT = [bytes(0x31 if v >> b & 1 else 0x30 for v in range(256)) for b in range(8)]
 
@@ -266,9 +268,12 @@ class RasterAssembler:
     """The raster part of one document: call the methods as commands arrive, `close` when
     text is printed, `take` at the end of the document. Each command is recorded with its
     place on the paper (cheap arithmetic); the bitmaps are built only when `Pictures` are
-    read (OCR, `parse --image`)."""
+    read (OCR, `parse --image`). Past `max_bytes` of picture data the document's pictures
+    are dropped (`over`) and its later raster data refused (`room`): the text stays."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_bytes: int = MAX_PICTURE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.over, self._kept = False, 0  # over: this document's pictures were dropped
         self._done: list[_Recorded] = []
         self._open_pic: _Recorded | None = None
         self._y = 0  # paper position inside the open picture
@@ -286,6 +291,14 @@ class RasterAssembler:
     def pending(self) -> bool:
         """Some picture of this document is complete (it may still turn out blank)."""
         return bool(self._done)
+
+    def room(self, size: int) -> bool:
+        """Whether `size` more bytes of picture data fit this document's budget."""
+        if not self.over and self._kept + size + _OP_COST <= self.max_bytes:
+            self._kept += size + _OP_COST
+            return True
+        self.over, self._done, self._open_pic = True, [], None
+        return False
 
     def _open(self, after_line: int) -> _Recorded:
         if self._open_pic is None:
@@ -361,6 +374,8 @@ class RasterAssembler:
     # -- Star Graphic Mode -----------------------------------------------------------------
 
     def star_row(self, row: bytes, advance: bool, after_line: int) -> None:
+        if not self.room(len(row)):
+            return
         self._open(after_line).add((_ROW, self._y, 0, 0, 0, 0, row), len(row) * 8, 1)
         if advance:
             self._y += 1
@@ -380,5 +395,6 @@ class RasterAssembler:
     def take(self) -> Pictures:
         self.close()
         done, self._done = self._done, []
-        self._gx = self._gheight = 0
+        self._gx = self._gheight = self._kept = 0
+        self.over = False
         return Pictures(done)

@@ -22,6 +22,7 @@ from typing import Literal, Protocol
 from drivers.errors import DriverError
 from drivers.escpos.decoder import EscposDecoder
 from drivers.escpos.document import Cut, Document
+from drivers.escpos.raster import MAX_PICTURE_BYTES
 from drivers.escpos.star import (
     DETECT_WINDOW,
     ESCPOS_SIGNS,
@@ -35,7 +36,7 @@ __all__ = ["COMMAND_SETS", "AutoDecoder", "Decoder", "cuts_of", "decode_all", "m
 ConfiguredSet = Literal["auto", "escpos", "star"]
 COMMAND_SETS: tuple[ConfiguredSet, ...] = ("auto", "escpos", "star")
 _COUNTERS = ("unknown_bytes", "dropped_chars", "dropped_lines", "unsupported_codepages",
-             "images_skipped", "textless_documents")
+             "images_skipped", "textless_documents", "pictures_dropped")
 
 
 class Decoder(Protocol):
@@ -51,11 +52,14 @@ class AutoDecoder:
     """ESC/POS or Star Line Mode, detected at the start of every job (after each cut)."""
 
     def __init__(self, *, codepage: str = "cp858", codepage_map: Mapping[int, str] | None = None,
-                 track_cuts: bool = False, keep_images: bool = True) -> None:
+                 track_cuts: bool = False, keep_images: bool = True,
+                 max_picture_bytes: int = MAX_PICTURE_BYTES) -> None:
         self._escpos = EscposDecoder(codepage=codepage, codepage_map=codepage_map,
-                                     track_cuts=track_cuts, keep_images=keep_images)
+                                     track_cuts=track_cuts, keep_images=keep_images,
+                                     max_picture_bytes=max_picture_bytes)
         self._star = StarDecoder(codepage=codepage, codepage_map=codepage_map,
-                                 track_cuts=track_cuts, keep_images=keep_images)
+                                 track_cuts=track_cuts, keep_images=keep_images,
+                                 max_picture_bytes=max_picture_bytes)
         self._track = track_cuts
         self._fed = 0  # bytes fed to this decoder: every piece a part decodes ends here
         self._cuts: list[Cut] = []
@@ -201,14 +205,15 @@ class AutoDecoder:
 
 def make_decoder(command_set: str = "auto", *, codepage: str = "cp858",
                  codepage_map: Mapping[int, str] | None = None,
-                 track_cuts: bool = False, keep_images: bool = True) -> Decoder:
+                 track_cuts: bool = False, keep_images: bool = True,
+                 max_picture_bytes: int = MAX_PICTURE_BYTES) -> Decoder:
     """The decoder for `[[printer]] command_set` (the cut hold: `track_cuts=True`, and
-    `keep_images=False` so raster data streams past)."""
+    `keep_images=False` so raster data streams past; `max_picture_bytes` per document)."""
     kind: type[EscposDecoder | AutoDecoder] | None = {
         "escpos": EscposDecoder, "star": StarDecoder, "auto": AutoDecoder}.get(command_set)
     if kind is not None:
         return kind(codepage=codepage, codepage_map=codepage_map, track_cuts=track_cuts,
-                    keep_images=keep_images)
+                    keep_images=keep_images, max_picture_bytes=max_picture_bytes)
     raise DriverError(f"unknown command set {command_set!r} (auto, escpos or star)")
 
 

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
-from drivers.escpos.builder import BOLD, DOUBLE_HEIGHT, DOUBLE_WIDTH
+from drivers.escpos.builder import BOLD, DOUBLE_HEIGHT, DOUBLE_WIDTH, MAX_PICTURE_BYTES
 from drivers.escpos.commands import MAX_PAYLOAD
 from drivers.escpos.decoder import Effect, EscposDecoder, Handler
 
@@ -129,10 +129,12 @@ class StarDecoder(EscposDecoder):
         max_document_lines: int = 5000,
         track_cuts: bool = False,
         keep_images: bool = True,
+        max_picture_bytes: int = MAX_PICTURE_BYTES,
     ) -> None:
         super().__init__(codepage=codepage, codepage_map={**STAR_CODEPAGES, **(codepage_map or {})},
                          max_line_chars=max_line_chars, max_document_lines=max_document_lines,
-                         track_cuts=track_cuts, keep_images=keep_images)
+                         track_cuts=track_cuts, keep_images=keep_images,
+                         max_picture_bytes=max_picture_bytes)
         effects: dict[int, Effect] = {
             0x40: self._esc_init, 0x45: self._star_bold, 0x46: self._star_bold,
             0x64: self._star_cut, 0x69: self._star_size, 0x57: self._star_expand,

@@ -42,7 +42,8 @@ class StarRaster:
                 size = data[i + 1] | data[i + 2] << 8
                 if i + 3 + size > n:
                     return i, 3 + size
-                raster.star_row(data[i + 3 : i + 3 + size], c == 0x62, after_line)
+                if not raster.over:  # past the picture budget rows only stream past
+                    raster.star_row(data[i + 3 : i + 3 + size], c == 0x62, after_line)
                 i += 3 + size
             elif c == 0x1B:
                 r = self.command(data, i, after_line)
