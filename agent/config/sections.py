@@ -28,6 +28,15 @@ ACTION_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 HOST_PORT_RE = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[^:\s]+):(?P<port>\d{1,5})$")
 
 
+
+def regex(value: str) -> str:
+    """A pattern key's value, refused (naming the key) unless it compiles."""
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression: {exc}") from exc
+    return value
+
 class Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -135,11 +144,7 @@ class EventsSection(Section):
     @field_validator("coupon_pattern")
     @classmethod
     def _regex(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from exc
-        return value
+        return regex(value)
 
     @field_validator("coupon_description", "coupon_url")
     @classmethod
@@ -295,11 +300,7 @@ class BarcodesSection(Section):
     @field_validator("loyalty_pattern")
     @classmethod
     def _regex(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from exc
-        return value
+        return regex(value)
 
 
 class CheckoutSection(Section):

@@ -36,6 +36,11 @@ def no_devices(config: AgentConfig) -> str | None:
     return NO_DEVICES
 
 
+def warn_if_no_devices(config: AgentConfig) -> None:
+    if (why := no_devices(config)) is not None:
+        log.warning("%s", why)
+
+
 def open_devices(
     config: AgentConfig, pipeline: Pipeline
 ) -> tuple[list[Tap], list[SerialScanner | HidScanner]]:

@@ -106,12 +106,9 @@ class Pipeline(StoreSales):
         self.stats = PipelineStats()
         self.templates = self._load_templates(config)
         self.appenders = {  # printers with [printer.append]: the taps ask these at each cut
-            printer.name: ReceiptAppender(
-                printer.append,
-                self.templates[printer.name],
-                country=config.store.country,
-                currency=config.store.currency,
-            )
+            printer.name: ReceiptAppender(printer.append, self.templates[printer.name],
+                                          country=config.store.country,
+                                          currency=config.store.currency)
             for printer in config.printer
             if printer.append is not None
         }
@@ -134,12 +131,7 @@ class Pipeline(StoreSales):
             source=config.store.source,
             payment_action=config.store.payment_action,
             unidentified=config.store.unidentified,
-            revenue=config.events.revenue,
-            model=config.events.model,
-            order_delivery=config.events.order_delivery,
-            coupon_pattern=config.events.coupon_pattern,
-            coupon_description=config.events.coupon_description,
-            coupon_url=config.events.coupon_url,
+            **config.events.model_dump(),  # revenue, model, order_delivery, coupon_*
         )
         self.layouts = tuple(
             VariableMeasureLayout(**{**layout.model_dump(), "prefixes": tuple(layout.prefixes)})

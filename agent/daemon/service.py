@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from agent.config import AgentConfig
 from agent.daemon.clock import META_REDATE, ClockWatch, Redates
-from agent.daemon.devices import device_status, no_devices, note_devices, open_devices
+from agent.daemon.devices import device_status, note_devices, open_devices, warn_if_no_devices
 from agent.daemon.health import (
     FAILED_PASSES_UNHEALTHY,
     SyncHealth,
@@ -153,8 +153,7 @@ class Service:
         self.notifier.notify(READY=1, STATUS=self._status_line())
         log.info("running: %s printers, %s scanners, outbox %s, %s", len(self.taps),
                  len(self.scanners), cfg.outbox.path, self._status_line())  # fmt: skip
-        if (empty := no_devices(cfg)) is not None:
-            log.warning("%s", empty)
+        warn_if_no_devices(cfg)
 
     def _attach(self, outbox: Outbox) -> None:
         """The outbox (re)opened: orphaned leases back, due times capped, a sync engine."""

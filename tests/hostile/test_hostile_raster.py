@@ -48,14 +48,15 @@ class HashingPrinter(FakeTcpPrinter):
         super().__init__()
         self.jobs: list[tuple[int, str]] = []
 
-    def _serve(self, conn: socket.socket, record: bytearray) -> None:
+    def _serve(self, conn: socket.socket) -> None:
         digest, size = hashlib.sha256(), 0
         with conn:
             while chunk := conn.recv(1 << 18):
                 digest.update(chunk)
                 size += len(chunk)
-        with self._lock:
-            self.jobs.append((size, digest.hexdigest()))
+        if size:  # the agent's printer probes connect and close: no job
+            with self._lock:
+                self.jobs.append((size, digest.hexdigest()))
 
 
 def picture_row(r: int) -> bytes:

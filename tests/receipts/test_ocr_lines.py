@@ -79,10 +79,11 @@ def test_on_a_page_of_whole_pesos_a_misread_separator_does_not_make_cents() -> N
         "24310", "18760", "43070"]
     # every dot read as a comma (an 8-dot ESC * picture): still pesos, not 70.74
     doc = Document(images=[RasterImage(576, 60, bytes(72 * 60))])
-    ocr = words_to_lines([word("Medialuna", 0, 0), word("70,740", 36, 0),
-                          word("RUT", 0, 1), word("12.345.678-9", 6, 1),
-                          word("TOTAL", 0, 2), word("70,740", 36, 2)])
-    assert "12.345.678-9" in ocr[1].text  # glued to more: not an amount
+    ocr = words_to_lines([word("RUT", 0, 0), word("12.345.678-9", 6, 0),  # the store's, on top
+                          word("Fecha:", 0, 1), word("07/12/2026", 8, 1),  # then the sale's date
+                          word("Medialuna", 0, 2), word("70,740", 36, 2),
+                          word("TOTAL", 0, 3), word("70,740", 36, 3)])
+    assert "12.345.678-9" in ocr[0].text  # glued to more: not an amount
     receipt = extract(merge_ocr(doc, [ocr]), template=GENERIC, country="CL", currency="CLP")
     assert receipt.total == Decimal("70740") and receipt.lines[0].amount == Decimal("70740")
     with_cents = [word("Pan", 0, 0), word("24,310", 36, 0), word("TOTAL", 0, 1),
