@@ -187,6 +187,7 @@ def _peak_rss_kb(pid: int) -> int:
     raise AssertionError("no VmHWM")
 
 
+@pytest.mark.slow  # 100 MB through the client: ~14 s, run by .ci/run after the fast suite
 def test_a_100_mb_answer_is_a_failed_answer_and_rss_stays_flat(
     tmp_path: Path, fake: FakeHellotext
 ) -> None:

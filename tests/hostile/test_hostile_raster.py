@@ -123,6 +123,7 @@ def fake() -> Iterator[FakeHellotext]:
     server.stop()
 
 
+@pytest.mark.slow  # 200 MB paced at 8 MB/s: ~35 s each, run by .ci/run after the fast suite
 @pytest.mark.parametrize("make", [gs_v0_job, star_job], ids=["gs-v-0", "star-raster"])
 def test_a_200_mb_raster_job_prints_whole_and_the_daemon_stays_under_100_mb(
     tmp_path: Path, fake: FakeHellotext, make: object
