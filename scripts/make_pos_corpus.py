@@ -32,6 +32,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from make_receipt_corpus import npm_install  # the same pinned-install step
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "tests" / "corpus"
 NPM_PACKAGES = ["@point-of-sale/receipt-printer-encoder@4.0.1", "escpos-buffer@4.1.0"]
@@ -343,20 +345,11 @@ def make_plan(index: int, rnd: random.Random, part: str) -> Plan:
     return plan
 
 
-def npm_install(npm_dir: Path) -> None:
-    if all((npm_dir / "node_modules" / name.rsplit("@", 1)[0]).is_dir()
-           for name in NPM_PACKAGES):
-        return
-    npm_dir.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(npm_dir),
-                    *NPM_PACKAGES], check=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--npm-dir", type=Path, default=Path("/work/npmcache-i22"))
     args = parser.parse_args()
-    npm_install(args.npm_dir)
+    npm_install(args.npm_dir, NPM_PACKAGES)
     parts = {"pos": (random.Random(20261207), range(90)),
              "pos-final": (random.Random(20261208), range(500, 554))}
     env = {"NODE_PATH": str(args.npm_dir / "node_modules"), "PATH": "/usr/bin:/bin"}

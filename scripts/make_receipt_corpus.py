@@ -340,13 +340,13 @@ def python_escpos(plan: Plan) -> bytes:
     return bytes(p.output)
 
 
-def npm_install(npm_dir: Path) -> None:
-    if all((npm_dir / "node_modules" / name.rsplit("@", 1)[0]).is_dir()
-           for name in NPM_PACKAGES):
+def npm_install(npm_dir: Path, packages: tuple[str, ...] | list[str] = NPM_PACKAGES) -> None:
+    """The pinned npm packages into `npm_dir` (outside the repository), once."""
+    if all((npm_dir / "node_modules" / name.rsplit("@", 1)[0]).is_dir() for name in packages):
         return
     npm_dir.mkdir(parents=True, exist_ok=True)
     subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(npm_dir),
-                    *NPM_PACKAGES], check=True)
+                    *packages], check=True)
 
 
 def main() -> None:
