@@ -299,6 +299,7 @@ def _expand(groups: dict[str, list[str]], name: str) -> set[str]:
 
 
 @needs_analyze
+@pytest.mark.slow  # the agent under strace: ~17 s, run by .ci/run after the fast suite
 @pytest.mark.skipif(
     shutil.which("strace") is None, reason="strace is missing: apt-get install strace"
 )

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from fake_printer import FakeTcpPrinter
 from faultrig import (
     Till,
@@ -40,6 +41,7 @@ def now() -> datetime:
     return datetime.now(ZONE)
 
 
+@pytest.mark.slow  # a daemon filled, stopped and restarted: ~16 s; .ci/run runs it after
 def test_sales_held_on_a_full_disk_survive_sigterm_and_are_delivered_after(
     tmp_path: Path, fake: FakeHellotext, disk: Path
 ) -> None:
