@@ -233,7 +233,15 @@ class Syncer:
                     run.queue.appendleft(row)  # released at the end of the pass, untried
                 return
             started = time.monotonic()
-            outcome = self._deliver(row)
+            try:
+                outcome = self._deliver(row)
+            except Exception as exc:
+                # Not an answer (a bug, a library error no client maps): the row is retried
+                # after its backoff, not left inflight until its lease runs out; the pass
+                # stops and the caller logs the exception (the name alone is stored).
+                error = f"agent error while sending: {type(exc).__name__}"
+                self._record(run, row, Retry(None, error))
+                raise
             self._record(run, row, outcome)
             self._hold.answered(started, sent=isinstance(outcome, Sent))
 

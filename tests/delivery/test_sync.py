@@ -395,3 +395,38 @@ class InFlight(httpx.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
+
+
+class BreaksOnce(httpx.BaseTransport):
+    """The third request raises what no HTTP client maps to an answer (a bug's exception)."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.requests = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        if self.requests == 3:
+            raise ZeroDivisionError("a bug in the agent")
+        response = self.inner.handle_request(request)
+        response.read()
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_an_unexpected_error_mid_send_leaves_no_row_inflight(rig: Rig) -> None:
+    ids = rig.add(*(event() for _ in range(6)))
+    syncer = rig.syncer(transport=BreaksOnce(httpx.HTTPTransport()))
+    with pytest.raises(ZeroDivisionError):  # the pass stops; the daemon logs it
+        syncer.run_once()
+    counts = rig.outbox.counts()
+    assert counts.get("inflight", 0) == 0
+    assert counts["sent"] == 2 and counts["pending"] == 4
+    row = rig.outbox.get(ids[2])  # the row in hand: retried after its backoff, not lost
+    assert row is not None and row.state == "pending" and row.attempts == 1
+    assert row.last_error == "agent error while sending: ZeroDivisionError"
+    rig.clock.now += 3600
+    report = syncer.run_once()  # the next pass sends it and the rest, once each
+    assert report.sent == 4 and rig.received() == ids and rig.fake.duplicates == 0
