@@ -36,6 +36,8 @@ _COPY_COLUMNS = (
     "id, body, state, attempts, created_at, next_attempt_at, lease_until, last_status,"
     " last_error, sent_at"
 )
+_LATER_COLUMNS = ("digest",)  # added by a migration: copied when the damaged file has them
+_OBJECTS = "kind, key, object_id, updated_at"
 FIXES: dict[str, str] = {
     "damaged": "the agent moves it aside and starts a fresh one (rows that can be read are "
     "copied over); keep the moved file for support",
@@ -264,10 +266,9 @@ def salvage(damaged: Path, target: sqlite3.Connection) -> tuple[int, int]:
     except (OSError, sqlite3.Error):
         return 0, 0
     recovered = lost = 0
-    insert = (
-        f"INSERT INTO events ({_COPY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (id) DO NOTHING"
-    )
+    columns = _COPY_COLUMNS + "".join(f", {c}" for c in _LATER_COLUMNS if _has_column(src, c))
+    marks = ", ".join("?" * len(columns.split(",")))
+    insert = f"INSERT INTO events ({columns}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING"
     try:
         try:
             top: int | None = int(src.execute("SELECT max(seq) FROM events").fetchone()[0] or 0)
@@ -277,7 +278,7 @@ def salvage(damaged: Path, target: sqlite3.Connection) -> tuple[int, int]:
         while (start <= top) if top is not None else misses < 256:
             try:
                 rows = src.execute(
-                    f"SELECT {_COPY_COLUMNS} FROM events WHERE seq >= ? AND seq < ?",
+                    f"SELECT {columns} FROM events WHERE seq >= ? AND seq < ?",
                     (start, start + step),
                 ).fetchall()
             except sqlite3.Error:
@@ -297,11 +298,38 @@ def salvage(damaged: Path, target: sqlite3.Connection) -> tuple[int, int]:
         if missing:
             present = max(1, damaged.stat().st_size // 4096)
             lost = max(lost, round(recovered * missing / present))
+        _copy_objects(src, target)
     finally:
         src.close()
         if readable != damaged:
             readable.unlink(missing_ok=True)
     return recovered, lost
+
+
+def _has_column(src: sqlite3.Connection, name: str) -> bool:
+    try:
+        return any(row[1] == name for row in src.execute("PRAGMA table_info(events)"))
+    except sqlite3.Error:
+        return False
+
+
+def _copy_objects(src: sqlite3.Connection, target: sqlite3.Connection) -> None:
+    """The Hellotext ids of the orders this till created: without them a retried order event
+    would look its order up again (agent/delivery/orders.py). Best effort: a table on a bad
+    page is skipped, the events are what matters."""
+    try:
+        rows = src.execute(f"SELECT {_OBJECTS} FROM objects").fetchall()
+    except sqlite3.Error:
+        return
+    for row in rows:
+        try:
+            target.execute(
+                f"INSERT INTO objects ({_OBJECTS}) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (kind, key) DO NOTHING",
+                row,
+            )
+        except sqlite3.Error:
+            continue
 
 
 def _readable_copy(damaged: Path) -> tuple[Path, int]:

@@ -391,3 +391,22 @@ def test_an_event_claimed_through_another_outbox_object_is_the_stored_one(
         rows = sync.claim(limit=3, now=T0, lease_seconds=60)
     assert rows[0].event == events[0] and rows[2].event == events[2]
     assert rows[1].event.metadata == {"edited": "yes"}
+
+
+def test_a_salvaged_outbox_keeps_its_order_ids_and_ingest_digests(tmp_path: Path) -> None:
+    from agent.delivery.salvage import salvage
+
+    old = tmp_path / "old.db"
+    with Outbox(old) as box:
+        box.add(make(3), now=T0, digests=["d0", "d1", "d2"])
+        box.transaction("an order id", lambda c: c.execute(
+            "INSERT INTO objects VALUES ('order', 'caja-1|F-0001', 'ord_1', ?)", (T0,)))
+    with Outbox(tmp_path / "new.db") as fresh:
+        recovered, lost = fresh.transaction("salvaging", lambda c: salvage(old, c))
+        assert (recovered, lost) == (3, 0)
+        # The next retry of that sale's order finds its order (no second order in Hellotext),
+        # and an in-store app's retried request is still matched against its body.
+        assert fresh.transaction("reading", lambda c: c.execute(
+            "SELECT object_id FROM objects WHERE key = 'caja-1|F-0001'").fetchall()) == [("ord_1",)]
+        result = fresh.add(make(3)[:1], now=T0, digests=["other body"])
+        assert result.conflicts
