@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_PENDING, Context, add_command
 from agent.delivery.outbox import STATES, Outbox
-from agent.delivery.reach import Outage, headline
+from agent.delivery.reach import Outage, duration, headline
 
 if TYPE_CHECKING:  # imported when used: `status` needs neither httpx nor rich nor pydantic
     from agent.delivery.sync import Syncer, SyncReport
@@ -194,25 +194,12 @@ def live_lines(live: dict[str, Any] | None, *, now: float) -> list[str]:
     return lines
 
 
-def _ago(seconds: float) -> str:
-    """3725 -> '1h 2m'; a week offline reads '7d 0h'."""
-    seconds = max(0, int(seconds))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
-
-
 def _at(moment: float | None, now: float) -> str:
     if moment is None:
         return "never"
     local = datetime.fromtimestamp(moment).astimezone().strftime("%Y-%m-%d %H:%M:%S")
     delta = now - moment
-    return f"{local} ({_ago(delta)} ago)" if delta >= 0 else f"{local} (in {_ago(-delta)})"
+    return f"{local} ({duration(delta)} ago)" if delta >= 0 else f"{local} (in {duration(-delta)})"
 
 
 def status_lines(data: dict[str, Any], *, now: float) -> list[str]:
@@ -221,9 +208,9 @@ def status_lines(data: dict[str, Any], *, now: float) -> list[str]:
     for state in STATES:
         note = ""
         if state == "pending" and data["oldest_pending_at"] is not None:
-            note = f"oldest waiting {_ago(data['oldest_pending_age_seconds'])}"
+            note = f"oldest waiting {duration(data['oldest_pending_age_seconds'])}"
             if data["next_attempt_at"] is not None and data["next_attempt_at"] > now:
-                note += f", next try in {_ago(data['next_attempt_at'] - now)}"
+                note += f", next try in {duration(data['next_attempt_at'] - now)}"
         elif state == "parked" and counts[state]:
             note = "review: hellotext-agent outbox list --state parked"
         lines.append(f"{state:<20}{counts[state]:>8}" + (f"   {note}" if note else ""))

@@ -129,7 +129,7 @@ class Reachability:
             log.info(
                 "Hellotext reachable again after %s (unreachable since %s, %s): %d %s"
                 " delivered, %d wait",
-                _duration(ended - was.since), clock_time(was.since, self._zone, now=now),
+                duration(ended - was.since), clock_time(was.since, self._zone, now=now),
                 was.cause, sent, _events(sent), waiting,
             )  # fmt: skip
         if outage is not None and (new or summary):
@@ -151,7 +151,8 @@ class Reachability:
                 )  # fmt: skip
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """3725 -> '1 h 2 min'; a week offline reads '7 d 0 h' (logs and `status` alike)."""
     seconds = max(0, int(seconds))
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)

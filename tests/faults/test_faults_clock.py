@@ -44,7 +44,7 @@ def test_a_clock_set_back_a_day_does_not_delay_waiting_events(
     mark = len(till.notices.got)
     wall.offset = -DAY  # an operator sets the date a day back
     fake.set_faults(status_override=None)
-    # Without re-basing, the due time would now be a day away ("next try in 23h 59m").
+    # Without re-basing, the due time would now be a day away ("next try in 23 h 59 min").
     assert until(lambda: once_each(fake, range(1, 2)), 10)
     assert until(lambda: till.notices.pings_after(mark) >= 3), "the watchdog pings through it"
 
