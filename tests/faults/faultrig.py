@@ -8,6 +8,7 @@ ClockWatch the service takes (a wall clock the test moves), never the machine's 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -200,6 +201,18 @@ def run_daemon(config: Path, log: Path, **env: str) -> subprocess.Popen[bytes]:
             env=with_env(HELLOTEXT_API_TOKEN=TOKEN, **env),
             stderr=out,
         )
+
+
+def stop_daemon(daemon: subprocess.Popen[bytes], *printers: Any, grace: float = 0.0) -> None:
+    """A test's teardown: the daemon gets `grace` seconds to end (after the SIGTERM its test
+    sent), is killed if it is still running, and its printers stop."""
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        daemon.wait(grace)
+    if daemon.poll() is None:
+        daemon.kill()
+    daemon.wait(15)
+    for printer in printers:
+        printer.stop()
 
 
 def until(predicate: Callable[[], object], timeout: float = 15.0) -> bool:

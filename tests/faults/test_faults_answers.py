@@ -24,6 +24,7 @@ from faultrig import (
     payments,
     pos_print,
     run_daemon,
+    stop_daemon,
     until,
 )
 
@@ -156,10 +157,7 @@ def test_sigterm_ends_the_daemon_within_10_s_whatever_the_network_does(
         assert daemon.wait(15) == 0
         assert time.monotonic() - began < 10
     finally:
-        if daemon.poll() is None:
-            daemon.kill()
-        daemon.wait(15)
-        printer.stop()
+        stop_daemon(daemon, printer)
         fake.set_faults(delay=0, trickle_seconds=0)
 
 
@@ -208,10 +206,7 @@ def test_a_100_mb_answer_is_a_failed_answer_and_rss_stays_flat(
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(15) == 0
     finally:
-        if daemon.poll() is None:
-            daemon.kill()
-        daemon.wait(15)
-        printer.stop()
+        stop_daemon(daemon, printer)
 
 
 def with_sent(path: Path) -> int:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from escpos.printer import Dummy
 from fake_printer import FakeTcpPrinter
-from faultrig import Till, daemon_config, free_port, pos_print, run_daemon, until
+from faultrig import Till, daemon_config, free_port, pos_print, run_daemon, stop_daemon, until
 
 from agent.standin.server import FakeHellotext
 
@@ -132,10 +132,7 @@ def test_a_daemon_killed_while_creating_the_order_makes_no_second_order(
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(15) == 0
     finally:
-        if daemon.poll() is None:
-            daemon.kill()
-        daemon.wait(15)
-        printer.stop()
+        stop_daemon(daemon, printer)
     assert len(fake.objects.orders) == 2, "one order per sale"
     confirmed = [e["object"] for e in fake.events if e["action"] == "order.confirmed"]
     assert sorted(confirmed) == sorted(fake.objects.orders), "each confirmed once, its own"

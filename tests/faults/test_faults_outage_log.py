@@ -18,7 +18,16 @@ from pathlib import Path
 
 import pytest
 from fake_printer import FakeTcpPrinter, free_port
-from faultrig import TOKEN, daemon_config, job, pos_print, run_daemon, until, with_env
+from faultrig import (
+    TOKEN,
+    daemon_config,
+    job,
+    pos_print,
+    run_daemon,
+    stop_daemon,
+    until,
+    with_env,
+)
 
 from agent.daemon.health import read_status, status_file
 
@@ -61,12 +70,7 @@ def test_20_sales_40_s_against_an_unreachable_hellotext_write_at_most_8_warnings
         assert "hellotext_agent_hellotext_reachable 0.0" in scraped
     finally:
         daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(15)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait(15)
-        printer.stop()
+        stop_daemon(daemon, printer, grace=15)
     lines = log.read_text(errors="replace").splitlines()
     loud = [line for line in lines if " WARNING " in line or " ERROR " in line]
     assert len(loud) <= 8, "\n".join(loud)

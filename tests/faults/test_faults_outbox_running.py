@@ -27,6 +27,7 @@ from faultrig import (
     payments,
     pos_print,
     run_daemon,
+    stop_daemon,
     until,
 )
 
@@ -83,10 +84,7 @@ def test_sales_held_on_a_full_disk_survive_sigterm_and_are_delivered_after(
         assert "a previous run could not store are back" in log.read_text()
         assert not list(runtime.glob("*.held.jsonl")), "the spill file is gone once committed"
     finally:
-        if daemon.poll() is None:
-            daemon.kill()
-        daemon.wait(15)
-        printer.stop()
+        stop_daemon(daemon, printer)
 
 
 def test_an_outbox_overwritten_in_place_is_noticed_and_replaced(
