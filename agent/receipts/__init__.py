@@ -16,6 +16,7 @@ delivery, cli or standin.
 from __future__ import annotations
 
 from agent.errors import ReceiptError
+from agent.receipts import ocr_repair
 from agent.receipts.garbled import is_garbled
 from agent.receipts.model import (
     PAYMENT_METHODS,
@@ -72,7 +73,11 @@ def _feed(reader: Reader, doc: Document, texts: list[str]) -> None:
 
 def extract(doc: Document, *, template: Template, country: str, currency: str) -> Receipt:
     """Read one decoded print job. Pure; every text kept has had card numbers redacted."""
-    return _read(doc, template, country, currency).receipt()
+    receipt = _read(doc, template, country, currency).receipt()
+    if doc.ocr and not receipt.reconciled:  # OCR's misread digits, checked by the arithmetic
+        receipt = ocr_repair.repair(
+            doc, receipt, lambda d: _read(d, template, country, currency).receipt(), country)
+    return receipt
 
 
 def explain(
