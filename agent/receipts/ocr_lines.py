@@ -127,7 +127,15 @@ def words_to_lines(words: Sequence[Word]) -> list[TextLine]:
         tall = median(w.height for w in line) > 1.35 * heights
         confidence = sum(w.confidence for w in line) / len(line) / 100
         out.append(TextLine(text.rstrip(), double_height=tall, confidence=round(confidence, 3)))
-    return _same_separators(out)
+    return _same_separators([replace(line, text=_times_sign(line.text)) for line in out])
+
+
+# `2 yx 787,46`: a speck OCR took for a letter glued to a quantity line's times sign
+_SPECKED_TIMES = re.compile(r"^(\s*\d{1,3}(?:[.,]\d{1,3})?\s?)(?:[a-wyz]x|x[a-wyz])(?=\s+\d)")
+
+
+def _times_sign(text: str) -> str:
+    return _SPECKED_TIMES.sub(lambda m: m.group(1).rstrip() + " x", text)
 
 
 _WHOLE = re.compile(r"(?<![^\s$])\d{1,3}(?:[.,]\d{3})+(?!\S)")  # 24.310 / 1,234.567 alone

@@ -5,9 +5,10 @@ the items add up to the total. In a picture printed at low density (8-dot `ESC *
 confuses a few digits (6/8, 3/8, 0/6/8/9, 5/6), though they still print as different dots
 (`benchmarks/low_density.py`). When an OCR'd receipt does not add up, those digits are
 tried in the amounts that break the arithmetic: a quantity line's unit price and amount,
-then a single item's amount against the total. A change is made only when exactly one way
-of changing at most two digits makes the arithmetic hold, and the receipt then reconciles;
-otherwise the reading stays as OCR gave it. A receipt printed as text is never touched.
+then the items' amounts against the total (one item, or two by a digit each). A change is
+made only when exactly one way of changing the fewest digits makes the arithmetic hold,
+and the receipt then reconciles; otherwise the reading stays as OCR gave it. A receipt
+printed as text is never touched.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from itertools import combinations, islice, product
 
 from agent.receipts.model import Receipt
 from agent.receipts.numbers import find_amounts, parse_number
-from drivers.escpos.document import Document, TextLine
+from drivers.escpos.document import Document
 
 __all__ = ["CONFUSED", "repair", "variants"]
 
@@ -103,7 +104,8 @@ def _with_texts(doc: Document, texts: dict[int, str]) -> Document:
 
 
 def _fix_sum(doc: Document, receipt: Receipt, read: Read, country: str) -> Receipt | None:
-    """One item's amount changed by the fewest digits so that the receipt reconciles."""
+    """The items' amounts changed by the fewest digits so that the receipt reconciles: one
+    item by one or two digits, else two items by one digit each."""
     if receipt.total is None or not receipt.lines:
         return None
     items = {line.amount for line in receipt.lines}
@@ -111,28 +113,38 @@ def _fix_sum(doc: Document, receipt: Receipt, read: Read, country: str) -> Recei
     targets = {receipt.total + receipt.discount - tax for tax in (Decimal(0), receipt.tax)}
     targets |= {receipt.total - tax for tax in (Decimal(0), receipt.tax)}
     wanted = {target - have for target in targets} - {Decimal(0)}
-    fixes: list[tuple[int, int, TextLine, tuple[int, int, str]]] = []
+    # every one-line change: (edits, line index, the line's new text, value change)
+    changes: list[tuple[int, int, str, Decimal]] = []
     for index, line in enumerate(doc.lines):
         if line.confidence is None or _QUANTITY.match(line.text):
             continue  # a quantity line was checked by its own arithmetic
         numbers = _numbers(line.text, country)
-        if len(numbers) != 1 or _value(numbers[0][2], country) not in items:
+        if len(numbers) != 1 or (value := _value(numbers[0][2], country)) not in items:
             continue
         start, end, token = numbers[0]
-        value = _value(token, country)
-        assert value is not None
         for new, edits in variants(token):
             changed = _value(new, country)
-            if changed is not None and changed - value in wanted:
-                fixes.append((edits, index, line, (start, end, new)))
+            if changed is not None and value is not None:
+                text = line.text[:start] + new + line.text[end:]
+                changes.append((edits, index, text, changed - value))
+    fixes = [{index: text} for edits, index, text, delta in changes if delta in wanted]
     if not fixes:
-        return None
-    fewest = min(f[0] for f in fixes)
-    top = [f for f in fixes if f[0] == fewest]
-    if len(top) != 1:
-        return None  # two lines could be the misread one: leave the reading as it is
-    _, index, line, (start, end, new) = top[0]
-    fixed = read(_with_texts(doc, {index: line.text[:start] + new + line.text[end:]}))
+        ones = [c for c in changes if c[0] == 1]
+        by_delta: dict[Decimal, list[tuple[int, int, str, Decimal]]] = {}
+        for change in ones:
+            by_delta.setdefault(change[3], []).append(change)
+        for _, index, text, delta in ones:
+            for need in wanted:
+                for _, other, other_text, _ in by_delta.get(need - delta, []):
+                    if other > index:
+                        fixes.append({index: text, other: other_text})
+    else:
+        fewest = min(edits for edits, _, _, delta in changes if delta in wanted)
+        fixes = [{index: text} for edits, index, text, delta in changes
+                 if delta in wanted and edits == fewest]
+    if len(fixes) != 1:
+        return None  # more than one way would do: nothing says which, leave it as read
+    fixed = read(_with_texts(doc, fixes[0]))
     return fixed if fixed.reconciled else None
 
 

@@ -45,6 +45,33 @@ def test_a_single_misread_item_is_found_by_the_total() -> None:
     assert amounts(read) == [Decimal("346.60"), Decimal("906.45")] and read.reconciled
 
 
+def test_two_misread_items_a_digit_each_are_found_by_the_total() -> None:
+    read = receipt(["Cafe con leche        346,68", "Banana Ecuador        966,45",
+                    "Pan flauta        41,27", "TOTAL $        1294,32"])
+    assert amounts(read) == [Decimal("346.60"), Decimal("906.45"), Decimal("41.27")]
+    assert read.reconciled
+    # one more line that a 6 -> 0 could also have made up the difference: left as read
+    unsure = receipt(["Cafe con leche        346,68", "Banana Ecuador        966,45",
+                      "Leche Conaprole 1L        761,47", "TOTAL $        2014,52"])
+    assert amounts(unsure)[:2] == [Decimal("346.68"), Decimal("966.45")]
+    assert not unsure.reconciled
+
+
+def test_a_speck_on_the_times_sign_keeps_the_quantity_line() -> None:
+    from agent.receipts.ocr_lines import Word, words_to_lines
+
+    words = [Word("Harina", 8, 0, 72, 22, 90), Word("Canuelas", 92, 0, 96, 22, 90),
+             Word("2", 32, 30, 12, 22, 90), Word("yx", 56, 30, 24, 22, 60),
+             Word("787,46", 92, 30, 72, 22, 90), Word("1574,92", 440, 30, 84, 22, 90),
+             Word("TOTAL", 8, 60, 60, 22, 90), Word("1574,92", 440, 60, 84, 22, 90)]
+    lines = words_to_lines(words)
+    assert lines[1].text.split() == ["2", "x", "787,46", "1574,92"]
+    read = extract(Document(lines=lines, ocr=True), template=GENERIC, country="UY",
+                   currency="UYU")
+    assert [(line.description, line.quantity) for line in read.lines] == [
+        ("Harina Canuelas", Decimal(2))]
+
+
 def test_two_items_that_could_be_the_misread_one_are_left_alone() -> None:
     # 8 -> 0 in the cents of either line would add up: nothing says which
     read = receipt(["Cafe con leche        346,68", "Medialuna        120,18",
