@@ -59,10 +59,6 @@ def _numbers(text: str, country: str, start: int = 0) -> list[tuple[int, int, st
     return out
 
 
-def _value(token: str, country: str) -> Decimal | None:
-    return parse_number(token, country)
-
-
 def _quantity_fixes(text: str, country: str) -> list[str]:
     """`q x unit  amount` that does not multiply out: the line with each of its fewest-digit
     fixes (none when it does, or when nothing within MAX_LINE_EDITS does)."""
@@ -74,7 +70,7 @@ def _quantity_fixes(text: str, country: str) -> list[str]:
     if quantity is None or quantity <= 0 or len(numbers) != 2:
         return []
     (us, ue, unit), (as_, ae, amount) = numbers
-    unit_value, amount_value = _value(unit, country), _value(amount, country)
+    unit_value, amount_value = parse_number(unit, country), parse_number(amount, country)
     if unit_value is None or amount_value is None:
         return []
     cents = Decimal(1).scaleb(int(amount_value.as_tuple().exponent))
@@ -82,11 +78,11 @@ def _quantity_fixes(text: str, country: str) -> list[str]:
         return []
     amounts: dict[Decimal, list[tuple[str, int]]] = {}
     for token, edits in [(amount, 0), *variants(amount)]:
-        if (value := _value(token, country)) is not None:
+        if (value := parse_number(token, country)) is not None:
             amounts.setdefault(value, []).append((token, edits))
     fixes: list[tuple[int, str]] = []
     for token, edits in [(unit, 0), *variants(unit)]:
-        value = _value(token, country)
+        value = parse_number(token, country)
         if value is None:
             continue
         for a_token, a_edits in amounts.get((quantity * value).quantize(cents), []):
@@ -119,17 +115,21 @@ def _fix_sum(doc: Document, receipt: Receipt, read: Read, country: str) -> Recei
         if line.confidence is None or _QUANTITY.match(line.text):
             continue  # a quantity line was checked by its own arithmetic
         numbers = _numbers(line.text, country)
-        if len(numbers) != 1 or (value := _value(numbers[0][2], country)) not in items:
+        value = parse_number(numbers[0][2], country) if len(numbers) == 1 else None
+        if value is None or value not in items:
             continue
         start, end, token = numbers[0]
         for new, edits in variants(token):
-            changed = _value(new, country)
-            if changed is not None and value is not None:
+            changed = parse_number(new, country)
+            if changed is not None:
                 text = line.text[:start] + new + line.text[end:]
                 changes.append((edits, index, text, changed - value))
-    fixes = [{index: text} for edits, index, text, delta in changes if delta in wanted]
-    if not fixes:
-        ones = [c for c in changes if c[0] == 1]
+    singles = [(edits, {index: text}) for edits, index, text, delta in changes
+               if delta in wanted]
+    fewest = min((edits for edits, _ in singles), default=0)
+    fixes = [fix for edits, fix in singles if edits == fewest]
+    if not fixes:  # two lines a digit each
+        ones = [change for change in changes if change[0] == 1]
         by_delta: dict[Decimal, list[tuple[int, int, str, Decimal]]] = {}
         for change in ones:
             by_delta.setdefault(change[3], []).append(change)
@@ -138,10 +138,6 @@ def _fix_sum(doc: Document, receipt: Receipt, read: Read, country: str) -> Recei
                 for _, other, other_text, _ in by_delta.get(need - delta, []):
                     if other > index:
                         fixes.append({index: text, other: other_text})
-    else:
-        fewest = min(edits for edits, _, _, delta in changes if delta in wanted)
-        fixes = [{index: text} for edits, index, text, delta in changes
-                 if delta in wanted and edits == fewest]
     if len(fixes) != 1:
         return None  # more than one way would do: nothing says which, leave it as read
     fixed = read(_with_texts(doc, fixes[0]))
@@ -160,16 +156,13 @@ def repair(doc: Document, receipt: Receipt, read: Read, country: str) -> Receipt
     sure = {index: fixes[0] for index, fixes in choices.items() if len(fixes) == 1}
     open_ = {index: fixes for index, fixes in choices.items() if len(fixes) > 1}
     if choices:
-        reconciled = []
-        for pick in islice(product(*open_.values()), MAX_TRIES):
-            again = read(_with_texts(doc, {**sure, **dict(zip(open_, pick, strict=True))}))
-            if again.reconciled:
-                reconciled.append(again)
+        picks = islice(product(*open_.values()), MAX_TRIES)  # one empty pick when none open
+        tried = [read(_with_texts(doc, {**sure, **dict(zip(open_, pick, strict=True))}))
+                 for pick in picks]
+        reconciled = [again for again in tried if again.reconciled]
         if len(reconciled) == 1:
             return reconciled[0]
-        if sure:
+        if sure:  # each sure line multiplies out now, whatever the total says
             doc = _with_texts(doc, sure)
-            receipt = read(doc)
-            if receipt.reconciled:
-                return receipt
+            receipt = read(doc) if open_ else tried[0]
     return _fix_sum(doc, receipt, read, country) or receipt
